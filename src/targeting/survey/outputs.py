@@ -1,0 +1,45 @@
+"""Write the accepted rows and the rejects table of a validation, with personal ids pseudonymised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from targeting.privacy import pseudonymize
+from targeting.survey.contract import load_contract
+from targeting.survey.load import LoadedSurvey
+
+
+def export_frame(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """A frame safe to write out: NIK/KK columns replaced by keyed pseudonyms (``<col>_pseudonym``)."""
+    personal = [c for c in load_contract().by_role("personal") if c in frame.columns]
+    out = frame.copy()
+    for col in personal:
+        out.insert(out.columns.get_loc(col), f"{col}_pseudonym", pseudonymize(out[col], key))
+        out = out.drop(columns=col)
+    return out
+
+
+def write_validation(loaded: LoadedSurvey, source: Path, out_dir: Path, key: bytes) -> dict[str, Path]:
+    """Write ``<stem>.accepted.<ext>`` and ``<stem>.rejects.csv`` (plus .xlsx for Excel input)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem, suffix = source.stem, source.suffix.lower()
+    accepted = export_frame(loaded.data.frame, key)
+    paths = {}
+    acc_path = out_dir / f"{stem}.accepted{suffix if suffix in {'.csv', '.xlsx', '.parquet'} else '.csv'}"
+    if acc_path.suffix == ".xlsx":
+        accepted.to_excel(acc_path, index=False)
+    elif acc_path.suffix == ".parquet":
+        accepted.to_parquet(acc_path, index=False)
+    else:
+        accepted.to_csv(acc_path, index=False)
+    paths["accepted"] = acc_path
+    rej_path = out_dir / f"{stem}.rejects.csv"
+    loaded.rejects.to_csv(rej_path, index=False)
+    paths["rejects"] = rej_path
+    if suffix == ".xlsx":
+        xl = out_dir / f"{stem}.rejects.xlsx"
+        loaded.rejects.to_excel(xl, index=False)
+        paths["rejects_xlsx"] = xl
+    return paths
