@@ -237,6 +237,11 @@ def _numeric(inputs: _Inputs, field: str, derive: str | None) -> tuple[np.ndarra
     return x, known
 
 
+def _count(masks: list[np.ndarray]) -> np.ndarray:
+    """Per household, how many of the boolean masks are True."""
+    return np.stack(masks).sum(axis=0, dtype=np.int64)
+
+
 def _tri(value: np.ndarray, known: np.ndarray) -> Tri:
     return Tri(value & known, known)
 
@@ -259,8 +264,8 @@ def evaluate_condition(
         return Tri(inner.false, inner.known)
     if isinstance(cond, CountAtLeast):
         parts = [evaluate_condition(c, inputs, thresholds, n) for c in cond.conditions]
-        n_true = np.sum([p.value for p in parts], axis=0)
-        n_unknown = np.sum([~p.known for p in parts], axis=0)
+        n_true = _count([p.value for p in parts])
+        n_unknown = _count([~p.known for p in parts])
         met = n_true >= cond.k
         return Tri(met, met | (n_true + n_unknown < cond.k))
     spec = inputs._fields[cond.field]
@@ -322,8 +327,8 @@ def decide(
     for stage in ruleset.decision.stages:
         k = min_criteria_met if stage.id == counting.id else stage.min_criteria_met
         req = list(required) if stage.id == counting.id else stage.required
-        met = np.sum([flags[c].value for c in stage.criteria], axis=0, dtype=np.int64)
-        unk = np.sum([~flags[c].known for c in stage.criteria], axis=0, dtype=np.int64)
+        met = _count([flags[c].value for c in stage.criteria])
+        unk = _count([~flags[c].known for c in stage.criteria])
         req_true = np.logical_and.reduce([flags[c].value for c in req]) if req else np.ones(n, bool)
         req_false = np.logical_or.reduce([flags[c].false for c in req]) if req else np.zeros(n, bool)
         stage_true.append((met >= k) & req_true)
