@@ -95,6 +95,153 @@ def validate(
     raise typer.Exit(1 if loaded.n_rejected_rows else 0)
 
 
+# ---- rules ----------------------------------------------------------------------------------------
+
+
+def _read_households(path: Path):  # -> pandas.DataFrame (pandas is imported lazily)
+    """Read a household table by suffix, cells as text (stand-in until the validated reader)."""
+    import pandas as pd
+
+    from targeting.errors import InputFileError
+
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    if suffix == ".csv":
+        return pd.read_csv(path, dtype=str)
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix in (".xlsx", ".xls"):
+        return pd.read_excel(path, dtype=str)
+    raise InputFileError(f"{path}: expected a .csv, .parquet or .xlsx file")
+
+
+def _as_of(text: str | None):  # -> datetime.date | None
+    from datetime import date
+
+    try:
+        return None if text is None else date.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from exc
+
+
+_RulesetOpt = Annotated[str, typer.Option(help="Rule-set name (see `targeting rules list`) or YAML path.")]
+_AsOfOpt = Annotated[
+    str | None, typer.Option(help="Registry reference date YYYY-MM-DD: the thresholds in force then.")
+]
+_KOpt = Annotated[int | None, typer.Option("--k", help="Override the minimum number of criteria met.")]
+_DeflateOpt = Annotated[
+    int | None, typer.Option(help="Restate rupiah thresholds in this year's prices (BPS-14).")
+]
+_OutOfForceOpt = Annotated[
+    bool, typer.Option(help="Apply a rule set outside its dates of validity (recorded in the trace).")
+]
+_MissingColsOpt = Annotated[
+    bool, typer.Option(help="Treat a needed column that is absent as unknown for every household.")
+]
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """Daftar aturan / list the shipped rule sets with their dates of validity."""
+    from targeting.eligibility import list_rulesets, load_ruleset
+
+    for name in list_rulesets():
+        rs = load_ruleset(name)
+        until = f"revoked {rs.revoked_on}" if rs.revoked_on else "in force"
+        typer.echo(f"{name:<22} {rs.in_force_from} .. {until:<18} {rs.title_en}")
+
+
+@rules_app.command("check")
+def rules_check(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or Excel (.xlsx) file of households.")],
+    ruleset: _RulesetOpt = "kepmensos_262_2022",
+    as_of: _AsOfOpt = None,
+    k: _KOpt = None,
+    deflate_to_year: _DeflateOpt = None,
+    by: Annotated[str, typer.Option(help="Column to break the summary down by.")] = "kecamatan",
+    out: Annotated[
+        Path | None, typer.Option(help="Per-household trace (.csv or .parquet; default: next to FILE).")
+    ] = None,
+    allow_out_of_force: _OutOfForceOpt = False,
+    allow_missing_columns: _MissingColsOpt = False,
+) -> None:
+    """Terapkan aturan / apply a rule set to every household: summary and per-household trace."""
+    from targeting.eligibility import evaluate, format_summary, load_ruleset, summarize
+
+    frame = _read_households(file)
+    rs = load_ruleset(ruleset)
+    trace = evaluate(
+        frame, rs, as_of=_as_of(as_of), min_criteria_met=k, deflate_to_year=deflate_to_year,
+        allow_out_of_force=allow_out_of_force,
+        missing_columns="unknown" if allow_missing_columns else "error",
+    )  # fmt: skip
+    weight = frame["weight"] if "weight" in frame.columns else None
+    summary = summarize(trace, frame, weight=weight, by=by if by in frame.columns else None)
+    typer.echo(format_summary(summary, rs))
+    path = out or file.with_name(f"{file.stem}.{rs.id}.trace.csv")
+    if path.suffix.lower() == ".parquet":
+        trace.to_parquet(path, index=False)
+    else:
+        trace.to_csv(path, index=False)
+    typer.echo(f"\ntrace: {path}")
+
+
+@rules_app.command("explain")
+def rules_explain(
+    household_id: Annotated[str, typer.Argument(help="The household's id (household_id).")],
+    file: Annotated[Path, typer.Option(help="CSV, Parquet or Excel (.xlsx) file of households.")],
+    ruleset: _RulesetOpt = "kepmensos_262_2022",
+    as_of: _AsOfOpt = None,
+    k: _KOpt = None,
+    deflate_to_year: _DeflateOpt = None,
+    lang: Annotated[str, typer.Option(help="id (Bahasa Indonesia) or en.")] = "id",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
+    allow_out_of_force: _OutOfForceOpt = False,
+    allow_missing_columns: _MissingColsOpt = False,
+) -> None:
+    """Jelaskan / explain which criteria one household met, and on which answers."""
+    from targeting.eligibility import explain_household, format_explanation, load_ruleset
+
+    if lang not in ("id", "en"):
+        raise typer.BadParameter("use id or en", param_hint="--lang")
+    expl = explain_household(
+        household_id, _read_households(file), load_ruleset(ruleset), as_of=_as_of(as_of),
+        min_criteria_met=k, deflate_to_year=deflate_to_year, allow_out_of_force=allow_out_of_force,
+        missing_columns="unknown" if allow_missing_columns else "error",
+    )  # fmt: skip
+    typer.echo(expl.model_dump_json(indent=2) if json_out else format_explanation(expl, lang))  # type: ignore[arg-type]
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Output folder (default: <TARGETING_HOME>/data/kukar).")
+    ] = None,
+    n_survey: Annotated[int, typer.Option(help="Households in the survey sample.")] = 20_000,
+    n_registry: Annotated[int, typer.Option(help="Households in the registry.")] = 260_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 2024,
+) -> None:
+    """Buat data sintetis Kukar / generate the synthetic Kukar survey, registry and ground truth."""
+    from targeting.pipeline import generate_kukar
+    from targeting.settings import get_settings
+
+    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed)
+
+
+@app.command()
+def demo(
+    n_registry: Annotated[int, typer.Option(help="Households in the synthetic registry.")] = 260_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2024,
+    lang: Annotated[str, typer.Option(help="Report language: id or en.")] = "id",
+) -> None:
+    """Jalankan seluruh alur / run the whole pipeline on the embedded synthetic Kukar data."""
+    from targeting.pipeline import run_demo
+    from targeting.settings import get_settings
+
+    run_demo(get_settings(), n_registry=n_registry, seed=seed, lang=lang)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit code."""
     try:

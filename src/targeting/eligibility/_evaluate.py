@@ -113,9 +113,9 @@ def check_in_force(ruleset: RuleSet, as_of: date) -> None:
         by = f" by {ruleset.revoked_by}" if ruleset.revoked_by else ""
         why = f"it was revoked on {ruleset.revoked_on}{by}"
     raise RuleSetNotInForceError(
-        f"rule set {ruleset.id} was not in force on {as_of}: {why}. Pass as_of=<the registry's "
-        "reference date> for a historical audit, or allow_out_of_force=True to apply it anyway "
-        "(the trace then records in_force=False)."
+        f"rule set {ruleset.id} was not in force on {as_of}: {why}. For a historical audit pass "
+        "the registry's reference date as as_of (--as-of); to apply it anyway pass "
+        "allow_out_of_force=True (--allow-out-of-force) and the trace records in_force=False."
     )
 
 
