@@ -43,7 +43,8 @@ def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey:
 
     console = console or Console()
     out_dir = out_dir or settings.data_dir / "kukar"
-    with step(console, f"Membuat data sintetis / generating survey ({n_survey:,}) and registry ({n_registry:,})"):
+    title = f"Membuat data sintetis / generating survey ({n_survey:,}), registry ({n_registry:,})"
+    with step(console, title):
         data = synthetic.generate(n_survey=n_survey, n_registry=n_registry, seed=seed)
     with step(console, f"Menulis / writing {out_dir}"):
         paths = synthetic.write(data, out_dir)
