@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -25,7 +26,7 @@ def step(console: Console, title: str) -> Iterator[None]:
     console.print(f"[green]✓[/green] {title} [dim]({time.perf_counter() - start:.1f} s)[/dim]")
 
 
-def print_frame(console: Console, frame, title: str) -> None:  # type: ignore[no-untyped-def]
+def print_frame(console: Console, frame: pd.DataFrame, title: str) -> None:
     """A DataFrame as a rich table (numbers right-aligned, floats to 4 significant digits)."""
     table = Table(title=title)
     for col in frame.columns:
