@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -73,12 +73,19 @@ def resolve_thresholds(
 ) -> dict[str, float]:
     """Every threshold's value in effect on ``as_of``, rupiah amounts optionally restated.
 
-    With ``deflate_to_year``, a rupiah threshold fixed in ``price_year`` prices is multiplied by
+    A date outside the rule set's validity (an out-of-force evaluation) is moved to the nearest
+    day the rule set was in force: the rule is applied as it stood then. With
+    ``deflate_to_year``, a rupiah threshold fixed in ``price_year`` prices is multiplied by
     CPI[deflate_to_year] / CPI[price_year] from the rule set's ``price_index``.
     """
+    if deflate_to_year is not None and ruleset.price_index is None:
+        raise RuleSetError(f"{ruleset.id}: deflate_to_year needs a price_index in the rule set")
+    day = max(as_of, ruleset.in_force_from)
+    if ruleset.revoked_on is not None:
+        day = min(day, ruleset.revoked_on - timedelta(days=1))
     out: dict[str, float] = {}
     for name, thr in ruleset.thresholds.items():
-        value = thr.value_on(as_of)
+        value = thr.value_on(day)
         if value is None:
             raise RuleSetError(
                 f"{ruleset.id}: threshold {name!r} has no value on {as_of} "

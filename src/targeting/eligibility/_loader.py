@@ -216,6 +216,13 @@ def _condition_problems(
         yield from _condition_problems(cond.condition, (*loc, "condition"), fields, rs, used)
         return
 
+    refs = {key: getattr(cond, key, None) for key in ("threshold", "low", "high")}
+    for key, name in refs.items():
+        if name is not None:
+            used.add(name)
+            if name not in rs.thresholds:
+                yield (*loc, key), f"unknown threshold {name!r} (not defined under 'thresholds')"
+
     spec = fields.get(cond.field)
     if spec is None:
         yield (*loc, "field"), f"unknown survey field {cond.field!r} (not in the survey contract)"
@@ -224,27 +231,19 @@ def _condition_problems(
     if derive is not None and not spec.is_numeric:
         yield (*loc, "derive"), f"{derive} needs a numeric field; {cond.field!r} is {spec.kind}"
 
-    def need_threshold(key: str, name: str) -> Iterator[tuple[Loc, str]]:
-        used.add(name)
-        if name not in rs.thresholds:
-            yield (*loc, key), f"unknown threshold {name!r} (not defined under 'thresholds')"
-
     if isinstance(cond, Compare | Between):
         if not spec.is_numeric:
             yield (*loc, "field"), f"{cond.op} needs a numeric field; {cond.field!r} is {spec.kind}"
-        if isinstance(cond, Compare):
-            yield from need_threshold("threshold", cond.threshold)
-        else:
-            yield from need_threshold("low", cond.low)
-            yield from need_threshold("high", cond.high)
     elif isinstance(cond, Truth):
         if spec.kind != "bool":
             yield (*loc, "field"), f"{cond.op} needs a yes/no field; {cond.field!r} is {spec.kind}"
     elif isinstance(cond, Equals):
         if cond.threshold is not None:
             if not spec.is_numeric:
-                yield (*loc, "threshold"), f"a threshold needs a numeric field; {cond.field!r} is {spec.kind}"
-            yield from need_threshold("threshold", cond.threshold)
+                yield (
+                    (*loc, "threshold"),
+                    f"a threshold needs a numeric field; {cond.field!r} is {spec.kind}",
+                )
         else:
             yield from _value_problems(spec, [cond.value], (*loc, "value"))
     elif isinstance(cond, Membership):
