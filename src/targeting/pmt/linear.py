@@ -4,8 +4,9 @@ Specification (fixed from the training data only):
 
 * categorical feature -> one dummy per observed level except the reference level, which is the level
   with the largest weighted share (a stable, well-populated baseline); if any training value is
-  missing, missing gets a dummy of its own. At prediction time a level never seen in training, or a
-  missing value when training had none, falls on the reference level (all dummies 0).
+  missing, missing gets a dummy of its own. At prediction time a level of the code list never seen
+  in training, or a missing value when training had none, falls on the reference level (all
+  dummies 0); a value outside the training code list is read as missing, as LightGBM reads it.
 * numeric/binary feature -> its value with missing filled by the weighted median, plus a missing
   dummy if any training value is missing. A non-negative, non-binary feature whose weighted skewness
   exceeds ``SKEW_LOG_THRESHOLD`` (rupiah savings, land area) enters as ``log1p(x)`` instead of ``x``.
@@ -90,13 +91,13 @@ class LinearPMT:
         return float(self.intercept + self.means @ self.coef)
 
     def fold_matrix(self) -> FloatArray:
-        """terms x input features: 1 where a term belongs to a feature."""
+        """Fold matrix (terms x input features): 1 where a term belongs to a feature."""
         F = np.zeros((len(self.terms), self.n_features))
         F[np.arange(len(self.terms)), [t.feature for t in self.terms]] = 1.0
         return F
 
     def contributions(self, M: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """coef x (x − training mean), summed over each input feature's terms."""
+        """Coefficient x (x − training mean), summed over each input feature's terms."""
         F = self.fold_matrix()
         out = np.empty((M.shape[0], self.n_features))
         for s in range(0, M.shape[0], CHUNK_ROWS):

@@ -38,8 +38,11 @@ class InputSchema:
 
     @classmethod
     def from_frame(cls, X: pd.DataFrame) -> InputSchema:
-        """Infer the schema: ``category`` dtype keeps its full category list; text columns become
-        categorical with their sorted observed values; everything else is numeric."""
+        """Infer the schema from a frame's dtypes.
+
+        ``category`` dtype keeps its full category list; text columns become categorical with their
+        sorted observed values; everything else (numbers, booleans) is numeric.
+        """
         kinds: list[FeatureKind] = []
         cats: list[tuple[Any, ...] | None] = []
         for name in X.columns:
@@ -58,9 +61,11 @@ class InputSchema:
     @classmethod
     def numeric(cls, n_features: int) -> InputSchema:
         """Schema for a plain numeric array (names ``x0``, ``x1``, ... as scikit-learn does)."""
+        numeric: FeatureKind = "numeric"
+        kinds = tuple(numeric for _ in range(n_features))
         return cls(
             tuple(f"x{j}" for j in range(n_features)),
-            ("numeric",) * n_features,
+            kinds,
             (None,) * n_features,
         )
 
@@ -72,19 +77,13 @@ class InputSchema:
                 raise ValueError("this model has categorical features: pass a pandas DataFrame")
             return _check_finite_or_nan(arr, self.names)
         out = np.empty((len(X), self.n_features), dtype=np.float64)
-        for j, (name, kind, cats) in enumerate(
-            zip(self.names, self.kinds, self.categories, strict=True)
-        ):
+        for j, (kind, cats) in enumerate(zip(self.kinds, self.categories, strict=True)):
             col = X.iloc[:, j]
             if kind == "categorical":
                 assert cats is not None
-                values = col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col
-                codes = pd.Categorical(values, categories=list(cats)).codes
-                out[:, j] = np.where(codes < 0, np.nan, codes)
+                out[:, j] = _codes(col, cats)
             else:
-                out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(
-                    dtype=np.float64, na_value=np.nan
-                )
+                out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
         return _check_finite_or_nan(out, self.names)
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +102,18 @@ class InputSchema:
             tuple(f["kind"] for f in feats),
             tuple(None if f["categories"] is None else tuple(f["categories"]) for f in feats),
         )
+
+
+def _codes(col: pd.Series, cats: tuple[Any, ...]) -> FloatArray:
+    """Positions of the values in the training code list (NaN when missing or not in it)."""
+    known = pd.Index(list(cats))
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # Map the (few) categories, then the integer codes: fast for 260,000 rows.
+        lookup = np.append(known.get_indexer(col.cat.categories), -1)
+        pos = lookup[col.cat.codes.to_numpy()]  # code -1 (missing) picks the appended -1
+    else:
+        pos = known.get_indexer(col.astype(object).to_numpy())
+    return np.where(pos < 0, np.nan, pos).astype(np.float64)
 
 
 def _plain(v: Any) -> Any:
@@ -124,9 +135,12 @@ def _check_finite_or_nan(arr: FloatArray, names: tuple[str, ...]) -> FloatArray:
 def data_fingerprint(
     matrix: FloatArray, y: FloatArray, sample_weight: FloatArray, schema: InputSchema
 ) -> str:
-    """sha256 of the canonical training bytes: schema JSON, then features, target and weights as
-    little-endian float64 in C order (categories as codes), so the hash does not depend on pandas
-    versions or dtypes, only on the values the model saw."""
+    """Sha256 of the canonical training bytes.
+
+    Schema JSON, then features, target and weights as little-endian float64 in C order
+    (categories as codes), so the hash depends only on the values the model saw, not on pandas
+    versions or dtypes.
+    """
     h = hashlib.sha256()
     h.update(json.dumps(schema.to_dict(), sort_keys=True, default=str).encode())
     for arr in (matrix, y, sample_weight):

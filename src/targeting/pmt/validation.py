@@ -1,0 +1,634 @@
+"""Honest out-of-sample validation of PMT backends: grouped k-fold and temporal, with bootstrap CIs.
+
+Protocol
+--------
+* Target: log per-capita welfare. Models are fitted with survey weights and the sampling clusters as
+  ``groups``, so all tuning, early stopping and stacking happen inside the training part only; the
+  test fold (or test year) is touched once, to predict.
+* K-fold folds hold whole clusters (``GroupKFold`` with shuffling, seeded) when the survey has
+  clusters, so neighbours of a test household never train its model.
+* Poor: ``SurveyData.poor`` if the survey ships it, else welfare < poverty line, else the bottom
+  ``poor_share`` of true welfare (:data:`DEFAULT_POOR_SHARE` if not given). An explicit
+  ``poor_share`` overrides the line.
+* Unit: by default every share and rate counts **persons** (survey weight x household size):
+  coverage is a population share (as DTSEN deciles are), the poverty rate is a headcount rate and
+  the error rates are shares of poor/selected/non-poor persons. ``unit="household"`` counts
+  households (survey weight only) throughout.
+* Metrics on the pooled out-of-fold predictions: weighted Spearman, R² of log welfare, AUC of the
+  poor/non-poor split, and at each coverage (the poverty rate, 20%, 30%, 40%): exclusion error
+  (P∧¬S/P), inclusion error beneficiary-based (S∧¬P/S) and non-poor-based (S∧¬P/¬P).
+* Confidence intervals: percentile bootstrap over clusters (households if none) of the pooled
+  predictions, vectorised over replicates. They capture sampling variation of the evaluation
+  sample, not refitting variation. Differences to the baseline are paired (same replicates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold, KFold
+
+from targeting.errors import InputFileError, SpecError
+from targeting.pmt.estimator import PMTRegressor
+from targeting.pmt.ranking import population_shares
+from targeting.survey.dataset import SurveyData
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+Unit = Literal["person", "household"]
+Coverage = float | Literal["poverty_rate"]
+
+__all__ = [
+    "DEFAULT_COVERAGES",
+    "DEFAULT_POOR_SHARE",
+    "ValidationResult",
+    "compare_backends",
+    "cross_validate",
+    "design_frame",
+    "evaluate_predictions",
+    "log_welfare",
+    "make_estimators",
+    "plot_targeting_curve",
+    "poor_flags",
+    "size_feature",
+    "targeting_curve",
+    "temporal_validation",
+]
+
+DEFAULT_COVERAGES: tuple[Coverage, ...] = ("poverty_rate", 0.2, 0.3, 0.4)
+DEFAULT_POOR_SHARE = 0.2
+DEFAULT_BACKENDS: tuple[str, ...] = ("ols", "lightgbm", "quantile", "ensemble")
+CURVE_COVERAGES: tuple[float, ...] = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2))
+RANK_METRICS = ("spearman", "r2_log_welfare", "auc_poor")
+COVERAGE_METRICS = ("exclusion_error", "inclusion_error", "inclusion_error_nonpoor")
+#: Bootstrap replicates processed at once (bounds memory at ~block x n floats per array).
+BOOTSTRAP_BLOCK = 50
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Tidy metrics table plus the out-of-fold (or out-of-period) prediction of every household.
+
+    ``table`` columns: dataset, backend, metric, coverage, coverage_label, estimate, ci_low,
+    ci_high, diff_vs_baseline, diff_ci_low, diff_ci_high. ``predictions`` columns: household_id,
+    fold, region, cluster, weight, household_size, log_welfare, poor, then ``pred_<backend>``
+    (predicted log per-capita welfare) for each backend.
+    """
+
+    dataset: str
+    backends: tuple[str, ...]
+    baseline: str
+    unit: Unit
+    poverty_rate: float
+    table: pd.DataFrame
+    predictions: pd.DataFrame
+
+    def records(self) -> list[dict[str, Any]]:
+        """The table as JSON-friendly records (NaN becomes None), e.g. for a model card."""
+        clean = self.table.astype(object).where(self.table.notna(), None)
+        return [dict(r) for r in clean.to_dict(orient="records")]
+
+
+# ---- data roles ---------------------------------------------------------------------------------
+
+
+def design_frame(data: SurveyData, *, include_region: bool = True) -> pd.DataFrame:
+    """The PMT's input frame: the survey's features, plus the region as a categorical feature.
+
+    The region column is added (named after ``data.region``, default ``region``) only when the
+    features do not already hold an identical column, so region effects enter every backend.
+    """
+    X = data.features.copy()
+    if include_region and data.region is not None:
+        region = data.region.astype("string")
+        name = str(data.region.name or "region")
+        already = any(
+            X[c].astype("string").reset_index(drop=True).equals(region.reset_index(drop=True))
+            for c in X.columns
+            if isinstance(X[c].dtype, pd.CategoricalDtype) or X[c].dtype == object
+        )
+        if not already:
+            if name in X.columns:
+                name = f"{name}_region"
+            X[name] = pd.Categorical(region, categories=sorted(region.dropna().unique()))
+    return X
+
+
+def size_feature(data: SurveyData) -> str | None:
+    """The feature column holding household size (for the OLS size terms), if any."""
+    size = data.household_size.to_numpy(dtype=np.float64)
+    for name in data.features.columns:
+        col = data.features[name]
+        if pd.api.types.is_numeric_dtype(col.dtype) and np.array_equal(
+            col.to_numpy(dtype=np.float64, na_value=np.nan), size
+        ):
+            return str(name)
+    return None
+
+
+def log_welfare(data: SurveyData) -> FloatArray:
+    """Log per-capita welfare, the PMT target; refuses missing or non-positive welfare."""
+    if data.welfare is None:
+        raise InputFileError(f"dataset {data.name!r} has no welfare column: cannot train a PMT")
+    w = data.welfare.to_numpy(dtype=np.float64)
+    bad = np.nonzero(~(w > 0))[0]
+    if bad.size:
+        raise InputFileError(
+            f"dataset {data.name!r}: welfare must be positive for the log; row {int(bad[0])} "
+            f"(household {data.household_id.iloc[int(bad[0])]}) has {w[bad[0]]!r} "
+            f"({bad.size} such rows; set welfare.log_floor in the dataset spec)"
+        )
+    return np.log(w)
+
+
+def unit_weight(data: SurveyData, unit: Unit) -> FloatArray:
+    """Persons (weight x size) or households (weight) represented by each row."""
+    if unit == "person":
+        return data.population_weight.to_numpy(dtype=np.float64)
+    if unit == "household":
+        return data.weight.to_numpy(dtype=np.float64)
+    raise ValueError(f"unit must be 'person' or 'household', got {unit!r}")
+
+
+def poor_flags(data: SurveyData, *, poor_share: float | None = None, unit: Unit = "person") -> BoolArray:
+    """Who is truly poor.
+
+    The bottom ``poor_share`` of true welfare if given; else the survey's poverty flag; else
+    welfare < poverty line; else the bottom :data:`DEFAULT_POOR_SHARE` (shares counted in ``unit``).
+    """
+    if poor_share is None:
+        if data.poor is not None:
+            return data.poor.to_numpy(dtype=bool)
+        if data.poverty_line is not None and data.welfare is not None:
+            return data.welfare.to_numpy(dtype=np.float64) < data.poverty_line.to_numpy(dtype=np.float64)
+        poor_share = DEFAULT_POOR_SHARE
+    if not 0 < poor_share < 1:
+        raise ValueError(f"poor_share must be in (0, 1), got {poor_share}")
+    if data.welfare is None:
+        raise InputFileError(f"dataset {data.name!r} has no welfare: cannot rank the true poor")
+    shares = population_shares(data.welfare.to_numpy(dtype=np.float64), unit_weight(data, unit))
+    return shares < poor_share
+
+
+def make_estimators(
+    backends: Sequence[str] | Mapping[str, PMTRegressor],
+    data: SurveyData | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, PMTRegressor]:
+    """Named estimators: names become ``PMTRegressor(name, **params)``; estimators pass through.
+
+    With ``data``, ``size_feature`` is set to the survey's household-size feature.
+    """
+    if isinstance(backends, Mapping):
+        return {str(k): v for k, v in backends.items()}
+    extra = dict(params or {})
+    if data is not None and "size_feature" not in extra:
+        extra["size_feature"] = size_feature(data)
+    return {str(b): PMTRegressor(b, **extra) for b in backends}  # type: ignore[arg-type]
+
+
+def _prediction_frame(data: SurveyData, poor: BoolArray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "household_id": data.household_id.to_numpy(),
+            "fold": np.zeros(len(data), dtype=np.int64),
+            "region": None if data.region is None else data.region.to_numpy(),
+            "cluster": None if data.cluster is None else data.cluster.to_numpy(),
+            "weight": data.weight.to_numpy(dtype=np.float64),
+            "household_size": data.household_size.to_numpy(dtype=np.float64),
+            "log_welfare": log_welfare(data),
+            "poor": poor,
+        }
+    )
+
+
+# ---- validation protocols -------------------------------------------------------------------------
+
+
+def cross_validate(
+    data: SurveyData,
+    backends: Sequence[str] | Mapping[str, PMTRegressor] = DEFAULT_BACKENDS,
+    *,
+    params: Mapping[str, Any] | None = None,
+    n_splits: int = 5,
+    seed: int = 0,
+    coverages: Sequence[Coverage] = DEFAULT_COVERAGES,
+    n_bootstrap: int = 300,
+    poor_share: float | None = None,
+    unit: Unit = "person",
+    include_region: bool = True,
+    baseline: str = "ols",
+) -> ValidationResult:
+    """K-fold cross-validation (whole clusters per fold) of every backend on one survey."""
+    estimators = make_estimators(backends, data, params=params)
+    X = design_frame(data, include_region=include_region)
+    y = log_welfare(data)
+    w = data.weight.to_numpy(dtype=np.float64)
+    groups = None if data.cluster is None else data.cluster.astype("string").to_numpy()
+    if groups is not None and len(np.unique(groups)) >= n_splits:
+        splits = list(GroupKFold(n_splits, shuffle=True, random_state=seed).split(X, groups=groups))
+    else:
+        splits = list(KFold(n_splits, shuffle=True, random_state=seed).split(X))
+    pred = _prediction_frame(data, poor_flags(data, poor_share=poor_share, unit=unit))
+    out = {name: np.full(len(data), np.nan) for name in estimators}
+    for fold, (tr, te) in enumerate(splits):
+        pred.loc[te, "fold"] = fold
+        for name, est in estimators.items():
+            model = clone(est).fit(X.iloc[tr], y[tr], w[tr], groups=None if groups is None else groups[tr])
+            out[name][te] = model.predict(X.iloc[te])
+    for name, values in out.items():
+        pred[f"pred_{name}"] = values
+    return _result(data.name, pred, tuple(estimators), baseline, coverages, n_bootstrap, seed, unit)
+
+
+def temporal_validation(
+    train: SurveyData,
+    test: SurveyData,
+    backends: Sequence[str] | Mapping[str, PMTRegressor] = DEFAULT_BACKENDS,
+    *,
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    coverages: Sequence[Coverage] = DEFAULT_COVERAGES,
+    n_bootstrap: int = 300,
+    poor_share: float | None = None,
+    unit: Unit = "person",
+    include_region: bool = True,
+    baseline: str = "ols",
+) -> ValidationResult:
+    """Train on one survey (e.g. 2023), predict another (e.g. 2024): the deployment situation."""
+    estimators = make_estimators(backends, train, params=params)
+    X_train = design_frame(train, include_region=include_region)
+    X_test = design_frame(test, include_region=include_region)
+    missing = [c for c in X_train.columns if c not in X_test.columns]
+    if missing:
+        raise SpecError(
+            f"test dataset {test.name!r} lacks feature(s) of {train.name!r}: {', '.join(missing)}"
+        )
+    X_test = X_test[list(X_train.columns)]
+    y = log_welfare(train)
+    w = train.weight.to_numpy(dtype=np.float64)
+    groups = None if train.cluster is None else train.cluster.astype("string").to_numpy()
+    pred = _prediction_frame(test, poor_flags(test, poor_share=poor_share, unit=unit))
+    for name, est in estimators.items():
+        model = clone(est).fit(X_train, y, w, groups=groups)
+        pred[f"pred_{name}"] = model.predict(X_test)
+    name = f"{train.name} -> {test.name}"
+    return _result(name, pred, tuple(estimators), baseline, coverages, n_bootstrap, seed, unit)
+
+
+def _result(
+    dataset: str,
+    pred: pd.DataFrame,
+    backends: tuple[str, ...],
+    baseline: str,
+    coverages: Sequence[Coverage],
+    n_bootstrap: int,
+    seed: int,
+    unit: Unit,
+) -> ValidationResult:
+    table = evaluate_predictions(
+        pred,
+        backends,
+        dataset=dataset,
+        coverages=coverages,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        unit=unit,
+        baseline=baseline,
+    )
+    uw = _unit_weight_of(pred, unit)
+    rate = float(uw[pred["poor"].to_numpy(bool)].sum() / uw.sum())
+    return ValidationResult(dataset, backends, baseline, unit, rate, table, pred)
+
+
+def _unit_weight_of(pred: pd.DataFrame, unit: Unit) -> FloatArray:
+    w = pred["weight"].to_numpy(dtype=np.float64)
+    if unit == "person":
+        return w * pred["household_size"].to_numpy(dtype=np.float64)
+    if unit == "household":
+        return w
+    raise ValueError(f"unit must be 'person' or 'household', got {unit!r}")
+
+
+# ---- metrics with vectorised bootstrap --------------------------------------------------------------
+
+
+def evaluate_predictions(
+    pred: pd.DataFrame,
+    backends: Sequence[str],
+    *,
+    dataset: str = "",
+    coverages: Sequence[Coverage] = DEFAULT_COVERAGES,
+    n_bootstrap: int = 300,
+    seed: int = 0,
+    unit: Unit = "person",
+    baseline: str | None = "ols",
+    ci_level: float = 0.95,
+) -> pd.DataFrame:
+    """Tidy metrics (with cluster-bootstrap CIs) of out-of-sample predictions.
+
+    ``pred`` has the columns of :attr:`ValidationResult.predictions`; ``coverages`` are population
+    shares or ``"poverty_rate"`` (the share of the poor, recomputed in every replicate so the
+    exclusion = inclusion identity holds in each).
+    """
+    y = pred["log_welfare"].to_numpy(dtype=np.float64)
+    poor = pred["poor"].to_numpy(dtype=bool)
+    uw = _unit_weight_of(pred, unit)
+    P = np.column_stack([pred[f"pred_{b}"].to_numpy(dtype=np.float64) for b in backends])
+    if np.isnan(P).any():
+        raise ValueError("predictions contain NaN (a fold did not predict every household)")
+    clusters = pred["cluster"]
+    if clusters.isna().all():
+        codes = np.arange(len(pred))
+    else:
+        codes = pd.factorize(clusters.astype("string"), use_na_sentinel=False)[0]
+    n_clusters = int(codes.max()) + 1 if len(codes) else 0
+
+    point = _metric_block(y, poor, P, uw[None, :], coverages)  # (1, n_metrics, n_backends)
+    rng = np.random.default_rng(seed)
+    reps = []
+    for start in range(0, n_bootstrap, BOOTSTRAP_BLOCK):
+        b = min(BOOTSTRAP_BLOCK, n_bootstrap - start)
+        counts = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=b)
+        reps.append(_metric_block(y, poor, P, uw[None, :] * counts[:, codes], coverages))
+    boot = np.concatenate(reps) if reps else np.empty((0, *point.shape[1:]))
+
+    alpha = (1 - ci_level) / 2
+    names = _metric_names(coverages)
+    base_idx = list(backends).index(baseline) if baseline is not None and baseline in backends else None
+    rate = float(uw[poor].sum() / uw.sum())
+    rows = []
+    for m, (metric, cov) in enumerate(names):
+        for k, backend in enumerate(backends):
+            est = float(point[0, m, k])
+            lo, hi = _percentiles(boot[:, m, k], alpha)
+            d = dlo = dhi = np.nan
+            if base_idx is not None and k != base_idx:
+                d = est - float(point[0, m, base_idx])
+                dlo, dhi = _percentiles(boot[:, m, k] - boot[:, m, base_idx], alpha)
+            coverage = rate if cov == "poverty_rate" else cov
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "backend": backend,
+                    "metric": metric,
+                    "coverage": np.nan if coverage is None else float(coverage),
+                    "coverage_label": _coverage_label(cov),
+                    "estimate": est,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "diff_vs_baseline": d,
+                    "diff_ci_low": dlo,
+                    "diff_ci_high": dhi,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _percentiles(values: FloatArray, alpha: float) -> tuple[float, float]:
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(v, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def _coverage_label(cov: Coverage | None) -> str:
+    if cov is None:
+        return ""
+    if cov == "poverty_rate":
+        return "poverty rate"
+    return f"{100 * float(cov):g}%"
+
+
+def _metric_names(coverages: Sequence[Coverage]) -> list[tuple[str, Coverage | None]]:
+    names: list[tuple[str, Coverage | None]] = [(m, None) for m in RANK_METRICS]
+    for c in coverages:
+        if c != "poverty_rate" and not 0 <= float(c) <= 1:
+            raise ValueError(f"coverage must be a share in [0, 1] or 'poverty_rate', got {c!r}")
+        names += [(m, c) for m in COVERAGE_METRICS]
+    return names
+
+
+def _midranks(values: FloatArray, W: FloatArray) -> FloatArray:
+    """Weighted mid-ranks of ``values`` under each row of replicate weights ``W`` (b x n)."""
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    new_group = np.concatenate([[True], np.diff(v) != 0])
+    starts = np.nonzero(new_group)[0]
+    group = np.cumsum(new_group) - 1
+    gw = np.add.reduceat(W[:, order], starts, axis=1)
+    below = np.cumsum(gw, axis=1) - gw
+    mid_sorted = (below + 0.5 * gw)[:, group]
+    out = np.empty_like(mid_sorted)
+    out[:, order] = mid_sorted
+    return out
+
+
+def _wcorr(a: FloatArray, b: FloatArray, W: FloatArray) -> FloatArray:
+    sw = W.sum(axis=1, keepdims=True)
+    am = a - (W * a).sum(axis=1, keepdims=True) / sw
+    bm = b - (W * b).sum(axis=1, keepdims=True) / sw
+    cov = (W * am * bm).sum(axis=1)
+    va = (W * am * am).sum(axis=1)
+    vb = (W * bm * bm).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((va > 0) & (vb > 0), cov / np.sqrt(va * vb), np.nan)
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _metric_block(
+    y: FloatArray,
+    poor: BoolArray,
+    P: FloatArray,
+    W: FloatArray,
+    coverages: Sequence[Coverage],
+) -> FloatArray:
+    """All metrics for every replicate weight row of ``W``: array (b, n_metrics, n_backends).
+
+    Uses the definitions of :mod:`targeting.audit.metrics` and the mid-point selection rule of
+    :func:`targeting.pmt.ranking.select_coverage` (ties broken by row order).
+    """
+    b = W.shape[0]
+    names = _metric_names(coverages)
+    out = np.full((b, len(names), P.shape[1]), np.nan)
+    total = W.sum(axis=1)
+    total_poor = (W * poor).sum(axis=1)
+    total_nonpoor = total - total_poor
+    rate = _ratio(total_poor, total)
+    ranks_true = _midranks(y, W)
+    sw = W.sum(axis=1, keepdims=True)
+    y_mean = (W * y).sum(axis=1, keepdims=True) / sw
+    ss_tot = (W * (y - y_mean) ** 2).sum(axis=1)
+    for k in range(P.shape[1]):
+        p = P[:, k]
+        out[:, 0, k] = _wcorr(ranks_true, _midranks(p, W), W)
+        out[:, 1, k] = 1.0 - _ratio((W * (y - p) ** 2).sum(axis=1), ss_tot)
+        order = np.argsort(p, kind="stable")
+        Ws = W[:, order]
+        poor_s = poor[order]
+        # AUC over tie groups of the prediction (ties count one half).
+        ps = p[order]
+        starts = np.concatenate([[0], np.nonzero(np.diff(ps))[0] + 1])
+        wp = np.add.reduceat(Ws * poor_s, starts, axis=1)
+        wn = np.add.reduceat(Ws * ~poor_s, starts, axis=1)
+        below = np.cumsum(wp, axis=1) - wp
+        out[:, 2, k] = _ratio((wn * (below + 0.5 * wp)).sum(axis=1), total_poor * total_nonpoor)
+        cum = np.cumsum(Ws, axis=1)
+        share = _ratio(cum - 0.5 * Ws, total[:, None])
+        m = len(RANK_METRICS)
+        for c in coverages:
+            cov = rate[:, None] if c == "poverty_rate" else float(c)
+            sel = share < cov
+            sel_w = (Ws * sel).sum(axis=1)
+            poor_sel = (Ws * (sel & poor_s)).sum(axis=1)
+            nonpoor_sel = sel_w - poor_sel
+            out[:, m, k] = _ratio(total_poor - poor_sel, total_poor)
+            out[:, m + 1, k] = _ratio(nonpoor_sel, sel_w)
+            out[:, m + 2, k] = _ratio(nonpoor_sel, total_nonpoor)
+            m += len(COVERAGE_METRICS)
+    return out
+
+
+# ---- presentation ---------------------------------------------------------------------------------
+
+
+def compare_backends(
+    table: pd.DataFrame, *, baseline: str = "ols", digits: int = 3, formatted: bool = True
+) -> pd.DataFrame:
+    """Side-by-side table: one row per metric (and coverage), each backend next to the baseline.
+
+    Formatted cells read ``0.512 [0.480, 0.540]``; every non-baseline backend gets a
+    ``Δ <backend>`` column with the paired-bootstrap difference to the baseline. With
+    ``formatted=False`` the estimates and differences come back as numbers.
+    """
+    t = table.copy()
+    t["row"] = [f"{m} @ {lab}" if lab else m for m, lab in zip(t["metric"], t["coverage_label"], strict=True)]
+    rows = list(dict.fromkeys(t["row"]))
+    backends = list(dict.fromkeys(t["backend"]))
+    if baseline in backends:
+        backends = [baseline] + [b for b in backends if b != baseline]
+    idx = t.set_index(["row", "backend"])
+    out: dict[str, list[Any]] = {}
+    for b in backends:
+        sub = idx.xs(b, level="backend").reindex(rows)
+        if formatted:
+            out[b] = [
+                _cell(e, lo, hi, digits)
+                for e, lo, hi in zip(sub["estimate"], sub["ci_low"], sub["ci_high"], strict=True)
+            ]
+        else:
+            out[b] = sub["estimate"].tolist()
+        if b != baseline and baseline in backends:
+            if formatted:
+                out[f"Δ {b}"] = [
+                    _cell(e, lo, hi, digits, signed=True)
+                    for e, lo, hi in zip(
+                        sub["diff_vs_baseline"], sub["diff_ci_low"], sub["diff_ci_high"], strict=True
+                    )
+                ]
+            else:
+                out[f"Δ {b}"] = sub["diff_vs_baseline"].tolist()
+    return pd.DataFrame(out, index=pd.Index(rows, name="metric"))
+
+
+def _cell(e: float, lo: float, hi: float, digits: int, *, signed: bool = False) -> str:
+    if not np.isfinite(e):
+        return "–"
+    f = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"{f.format(e)} [{f.format(lo)}, {f.format(hi)}]"
+    return f.format(e)
+
+
+def targeting_curve(
+    pred: pd.DataFrame,
+    backends: Sequence[str],
+    *,
+    coverages: Sequence[float] = CURVE_COVERAGES,
+    unit: Unit = "person",
+    perfect: bool = True,
+) -> pd.DataFrame:
+    """Exclusion and inclusion errors against coverage for each backend (point estimates).
+
+    Tidy columns: backend, coverage, exclusion_error, inclusion_error, inclusion_error_nonpoor.
+    With ``perfect``, a ``true welfare`` row set shows the errors of ranking by true welfare: the
+    floor any PMT faces at that coverage.
+    """
+    names = list(backends)
+    P = np.column_stack([pred[f"pred_{b}"].to_numpy(dtype=np.float64) for b in names])
+    if perfect:
+        names.append("true welfare")
+        P = np.column_stack([P, pred["log_welfare"].to_numpy(dtype=np.float64)])
+    uw = _unit_weight_of(pred, unit)
+    block = _metric_block(
+        pred["log_welfare"].to_numpy(dtype=np.float64),
+        pred["poor"].to_numpy(dtype=bool),
+        P,
+        uw[None, :],
+        list(coverages),
+    )[0]
+    rows = []
+    m0 = len(RANK_METRICS)
+    for i, c in enumerate(coverages):
+        for k, name in enumerate(names):
+            m = m0 + i * len(COVERAGE_METRICS)
+            rows.append(
+                {
+                    "backend": name,
+                    "coverage": float(c),
+                    "exclusion_error": block[m, k],
+                    "inclusion_error": block[m + 1, k],
+                    "inclusion_error_nonpoor": block[m + 2, k],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def plot_targeting_curve(
+    curve: pd.DataFrame,
+    path: str | Path,
+    *,
+    poverty_rate: float | None = None,
+    title: str | None = None,
+) -> Path:
+    """Save the targeting curve (exclusion and beneficiary-based inclusion error vs coverage)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, sharex=True)
+    panels = (
+        ("exclusion_error", "Exclusion error (P∧¬S / P)"),
+        ("inclusion_error", "Inclusion error (S∧¬P / S)"),
+    )
+    for ax, (col, label) in zip(axes, panels, strict=True):
+        for backend, sub in curve.groupby("backend", sort=False):
+            style = "--" if backend == "true welfare" else "-"
+            ax.plot(sub["coverage"], sub[col], style, label=str(backend), linewidth=1.5)
+        if poverty_rate is not None:
+            ax.axvline(poverty_rate, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_xlabel("Coverage (population share selected)")
+        ax.set_ylabel(label)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    return out
