@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -78,21 +78,3 @@ def load_yaml_with_lines(path: Path) -> Any:
     except yaml.YAMLError as exc:
         raise RuleSetError(f"{path}: invalid YAML ({exc})") from exc
 
-
-def line_of(root: Any, loc: Sequence[int | str]) -> int | None:
-    """The line of the deepest YAML node that ``loc`` (a pydantic-style path) reaches.
-
-    Path items that are not keys of the current node (pydantic inserts union tags such as
-    ``'lt'`` into locations) are skipped.
-    """
-    node = root
-    line = getattr(root, "line", None)
-    for part in loc:
-        if isinstance(node, LineDict) and part in node:
-            line = node.key_lines.get(part, line)
-            node = node[part]
-        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.item_lines[part]
-            node = node[part]
-        # Other parts (union tags, missing keys) do not move: the enclosing node's line stands.
-    return line
