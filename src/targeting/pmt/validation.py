@@ -492,10 +492,11 @@ def _metric_block(
         for c in coverages:
             cov = rate[:, None] if c == "poverty_rate" else float(c)
             sel = share < cov
+            # Sums of the cells themselves (not differences of totals), so 0 stays exactly 0.
             sel_w = (Ws * sel).sum(axis=1)
-            poor_sel = (Ws * (sel & poor_s)).sum(axis=1)
-            nonpoor_sel = sel_w - poor_sel
-            out[:, m, k] = _ratio(total_poor - poor_sel, total_poor)
+            poor_missed = (Ws * (~sel & poor_s)).sum(axis=1)
+            nonpoor_sel = (Ws * (sel & ~poor_s)).sum(axis=1)
+            out[:, m, k] = _ratio(poor_missed, total_poor)
             out[:, m + 1, k] = _ratio(nonpoor_sel, sel_w)
             out[:, m + 2, k] = _ratio(nonpoor_sel, total_nonpoor)
             m += len(COVERAGE_METRICS)
