@@ -99,21 +99,24 @@ def validate(
 
 
 def _read_households(path: Path):  # -> pandas.DataFrame (pandas is imported lazily)
-    """Read a household table by suffix, cells as text (stand-in until the validated reader)."""
-    import pandas as pd
+    """Read and validate a household file with the survey contract (the same reader as `validate`).
 
-    from targeting.errors import InputFileError
+    Rejected rows are written to ``<file>.rejects.csv`` and announced; rules run on the accepted rows.
+    """
+    from targeting.survey.load import load_dataset
+    from targeting.survey.spec import load_spec
 
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype=str)
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix in (".xlsx", ".xls"):
-        return pd.read_excel(path, dtype=str)
-    raise InputFileError(f"{path}: expected a .csv, .parquet or .xlsx file")
+    spec = load_spec("indonesia_household")
+    loaded = load_dataset(spec, files={spec.files[0].name: path})
+    if loaded.n_rejected_rows:
+        rejects = path.with_name(f"{path.stem}.rejects.csv")
+        loaded.rejects.to_csv(rejects, index=False)
+        typer.echo(
+            f"{loaded.n_rejected_rows:,} baris ditolak oleh kontrak data / rows rejected by the contract "
+            f"(not evaluated): {rejects}",
+            err=True,
+        )
+    return loaded.data.frame
 
 
 def _as_of(text: str | None):  # -> datetime.date | None

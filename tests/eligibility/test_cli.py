@@ -74,3 +74,17 @@ def test_rules_explain(csv_file: Path) -> None:
         ["rules", "explain", "H0003", "--file", str(csv_file), "--as-of", "2024-06-30", "--json"],
     )
     assert '"verdict": "not_eligible"' in as_json.output
+
+
+def test_rules_check_validates_with_the_contract(tmp_path: Path) -> None:
+    rows = [valid_household(1), valid_household(2, floor_material="earht")]
+    path = tmp_path / "reg.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    result = runner.invoke(app, ["rules", "check", str(path), "--as-of", "2024-06-30"])
+    assert result.exit_code == 0, result.output
+    assert "1 baris ditolak" in result.output
+    rejects = pd.read_csv(tmp_path / "reg.rejects.csv")
+    got = rejects[["household_id", "column", "value"]].values.tolist()
+    assert got == [["H0002", "floor_material", "earht"]]
+    trace = pd.read_csv(tmp_path / "reg.kepmensos_262_2022.trace.csv")
+    assert trace["household_id"].tolist() == ["H0001"]
