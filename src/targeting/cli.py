@@ -245,6 +245,107 @@ def demo(
     run_demo(get_settings(), n_registry=n_registry, seed=seed, lang=lang)
 
 
+# ---- scoring service (api/) -------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="Kunci API layanan penilaian / scoring-service API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1 behind a proxy).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Serve this saved model folder instead of the registry champion.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the model).")] = 1,
+) -> None:
+    """Jalankan layanan penilaian / run the scoring service (OpenAPI docs at /docs).
+
+    Serves the MLflow registry's @champion, else the shipped default model (models/default);
+    refuses to start when neither exists. Decisions go to the decision store
+    (TARGETING_DATABASE_URL, default SQLite in the state folder).
+    """
+    import logging
+    import os
+
+    import uvicorn
+
+    from api.config import get_api_settings
+    from api.main import create_app
+    from api.scoring import load_scorer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if model_dir is not None:
+        os.environ["TARGETING_API_MODEL_DIR"] = str(model_dir.resolve())
+    settings = get_api_settings()
+    # Load before the port opens: a service without a model must not start.
+    scorer = load_scorer(settings)
+    info = scorer.info
+    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}",
+               err=True)
+    # No uvicorn access log: its lines hold raw paths (household ids); the service logs route templates.
+    if workers == 1:
+        uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
+    else:
+        uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[
+        str, typer.Option(help="scorer (may score), inspector (reads decisions), analyst (reads models).")
+    ],
+    label: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
+) -> None:
+    """Buat kunci API / create an API key: printed once on stdout, only its hash is stored."""
+    from api.security import ROLES, create_key
+    from api.store import make_engine, session_factory
+    from targeting.settings import get_settings
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    engine = make_engine(get_settings().decision_db_url())
+    with session_factory(engine)() as session:
+        key_id, key = create_key(session, role, label=label)
+    engine.dispose()
+    typer.echo(f"key id {key_id}, role {role}: copy the key now, it cannot be shown again", err=True)
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Daftar kunci API / list API keys (ids, roles, dates; never the keys)."""
+    from api.store import list_api_keys, make_engine, session_factory
+    from targeting.settings import get_settings
+
+    engine = make_engine(get_settings().decision_db_url())
+    with session_factory(engine)() as session:
+        for row in list_api_keys(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked and row.revoked_at else "active"
+            typer.echo(f"{row.id}\t{row.role}\t{row.created_at:%Y-%m-%d %H:%M}Z\t{state}\t{row.label}")
+    engine.dispose()
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (the 8 hex digits after tgk_).")],
+) -> None:
+    """Cabut kunci API / revoke an API key (refused from the next request on)."""
+    from api.store import make_engine, revoke_api_key, session_factory
+    from targeting.errors import TargetingError
+    from targeting.settings import get_settings
+
+    engine = make_engine(get_settings().decision_db_url())
+    with session_factory(engine)() as session:
+        found = revoke_api_key(session, key_id)
+    engine.dispose()
+    if not found:
+        raise TargetingError(f"no API key with id {key_id!r} (see `targeting keys list`)")
+    typer.echo(f"key {key_id} revoked")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit code."""
     try:
