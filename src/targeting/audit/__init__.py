@@ -1,5 +1,8 @@
-"""Targeting audits: the targeting metrics (pure functions, fairlearn-compatible)."""
+"""Targeting audits: metrics, model vs rules vs measured welfare, and errors by group."""
 
+from targeting.audit.compare import compare, criteria_profile, flagged_households
+from targeting.audit.decisions import AuditData, derive_group_attributes, size_band
+from targeting.audit.groups import MinCell, group_metrics
 from targeting.audit.metrics import (
     auc_weighted,
     cgh_indicator,
@@ -13,8 +16,25 @@ from targeting.audit.metrics import (
     targeting_differential,
     weighted_midranks,
 )
+from targeting.audit.overall import audit_metrics
+from targeting.audit.ranking import decile_confusion, targeting_curve, welfare_deciles
+from targeting.audit.result import AuditResult, run_audit
 
 __all__ = [
+    "AuditData",
+    "AuditResult",
+    "MinCell",
+    "audit_metrics",
+    "compare",
+    "criteria_profile",
+    "decile_confusion",
+    "derive_group_attributes",
+    "flagged_households",
+    "group_metrics",
+    "run_audit",
+    "size_band",
+    "targeting_curve",
+    "welfare_deciles",
     "auc_weighted",
     "cgh_indicator",
     "coverage_rate",

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from targeting.audit.decisions import AuditData, derive_group_attributes, size_band
+from targeting.errors import InputFileError
+from tests.audit.factory import make_decisions
+
+
+def tiny(**overrides: object) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "household_id": ["A", "B", "C"],
+            "weight": [1.0, 2.0, 3.0],
+            "household_size": [1, 4, 7],
+            "predicted_welfare": [500_000.0, 900_000.0, 2_000_000.0],
+            "desil": [1, 3, 9],
+            "selected": [True, False, False],
+            "rule_verdict": ["eligible", "unknown", "not_eligible"],
+        }
+    )
+    for k, v in overrides.items():
+        frame[k] = v
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("desil", [1, 11, 2], "'desil', row 1 (household_id B): 11 is not a decile from 1 to 10"),
+        ("weight", [1.0, -2.0, 1.0], "'weight', row 1 (household_id B)"),
+        ("rule_verdict", ["eligible", "maybe", "unknown"], "'maybe' is not one of eligible"),
+        ("selected", [True, None, False], "'selected', row 1"),
+        ("household_id", ["A", "A", "C"], "'household_id', row 1"),
+        ("household_size", [1, 0, 2], "'household_size', row 1"),
+    ],
+)
+def test_bad_values_name_column_and_row(column, values, message):
+    with pytest.raises(InputFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        AuditData.from_frame(tiny(**{column: values}))
+
+
+def test_missing_columns_are_listed():
+    with pytest.raises(InputFileError, match="missing column\\(s\\) desil, selected"):
+        AuditData.from_frame(tiny().drop(columns=["desil", "selected"]))
+
+
+def test_truth_from_poverty_line_when_poor_true_absent():
+    data = AuditData.from_frame(tiny(welfare_true=[700_000.0, np.nan, 900_000.0]), poverty_line=800_000)
+    assert data.poor.tolist() == [True, False, False]
+    assert data.truth_known.tolist() == [True, False, True]
+    assert not AuditData.from_frame(tiny()).has_truth
+
+
+def test_text_booleans_and_nullable_truth():
+    data = AuditData.from_frame(
+        tiny(selected=["true", "False", "0"], poor_true=pd.array([True, None, False], dtype="boolean"))
+    )
+    assert data.selected.tolist() == [True, False, False]
+    assert data.truth_known.tolist() == [True, False, True]
+    assert data.eligible.tolist() == [True, False, False]
+    assert data.rules_unknown.tolist() == [False, True, False]
+    assert data.selection("model_within_rules").tolist() == [True, False, False]
+
+
+def test_criteria_counted_unknown_as_not_met():
+    data = AuditData.from_frame(
+        tiny(
+            crit_a=pd.array([True, None, False], dtype="boolean"),
+            crit_b=pd.array([True, True, None], dtype="boolean"),
+        )
+    )
+    assert data.criteria == ("a", "b")
+    assert data.n_met.tolist() == [2, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("size", "band"), [(1, "1"), (2, "2-3"), (3, "2-3"), (4, "4-5"), (5, "4-5"), (6, "6+"), (15, "6+")]
+)
+def test_size_bands(size, band):
+    assert size_band(pd.Series([size])).iloc[0] == band
+
+
+def test_group_attributes_derived_from_contract_fields():
+    frame = pd.DataFrame(
+        {"head_sex": ["P", "L"], "head_age": [60, 59], "n_disabled": [0, 2], "household_size": [1, 6]}
+    )
+    out = derive_group_attributes(frame)
+    assert out["female_head"].tolist() == [True, False]
+    assert out["elderly_head"].tolist() == [True, False]
+    assert out["disability"].tolist() == [False, True]
+    assert out["size_band"].tolist() == ["1", "6+"]
+
+
+def test_factory_frame_is_valid():
+    data = AuditData.from_frame(make_decisions(200))
+    assert data.n == 200 and data.has_truth and len(data.criteria) == 9
