@@ -54,6 +54,11 @@ BoolArray = npt.NDArray[np.bool_]
 
 _FLAGS = ("riverine", "remote", "coastal", "mining")
 _EDUCATION = ("none", "sd", "smp", "sma", "diploma_plus")
+# Covariates a choice model may name (built per household in `_draw_households`, plus `welfare`).
+_COVARIATES = frozenset(
+    {"const", "welfare", "urban", "rural", *_FLAGS, "log_size", "age10", "female_head", "elderly_head"}
+    | {"young_head", "edu", "farming", "fishery", "working", "employee", "casual", "self_employed"}
+)
 _CENTRE_LOG_SIZE = float(np.log(3.8))
 # Fields whose choice levels are numbers in the contract (VA ratings, meals).
 _INT_LEVEL_FIELDS = frozenset({"electricity_va", "meals_per_day"})
@@ -167,13 +172,23 @@ def _parse_parameters(raw: dict[str, Any], contract: dict[str, Any], path: Path)
             coef = np.array([[0.0] * len(covariates), [float(c) for c in spec["logit"]]])
         else:
             levels = tuple(str(k) for k in spec["levels"])
-            coef = np.array([[float(c) for c in v] for v in spec["levels"].values()])
+            coef_rows = [[float(c) for c in v] for v in spec["levels"].values()]
+            if any(len(r) != len(covariates) for r in coef_rows):
+                raise SpecError(f"{path}: choices.{name}: each level needs {len(covariates)} coefficients")
+            coef = np.array(coef_rows)
             allowed = _allowed_levels(name, fields, codes)
             bad = [lv for lv in levels if lv not in allowed]
             if bad:
                 raise SpecError(f"{path}: choices.{name}: levels {bad} not in the contract")
         if coef.shape[1] != len(covariates):
             raise SpecError(f"{path}: choices.{name}: each level needs {len(covariates)} coefficients")
+        unknown_cov = sorted(set(covariates) - _COVARIATES)
+        if unknown_cov:
+            raise SpecError(f"{path}: choices.{name}: unknown covariates {unknown_cov}")
+        if "welfare" in covariates and spec.get("factor") not in raw["factors"]:
+            raise SpecError(
+                f"{path}: choices.{name}: `welfare` needs a factor among {sorted(raw['factors'])}"
+            )
         choices[name] = ChoiceModel(name, levels, covariates, coef, spec.get("factor"))
 
     # A target given as "kecamatan" is derived from the kecamatan table (NaN here).
@@ -271,8 +286,11 @@ def _draw_village(rng: np.random.Generator, geo: _Geography, kec: IntArray, urba
 
 def _choose(rng: np.random.Generator, model: ChoiceModel, cov: dict[str, FloatArray], n: int) -> IntArray:
     """Index of the chosen level for each household, drawn from the multinomial-logit probabilities."""
-    x = np.column_stack([cov[c] if c != "const" else np.ones(n) for c in model.covariates])
-    utility = x @ model.coef.T
+    # Accumulated column by column rather than with a BLAS matrix product: bit-identical whatever the
+    # thread count, and no thread oversubscription on small machines.
+    utility = np.zeros((n, len(model.levels)))
+    for j, c in enumerate(model.covariates):
+        utility += model.coef[:, j] if c == "const" else cov[c][:, None] * model.coef[:, j]
     if utility.shape[1] == 2:  # yes/no: one uniform per household
         return (rng.random(n) < expit(utility[:, 1] - utility[:, 0])).astype(np.int64)
     # Inverse CDF of the softmax: one uniform per household (cheaper than Gumbel-max draws).
