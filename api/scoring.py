@@ -176,7 +176,40 @@ class ModelScorer:
     def reasons(self, X: pd.DataFrame, contrib: np.ndarray, *, lang: str, top_k: int
                 ) -> list[list[dict[str, Any]]]:
         """The ``top_k`` indicators that moved each prediction most (largest |contribution|)."""
-        raise NotImplementedError  # wired to targeting.explain below
+        from targeting.survey.contract import load_contract
+
+        contract = load_contract()
+        k = min(top_k, contrib.shape[1])
+        order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
+        values = X.astype(object).where(X.notna(), None)
+        out: list[list[dict[str, Any]]] = []
+        for i in range(len(X)):
+            reasons = []
+            for j in order[i]:
+                c = float(contrib[i, j])
+                if c == 0.0:
+                    continue
+                feature = self.features[j]
+                value = values.iat[i, j]
+                spec = contract.fields[feature]
+                if value is None:
+                    shown = "tidak diketahui" if lang == "id" else "unknown"
+                elif spec.type == "category":
+                    shown = contract.label(feature, str(value), lang)
+                elif spec.type == "bool":
+                    shown = ("ya" if value else "tidak") if lang == "id" else ("yes" if value else "no")
+                else:
+                    shown = f"{value:g}" if isinstance(value, float) else str(value)
+                if lang == "id":
+                    verb = "menaikkan" if c > 0 else "menurunkan"
+                    text = f"{contract.field_label(feature, 'id')}: {shown} {verb} perkiraan kesejahteraan"
+                else:
+                    verb = "raises" if c > 0 else "lowers"
+                    text = f"{contract.field_label(feature, 'en')}: {shown} {verb} predicted welfare"
+                code = f"{feature}={value}" if value is not None else f"{feature}=missing"
+                reasons.append({"code": code, "feature": feature, "contribution": c, "text": text})
+            out.append(reasons)
+        return out
 
 
 def load_scorer(settings: Any) -> ModelScorer:

@@ -84,3 +84,41 @@ def start_service(home: Path, scorer: Any, **overrides: Any) -> Iterator[Service
 @pytest.fixture
 def fake_service(tmp_path: Path) -> Iterator[Service]:
     yield from start_service(tmp_path, FakeScorer())
+
+
+def train_model_folder(directory: Path, *, n_survey: int = 2000, seed: int = 1) -> Path:
+    """A real saved PMT (OLS) trained on the synthetic Kukar survey, with its reference distribution."""
+    from api.reference import reference_from_predictions, save_reference
+    from targeting.pmt import PMTRegressor
+    from targeting.pmt.persistence import save_model
+    from targeting.survey.load import frame_to_survey
+    from targeting.survey.spec import load_spec
+    from targeting.survey.synthetic import generate
+
+    survey = frame_to_survey(generate(n_survey=n_survey, n_registry=10, seed=seed).survey,
+                             load_spec("kukar_survey")).data
+    assert survey.welfare is not None and survey.cluster is not None and survey.region is not None
+    model = PMTRegressor("ols").fit(survey.features, np.log(survey.welfare), survey.weight,
+                                    groups=survey.cluster)
+    save_model(model, directory, dataset_name="synthetic kukar (tests)", dataset_spec="kukar_survey",
+               feature_types=dict(survey.feature_types))
+    save_reference(reference_from_predictions(model.predict(survey.features), survey.population_weight,
+                                              survey.region), directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_model_folder(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def model_scorer(model_dir: Path) -> Any:
+    from api.scoring import ModelScorer
+
+    return ModelScorer(model_dir, model_name="kukar-pmt", label="test", source=f"folder {model_dir}")
+
+
+@pytest.fixture
+def service(tmp_path: Path, model_scorer: Any) -> Iterator[Service]:
+    yield from start_service(tmp_path, model_scorer)

@@ -1,0 +1,176 @@
+"""Scoring-service speed: one uvicorn worker on 127.0.0.1, single-household and 1,000-household requests.
+
+Run from the repository root:  ``.venv/bin/python -m benchmarks.api``  (about a minute)
+
+Starts the service in a child process on a free loopback port with a fresh state folder, a real
+saved PMT (``--model-dir``, else ``models/default`` if shipped, else a small OLS model trained here
+on the synthetic Kukar survey), creates a scorer key, sends bounded sequential requests over one
+keep-alive connection, prints a table and stops the server. Households are synthetic registry
+records; every request is scored, validated and written to the decision store, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+GOALS_MS = {"single": 50.0, "batch": 1000.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _train(directory: Path) -> Path:
+    """A small OLS PMT on the synthetic survey, saved with its reference distribution."""
+    from api.reference import reference_from_predictions, save_reference
+    from targeting.pmt import PMTRegressor
+    from targeting.pmt.persistence import save_model
+    from targeting.survey.load import frame_to_survey
+    from targeting.survey.spec import load_spec
+    from targeting.survey.synthetic import generate
+
+    survey = frame_to_survey(generate(n_survey=2000, n_registry=10, seed=1).survey,
+                             load_spec("kukar_survey")).data
+    assert survey.welfare is not None
+    model = PMTRegressor("ols").fit(survey.features, np.log(survey.welfare), survey.weight,
+                                    groups=survey.cluster)
+    save_model(model, directory, dataset_name="synthetic kukar (benchmark)", dataset_spec="kukar_survey")
+    save_reference(reference_from_predictions(model.predict(survey.features), survey.population_weight,
+                                              survey.region), directory)
+    return directory
+
+
+def _households(n: int, seed: int) -> list[dict[str, Any]]:
+    """Synthetic registry households as JSON records (numbers, booleans, codes, null)."""
+    from targeting.survey.synthetic import generate
+
+    frame = generate(n_survey=20, n_registry=n, seed=seed).registry
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    out = []
+    for rec in records:
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and math.isnan(v):
+                v = None
+            clean[str(k)] = v
+        out.append(clean)
+    return out
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/ready", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError("the server did not become ready in time")
+
+
+def _run(client: Any, bodies: list[bytes], headers: dict[str, str]) -> tuple[np.ndarray, float]:
+    latencies = np.empty(len(bodies))
+    start = time.perf_counter()
+    for i, body in enumerate(bodies):
+        t0 = time.perf_counter()
+        r = client.post("/v1/score", content=body, headers=headers)
+        latencies[i] = (time.perf_counter() - t0) * 1000
+        if r.status_code != 200:
+            raise RuntimeError(f"request {i} answered {r.status_code}: {r.text[:300]}")
+    return latencies, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--single", type=int, default=300, help="single-household requests")
+    parser.add_argument("--batches", type=int, default=20, help="batch requests")
+    parser.add_argument("--batch-size", type=int, default=1000, help="households per batch request")
+    parser.add_argument("--model-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import httpx
+
+    from api.security import create_key
+    from api.store import make_engine, session_factory
+
+    with tempfile.TemporaryDirectory(prefix="targeting-bench-") as tmp:
+        home = Path(tmp) / "state"
+        model_dir = args.model_dir
+        if model_dir is None:
+            shipped = REPO / "models" / "default"
+            model_dir = shipped if (shipped / "model_card.json").exists() else _train(Path(tmp) / "model")
+        engine = make_engine(f"sqlite:///{(home / 'decisions.db').resolve()}")
+        with session_factory(engine)() as session:
+            _, key = create_key(session, "scorer", label="benchmark")
+        engine.dispose()
+
+        port = _free_port()
+        env = {**os.environ, "TARGETING_HOME": str(home), "TARGETING_API_MODEL_DIR": str(model_dir),
+               "TARGETING_API_USE_REGISTRY": "false",
+               "TARGETING_API_MAX_BATCH": str(max(1000, args.batch_size))}
+        cmd = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(base, proc)
+            pool = _households(max(args.single, args.batch_size) + 10, seed=7)
+            headers = {"X-API-Key": key, "Content-Type": "application/json"}
+            single = [json.dumps({"households": [h]}).encode() for h in pool[: args.single]]
+            batch = json.dumps({"households": pool[: args.batch_size]}).encode()
+            rows = []
+            with httpx.Client(base_url=base, timeout=60.0) as client:
+                _run(client, single[:10] + [batch], headers)  # warm-up: imports, caches, first inserts
+                for case, bodies, n_households, goal in (
+                    ("1 household", single, 1, GOALS_MS["single"]),
+                    (f"{args.batch_size:,} households", [batch] * args.batches, args.batch_size,
+                     GOALS_MS["batch"]),
+                ):
+                    lat, wall = _run(client, bodies, headers)
+                    p50, p99 = np.percentile(lat, [50, 99])
+                    rows.append((case, len(bodies), len(bodies) / wall, len(bodies) * n_households / wall,
+                                 p50, p99, goal, p99 < goal))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    print(f"\nScoring service, 1 uvicorn worker on 127.0.0.1, one keep-alive connection; model {model_dir}")
+    header = f"{'case':<18}{'requests':>9}{'req/s':>9}{'households/s':>14}{'p50 ms':>9}{'p99 ms':>9}" \
+             f"{'goal p99':>10}  met?"
+    print(header)
+    print("-" * len(header))
+    for case, n, rps, hps, p50, p99, goal, met in rows:
+        print(f"{case:<18}{n:>9}{rps:>9.1f}{hps:>14,.0f}{p50:>9.1f}{p99:>9.1f}{goal:>8.0f}ms  "
+              f"{'yes' if met else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

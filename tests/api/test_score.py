@@ -1,0 +1,120 @@
+"""Scoring with the real model: the numbers the API returns are the library's numbers, reproducibly."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from api.intake import sha256_json, validate_households
+from api.reference import load_reference
+from targeting.eligibility import evaluate, load_ruleset
+from targeting.pmt.persistence import load_model
+from targeting.pmt.programs import load_programs
+from tests.api.conftest import Service, valid_household
+
+POOR = valid_household(
+    2, kecamatan="tabang", urban="0", household_size="7", n_age_0_5="2", n_age_6_17="3", n_age_18_59="2",
+    head_education="none", head_employment="casual_labourer", head_sector="farming", floor_material="earth",
+    wall_material="bamboo", roof_material="thatch", floor_area_m2="20", toilet="none",
+    drinking_water="river", lighting="non_electric", electricity_va="0", cooking_fuel="firewood",
+    has_refrigerator="0", has_motorcycle="0", has_tv="0", has_smartphone="0", food_share="0.75",
+    bought_clothes_last_year="0", meals_per_day="2", protein_days_per_week="0", food_insecure_12m="1",
+    can_pay_clinic="0", savings_rp="0",
+)
+RICH = valid_household(1, household_size="2", n_age_0_5="0", n_age_6_17="0", head_education="diploma_plus",
+                       has_car="1", floor_material="marble_granite", electricity_va="2200", food_share="0.3")
+
+
+def test_numbers_are_the_librarys(service: Service, model_dir: Path) -> None:
+    r = service.score([RICH, POOR], lang="en")
+    assert r.status_code == 200, r.text
+    decisions = r.json()["decisions"]
+    data = validate_households([RICH, POOR]).data
+    model, _ = load_model(model_dir)
+    expected = model.predict(data.features[list(model.schema_.names)])
+    got = np.array([d["predicted_log_welfare"] for d in decisions])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose([d["predicted_welfare_pc"] for d in decisions], np.exp(expected), rtol=1e-12)
+    reference = load_reference(model_dir)
+    position, desil = reference.national.rank(expected)
+    assert [d["national"]["desil"] for d in decisions] == desil.tolist()
+    np.testing.assert_allclose([d["national"]["percentile"] for d in decisions], position)
+    assert decisions[0]["national"]["desil"] > decisions[1]["national"]["desil"]
+    assert [d["regional"]["region"] for d in decisions] == ["tenggarong", "tabang"]
+    programs = load_programs().programs
+    for d in decisions:
+        for key, program in programs.items():
+            assert d["programs"][key] == (program.desil_min <= d["national"]["desil"] <= program.desil_max)
+    trace = evaluate(data.frame, load_ruleset("kepmensos_262_2022"), as_of=date.fromisoformat(
+        r.json()["versions"]["as_of"]))
+    assert [d["rules"]["verdict"] for d in decisions] == trace["verdict"].astype(str).tolist()
+    assert [d["rules"]["n_met"] for d in decisions] == trace["n_met"].tolist()
+    assert decisions[1]["rules"]["criteria"]["e"] is True  # earth floor
+    assert decisions[0]["rules"]["criteria"]["e"] is False
+
+
+def test_poor_household_is_in_the_bottom_deciles_and_eligible(service: Service) -> None:
+    (poor,) = service.score([POOR]).json()["decisions"]
+    assert poor["national"]["desil"] <= 2
+    assert poor["programs"] == {"pkh": True, "sembako": True, "pbi_jk": True}
+    assert poor["rules"]["verdict"] == "eligible"
+
+
+def test_a_decision_can_be_recomputed_from_the_store(service: Service, model_scorer: Any) -> None:
+    from api.store import DecisionRow
+
+    (decision,) = service.score([POOR], lang="id", top_k=3).json()["decisions"]
+    with service.app.state.sessions() as session:
+        row = session.get(DecisionRow, decision["decision_id"])
+    assert row is not None
+    assert sha256_json(row.inputs) == row.input_sha256 == decision["input_sha256"]
+    # Years later: the stored input, the same model folder and rule set give the same outputs.
+    again = validate_households([{"household_id": "anything", **row.inputs}])
+    assert not again.problems
+    recomputed = model_scorer.score(again.data, lang="id", top_k=3,
+                                    as_of=date.fromisoformat(decision["created_at"][:10]))
+    assert recomputed == [row.outputs]
+
+
+def test_scoring_is_deterministic(service: Service) -> None:
+    a = service.score([POOR, RICH]).json()["decisions"]
+    b = service.score([POOR, RICH]).json()["decisions"]
+    keep = ("input_sha256", "predicted_log_welfare", "national", "regional", "programs", "rules", "reasons")
+    assert [{k: d[k] for k in keep} for d in a] == [{k: d[k] for k in keep} for d in b]
+
+
+def test_models_route_shows_the_card(service: Service, model_scorer: Any) -> None:
+    r = service.client.get("/v1/models", headers=service.headers("analyst"))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["model_version"] == model_scorer.info.model_version
+    assert body["model_version"].startswith("test+") and len(body["model_version"]) == len("test+") + 16
+    assert body["card"]["backend"] == "ols"
+    assert [f["name"] for f in body["card"]["features"]][:2] == ["kecamatan", "urban"]
+    assert body["card"]["reference"]["sha256"] == model_scorer.reference.sha256
+    assert body["ruleset_id"] == "kepmensos_262_2022" and len(body["ruleset_version"]) == 16
+
+
+def test_a_thousand_registry_households(service: Service) -> None:
+    from benchmarks.api import _households
+
+    households = _households(1000, seed=11)
+    r = service.score(households)
+    assert r.status_code == 200, r.text[:500]
+    decisions = r.json()["decisions"]
+    assert len(decisions) == 1000 and r.json()["rejected"] == []
+    desil = np.array([d["national"]["desil"] for d in decisions])
+    # Registry and survey come from one population: each desil holds roughly a tenth.
+    shares = np.bincount(desil, minlength=11)[1:] / 1000
+    assert np.all(shares > 0.04) and np.all(shares < 0.17), shares
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_reasons_follow_the_request(service: Service, lang: str) -> None:
+    (d,) = service.score([POOR], lang=lang, top_k=4).json()["decisions"]
+    assert d["lang"] == lang
+    assert len(d["reasons"]) == 4
