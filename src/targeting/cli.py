@@ -245,6 +245,65 @@ def demo(
     run_demo(get_settings(), n_registry=n_registry, seed=seed, lang=lang)
 
 
+@app.command()
+def audit(
+    decisions: Annotated[
+        Path, typer.Argument(help="Decisions file (.parquet or .csv), one row per household.")
+    ],
+    model_card: Annotated[
+        Path | None, typer.Option(help="Model card JSON (model_card.json of the saved model).")
+    ] = None,
+    ruleset: Annotated[str, typer.Option(help="Rule set name or YAML path.")] = "kepmensos_262_2022",
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Output folder (default: <TARGETING_HOME>/reports/audit).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Report language: id (default) or en.")] = "id",
+    selection: Annotated[
+        str | None,
+        typer.Option(
+            "--selection", "--coverage", help="How the model selected, e.g. 'desil 1-4' or 'coverage 10%'."
+        ),
+    ] = None,
+    program: Annotated[str | None, typer.Option(help="Programme and cut-off, e.g. 'PKH, desil 1-4'.")] = None,
+    data_source: Annotated[str | None, typer.Option(help="Where the households come from.")] = None,
+    synthetic: Annotated[bool, typer.Option(help="Mark the report as built on synthetic data.")] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 200,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 2024,
+    no_pdf: Annotated[
+        bool, typer.Option("--no-pdf", help="Write the HTML only (no Chromium needed).")
+    ] = False,
+    pseudonymize_ids: Annotated[
+        bool, typer.Option(help="Also replace household ids by keyed pseudonyms in every output.")
+    ] = False,
+) -> None:
+    """Audit model vs rules vs measured welfare / tulis laporan audit (HTML, PDF, daftar verifikasi).
+
+    Exit code 0: report written. 2: unusable input, or the PDF could not be printed (the HTML and
+    lists are still written; the message says where): pass --no-pdf on machines without Chromium.
+    """
+    import json
+
+    from targeting.audit.decisions import read_decisions
+    from targeting.privacy import load_key
+    from targeting.report import ReportInfo, write_audit_report
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    card = json.loads(model_card.read_text(encoding="utf-8")) if model_card else {}
+    info = ReportInfo(
+        program=program, selection=selection, data_source=data_source or decisions.name,
+        poverty_line=settings.poverty_line, synthetic=synthetic,
+    )  # fmt: skip
+    paths = write_audit_report(
+        read_decisions(decisions), model_card=card, ruleset=ruleset,
+        out_dir=out_dir or settings.reports_dir / "audit", key=load_key(settings.home), lang=lang,
+        pdf=not no_pdf, info=info, n_boot=n_boot, seed=seed, pseudonymize_household_id=pseudonymize_ids,
+    )  # fmt: skip
+    for name, path in paths.as_dict().items():
+        if path is not None:
+            typer.echo(f"{name}: {path}")
+
+
 # ---- scoring service (api/) -------------------------------------------------------------------------
 
 keys_app = typer.Typer(help="Kunci API layanan penilaian / scoring-service API keys.", no_args_is_help=True)

@@ -8,6 +8,7 @@ check raises :class:`~targeting.errors.InputFileError` naming the column and the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,3 +267,19 @@ def as_audit_data(decisions: pd.DataFrame | AuditData, **kwargs: Any) -> AuditDa
     if isinstance(decisions, AuditData):
         return decisions
     return AuditData.from_frame(decisions, **kwargs)
+
+
+def read_decisions(path: Path) -> pd.DataFrame:
+    """Read a decisions file: Parquet (types kept) or CSV (identifiers read as text)."""
+    if not path.is_file():
+        raise InputFileError(f"{path}: decisions file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            text_cols = {c: "string" for c in ("household_id", *PERSONAL_COLUMNS)}
+            return pd.read_csv(path, dtype=text_cols)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: cannot read decisions ({exc})") from exc
+    raise InputFileError(f"{path}: decisions must be a .parquet or .csv file, not {suffix or 'no suffix'}")
