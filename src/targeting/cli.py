@@ -405,6 +405,130 @@ def keys_revoke(
     typer.echo(f"key {key_id} revoked")
 
 
+# ---- models and experiments ---------------------------------------------------------------------
+
+
+def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    from targeting.pipeline import print_frame
+
+    console = Console(width=max(160, Console().width))
+    exp = outcome.experiment
+    print_frame(console, outcome.comparison.reset_index(), f"{exp.name}: {outcome.result.dataset} "
+                f"(poverty rate {outcome.result.poverty_rate:.3f}; 95% CI; Δ = backend − {exp.baseline})")
+    console.print(f"targeting curve: {outcome.curve_png}")
+    if outcome.n_rejected:
+        console.print(f"[yellow]{outcome.n_rejected:,} households rejected by the spec (see the run's rejects)")
+    if outcome.run_id:
+        console.print(f"MLflow run: {outcome.run_id}")
+    if outcome.model_version:
+        console.print(f"registered model version {outcome.model_version} (alias challenger); "
+                      f"promote with: targeting models promote {outcome.model_version}")
+
+
+@experiment_app.command("run")
+def experiment_run(
+    file: Annotated[Path, typer.Argument(help="Experiment YAML (see experiments/).")],
+    n_bootstrap: Annotated[int | None, typer.Option(help="Override bootstrap replicates.")] = None,
+    no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
+) -> None:
+    """Jalankan eksperimen / run an experiment: validation table per backend vs OLS, MLflow run."""
+    from targeting.experiment import load_experiment, run_experiment
+    from targeting.settings import get_settings
+
+    exp = load_experiment(file)
+    if n_bootstrap is not None:
+        exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
+    _print_outcome(run_experiment(exp, get_settings(), track=not no_track))
+
+
+def _adhoc(spec: str, backends: str, backend: str | None, folds: int, data: str,
+           train_year: int | None, test_year: int | None, n_bootstrap: int):  # type: ignore[no-untyped-def]
+    from targeting.experiment import DatasetRef, Experiment, FinalModel, ValidationPlan
+
+    plan = ValidationPlan(kind="kfold", folds=folds)
+    if train_year is not None or test_year is not None:
+        if train_year is None or test_year is None:
+            raise typer.BadParameter("temporal validation needs both --train-year and --test-year")
+        plan = ValidationPlan(kind="temporal", train_variables={"year": train_year},
+                              test_variables={"year": test_year})
+    names = [b.strip() for b in backends.split(",") if b.strip()]
+    final = FinalModel(backend=backend, register=True) if backend else None
+    if backend and backend not in names:
+        names.append(backend)
+    return Experiment(name=f"{spec}-{plan.kind}", dataset=DatasetRef(spec=spec, data=data),  # type: ignore[arg-type]
+                      validation=plan, backends=names, n_bootstrap=n_bootstrap, final=final)
+
+
+_SpecOpt = Annotated[str, typer.Option(help="Dataset spec name or YAML path.")]
+_DataOpt = Annotated[str, typer.Option(help="home (generated synthetic data) or shared (real surveys).")]
+
+
+@app.command()
+def train(
+    spec: _SpecOpt = "kukar_survey",
+    backend: Annotated[str, typer.Option(help="ols, lightgbm, quantile or ensemble.")] = "ensemble",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    data: _DataOpt = "home",
+    n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the CIs.")] = 200,
+) -> None:
+    """Latih model PMT / train a PMT: cross-validate against OLS, fit on all data, register (challenger)."""
+    from targeting.experiment import run_experiment
+    from targeting.settings import get_settings
+
+    exp = _adhoc(spec, "ols", backend, folds, data, None, None, n_bootstrap)
+    _print_outcome(run_experiment(exp, get_settings()))
+
+
+@app.command()
+def evaluate(
+    spec: _SpecOpt = "kukar_survey",
+    backends: Annotated[str, typer.Option(help="Comma-separated backends.")] = "ols,lightgbm,quantile,ensemble",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    data: _DataOpt = "home",
+    train_year: Annotated[int | None, typer.Option(help="Temporal validation: training round.")] = None,
+    test_year: Annotated[int | None, typer.Option(help="Temporal validation: test round.")] = None,
+    n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the CIs.")] = 200,
+) -> None:
+    """Evaluasi model / compare backends out of sample (K-fold or temporal); nothing is registered."""
+    from targeting.experiment import run_experiment
+    from targeting.settings import get_settings
+
+    exp = _adhoc(spec, backends, None, folds, data, train_year, test_year, n_bootstrap)
+    _print_outcome(run_experiment(exp, get_settings()))
+
+
+@models_app.command("list")
+def models_list(name: Annotated[str | None, typer.Option(help="Registered model name.")] = None) -> None:
+    """Daftar versi model / list registered model versions and their aliases."""
+    from targeting import tracking
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    rows = tracking.list_models(settings, name)
+    if not rows:
+        typer.echo(f"no registered versions of {name or settings.model_name!r} in {settings.tracking_uri()}")
+        return
+    for m in rows:
+        typer.echo(f"{m.name}  v{m.version:<4} {','.join(m.aliases) or '-':<22} {m.created}  run {m.run_id}")
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="Version to promote.")],
+    name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
+    alias: Annotated[str, typer.Option(help="Alias to set.")] = "champion",
+) -> None:
+    """Jadikan juara / point the champion alias (used by `serve`) at a version."""
+    from targeting import tracking
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    tracking.promote(settings, version, name=name, alias=alias)
+    typer.echo(f"{name or settings.model_name} v{version} is now @{alias}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit code."""
     try:

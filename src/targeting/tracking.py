@@ -120,9 +120,16 @@ def list_models(settings: Settings, name: str | None = None) -> list[RegisteredM
     client = MlflowClient()
     name = name or settings.model_name
     versions = client.search_model_versions(f"name = '{name}'")
+    if not versions:
+        return []
+    # search results do not carry aliases; the registered model holds alias -> version.
+    by_version: dict[str, list[str]] = {}
+    for alias, ver in client.get_registered_model(name).aliases.items():
+        by_version.setdefault(str(ver), []).append(alias)
     out = [
         RegisteredModel(
-            name=v.name, version=str(v.version), aliases=sorted(v.aliases or []), run_id=v.run_id or "",
+            name=v.name, version=str(v.version), aliases=sorted(by_version.get(str(v.version), [])),
+            run_id=v.run_id or "",
             source=v.source or "", description=v.description or "",
             created=pd.Timestamp(v.creation_timestamp, unit="ms", tz="UTC").isoformat(timespec="seconds"),
         )

@@ -337,6 +337,9 @@ def _build_survey(acc: pd.DataFrame, spec: DatasetSpec,
         w = acc[spec.welfare.column].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
         welfare = pd.Series(w if spec.welfare.per_capita else w / size, name="welfare")
     line, poor = _poverty(acc, spec, welfare, weight * size)
+    if welfare is not None and spec.welfare is not None and spec.welfare.log_floor is not None:
+        # Poverty status above used the raw value; the log-welfare PMT target gets the documented floor.
+        welfare = welfare.clip(lower=spec.welfare.log_floor)
     groups = _groups(acc, spec)
     return SurveyData(
         name=spec.name,
