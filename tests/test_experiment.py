@@ -90,7 +90,8 @@ def test_shipped_experiments_validate():
         exp = load_experiment(p)
         assert exp.baseline == "ols" and "ols" in exp.backends
     para = load_experiment(REPO / "experiments" / "paraguay_temporal.yaml")
-    assert para.validation.train_variables == {"year": 2023} and para.validation.test_variables == {"year": 2024}
+    assert para.validation.train_variables == {"year": 2023}
+    assert para.validation.test_variables == {"year": 2024}
 
 
 def test_bad_experiment_names_the_field(tmp_path):

@@ -408,7 +408,7 @@ def keys_revoke(
 # ---- models and experiments ---------------------------------------------------------------------
 
 
-def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
+def _print_outcome(outcome) -> None:
     from rich.console import Console
 
     from targeting.pipeline import print_frame
@@ -419,7 +419,7 @@ def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
                 f"(poverty rate {outcome.result.poverty_rate:.3f}; 95% CI; Δ = backend − {exp.baseline})")
     console.print(f"targeting curve: {outcome.curve_png}")
     if outcome.n_rejected:
-        console.print(f"[yellow]{outcome.n_rejected:,} households rejected by the spec (see the run's rejects)")
+        console.print(f"[yellow]{outcome.n_rejected:,} households rejected by the spec (see the rejects)")
     if outcome.run_id:
         console.print(f"MLflow run: {outcome.run_id}")
     if outcome.model_version:
@@ -444,7 +444,7 @@ def experiment_run(
 
 
 def _adhoc(spec: str, backends: str, backend: str | None, folds: int, data: str,
-           train_year: int | None, test_year: int | None, n_bootstrap: int):  # type: ignore[no-untyped-def]
+           train_year: int | None, test_year: int | None, n_bootstrap: int):
     from targeting.experiment import DatasetRef, Experiment, FinalModel, ValidationPlan
 
     plan = ValidationPlan(kind="kfold", folds=folds)
@@ -484,7 +484,7 @@ def train(
 @app.command()
 def evaluate(
     spec: _SpecOpt = "kukar_survey",
-    backends: Annotated[str, typer.Option(help="Comma-separated backends.")] = "ols,lightgbm,quantile,ensemble",
+    backends: Annotated[str, typer.Option(help="Comma-separated.")] = "ols,lightgbm,quantile,ensemble",
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     data: _DataOpt = "home",
     train_year: Annotated[int | None, typer.Option(help="Temporal validation: training round.")] = None,

@@ -58,7 +58,7 @@ class Experiment(BaseModel):
     validation: ValidationPlan = Field(default_factory=ValidationPlan)
     backends: list[str] = Field(default_factory=lambda: ["ols", "lightgbm", "quantile", "ensemble"])
     baseline: str = "ols"
-    coverages: list[Coverage] = Field(default_factory=lambda: ["poverty_rate", 0.2, 0.3, 0.4])
+    coverages: list[Coverage] = Field(default_factory=lambda: ["poverty_rate", 0.2, 0.3, 0.4])  # type: ignore[arg-type]
     n_bootstrap: int = Field(default=200, ge=0)
     poor_share: float | None = Field(default=None, gt=0, lt=1)
     params: dict[str, Any] = Field(default_factory=dict, description="PMTRegressor parameters.")
@@ -128,7 +128,7 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
     from targeting.pmt.validation import log_welfare, size_feature
 
     plan = experiment.validation
-    common = dict(params=experiment.params, seed=plan.seed, coverages=experiment.coverages,
+    common: dict[str, Any] = dict(params=experiment.params, seed=plan.seed, coverages=experiment.coverages,
                   n_bootstrap=experiment.n_bootstrap, poor_share=experiment.poor_share,
                   baseline=experiment.baseline)
     if plan.kind == "kfold":
