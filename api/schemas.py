@@ -162,12 +162,19 @@ class RulesOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    """One indicator that moved the household's predicted welfare, in the request's language."""
+    """One reason (`targeting.explain`): an indicator that pushed predicted welfare the decision's way.
 
-    code: str
-    feature: str
-    contribution: float = Field(description="Change in log per-capita welfare from this indicator.")
-    text: str
+    Eligible for a programme: the indicators that lowered the prediction most (direction ``down``);
+    eligible for none: those that raised it most (``up``).
+    """
+
+    rank: int = Field(ge=1)
+    code: str = Field(description="The indicator (a survey-contract field), stable across languages.")
+    value: str | int | float | bool | None = Field(description="The household's value of it.")
+    direction: Literal["down", "up"]
+    contribution: float = Field(description="Change in predicted log per-capita welfare (exact).")
+    effect_pct: float = Field(description="The same as a % change of predicted welfare.")
+    text: str = Field(description="The reason in the request's language.")
 
 
 class DecisionOut(BaseModel):
@@ -195,6 +202,11 @@ class DecisionOut(BaseModel):
     rules: RulesOut
     reasons: list[ReasonOut]
     lang: Lang
+    components: dict[str, str] = Field(
+        default_factory=dict,
+        description="Versions of the other parts used: contract, reference distribution, programme "
+        "cut-offs, reason catalogue, explanation method.",
+    )
 
 
 class VersionsOut(BaseModel):
@@ -235,6 +247,7 @@ class ModelOut(BaseModel):
     card: dict[str, Any]
     ruleset_id: str
     ruleset_version: str
+    components: dict[str, str]
 
 
 class HealthOut(BaseModel):

@@ -30,6 +30,7 @@ class ScorerInfo:
     ruleset_version: str
     source: str
     card: dict[str, Any] = field(default_factory=dict)
+    components: dict[str, str] = field(default_factory=dict)
 
 
 class Scorer(Protocol):
@@ -38,8 +39,10 @@ class Scorer(Protocol):
     Each output holds ``predicted_log_welfare``, ``predicted_welfare_pc``, ``national``
     (``percentile``, ``desil``), ``regional`` (``region``, ``percentile``, ``desil``, or None),
     ``programs`` (programme id -> bool), ``rules`` (``ruleset_id``, ``verdict``, ``stage``,
-    ``n_met``, ``n_unknown``, ``criteria``), ``reasons`` (``code``, ``feature``,
-    ``contribution``, ``text``) and ``lang``, in the order of ``data``'s rows.
+    ``n_met``, ``n_unknown``, ``criteria``), ``reasons`` (``rank``, ``code``, ``value``,
+    ``direction``, ``contribution``, ``effect_pct``, ``text``), ``lang`` and ``components``
+    (versions of the contract, reference, programme file and reason catalogue), in the order of
+    ``data``'s rows.
     """
 
     @property
@@ -84,6 +87,12 @@ def rule_outputs(frame: pd.DataFrame, ruleset: Any, as_of: date) -> list[dict[st
 # ---- the real scorer -------------------------------------------------------------------------------
 
 
+def _resource_version(package: str, name: str) -> str:
+    from importlib import resources
+
+    return hashlib.sha256(resources.files(package).joinpath(name).read_bytes()).hexdigest()[:16]
+
+
 def _content_version(*files: Path) -> str:
     h = hashlib.sha256()
     for f in files:
@@ -105,6 +114,7 @@ class ModelScorer:
                  ruleset: str = "kepmensos_262_2022") -> None:
         from api.reference import REFERENCE_FILE, load_reference
         from targeting.eligibility import load_ruleset
+        from targeting.explain import Explainer
         from targeting.pmt.persistence import CARD_FILE, load_model
         from targeting.pmt.programs import load_programs
 
@@ -113,11 +123,14 @@ class ModelScorer:
         self.reference = load_reference(model_dir)
         self.ruleset = load_ruleset(ruleset)
         self.programs = load_programs()
+        # Compiles the model for exact contributions and checks the reason catalogue covers it.
+        self.explainer = Explainer(self.model)
         self.features = list(self.model.schema_.names)
         from targeting.errors import ModelIntegrityError
         from targeting.survey.contract import load_contract
 
-        unknown = [f for f in self.features if f not in load_contract().fields]
+        contract = load_contract()
+        unknown = [f for f in self.features if f not in contract.fields]
         if unknown:
             raise ModelIntegrityError(
                 f"{model_dir}: model features {unknown} are not survey-contract fields; the service "
@@ -134,6 +147,13 @@ class ModelScorer:
             ruleset_version=file_version(self.ruleset.path) if self.ruleset.path else "unknown",
             source=source,
             card=card_dict,
+            components={
+                "contract": f"{contract.name}@{contract.version}",
+                "reference": self.reference.sha256[:16],
+                "programs": _resource_version("targeting.pmt", "programs.yaml"),
+                "reasons": f"{self.explainer.catalogue.name}@{self.explainer.catalogue.version}",
+                "explain_method": self.explainer.method,
+            },
         )
 
     @property
@@ -144,8 +164,9 @@ class ModelScorer:
         from targeting.pmt.programs import program_eligibility
 
         X = data.features[self.features]
-        base, contrib = self.model.contributions(X)
-        pred = base + contrib.sum(axis=1)
+        M = self.explainer.engine.matrix(X)
+        contributions = self.explainer.engine.compute(M)
+        pred = contributions.prediction
         if not np.all(np.isfinite(pred)):
             raise ValueError("the model returned a non-finite prediction")
         position, desil = self.reference.national.rank(pred)
@@ -153,8 +174,9 @@ class ModelScorer:
         r_pos, r_desil, r_known = self.reference.rank_regional(pred, region.to_numpy())
         programs = program_eligibility(desil, self.programs)
         program_cols = {k: programs[k].to_numpy(dtype=bool).tolist() for k in programs.columns}
+        selected = programs.to_numpy(dtype=bool).any(axis=1)
         rules = rule_outputs(data.frame, self.ruleset, as_of)
-        reasons = self.reasons(X, contrib, lang=lang, top_k=top_k)
+        reasons = self.reasons(M, contributions.values, selected, lang=lang, top_k=top_k)
         regions = region.tolist()
         return [
             {
@@ -169,46 +191,41 @@ class ModelScorer:
                 "rules": rules[i],
                 "reasons": reasons[i],
                 "lang": lang,
+                "components": self._info.components,
             }
             for i in range(len(data))
         ]
 
-    def reasons(self, X: pd.DataFrame, contrib: np.ndarray, *, lang: str, top_k: int
+    def reasons(self, M: np.ndarray, values: np.ndarray, selected: np.ndarray, *, lang: str, top_k: int
                 ) -> list[list[dict[str, Any]]]:
-        """The ``top_k`` indicators that moved each prediction most (largest |contribution|)."""
-        from targeting.survey.contract import load_contract
+        """The catalogue's reasons (`targeting.explain`): what pushed each household's way most.
 
-        contract = load_contract()
-        k = min(top_k, contrib.shape[1])
-        order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
-        values = X.astype(object).where(X.notna(), None)
+        A household eligible for a programme gets the indicators that lowered its predicted welfare
+        most; one eligible for none, those that raised it most.
+        """
+        from targeting.explain import select_reasons
+
+        if top_k == 0 or len(M) == 0:
+            return [[] for _ in range(len(M))]
+        idx = select_reasons(values, selected, top_k, min_abs=self.explainer.min_abs)
+        safe = np.maximum(idx, 0)
+        has = idx >= 0
+        x = np.where(has, np.take_along_axis(M, safe, axis=1), np.nan)
+        contrib = np.take_along_axis(values, safe, axis=1)
+        down = np.repeat(selected, idx.shape[1])
+        renderer = self.explainer.renderer
+        texts = np.asarray(renderer.reason_texts(idx.reshape(-1), x.reshape(-1), down, lang),
+                           dtype=object).reshape(idx.shape)
         out: list[list[dict[str, Any]]] = []
-        for i in range(len(X)):
-            reasons = []
-            for j in order[i]:
-                c = float(contrib[i, j])
-                if c == 0.0:
-                    continue
-                feature = self.features[j]
-                value = values.iat[i, j]
-                spec = contract.fields[feature]
-                if value is None:
-                    shown = "tidak diketahui" if lang == "id" else "unknown"
-                elif spec.type == "category":
-                    shown = contract.label(feature, str(value), lang)
-                elif spec.type == "bool":
-                    shown = ("ya" if value else "tidak") if lang == "id" else ("yes" if value else "no")
-                else:
-                    shown = f"{value:g}" if isinstance(value, float) else str(value)
-                if lang == "id":
-                    verb = "menaikkan" if c > 0 else "menurunkan"
-                    text = f"{contract.field_label(feature, 'id')}: {shown} {verb} perkiraan kesejahteraan"
-                else:
-                    verb = "raises" if c > 0 else "lowers"
-                    text = f"{contract.field_label(feature, 'en')}: {shown} {verb} predicted welfare"
-                code = f"{feature}={value}" if value is not None else f"{feature}=missing"
-                reasons.append({"code": code, "feature": feature, "contribution": c, "text": text})
-            out.append(reasons)
+        for i in range(len(M)):
+            direction = "down" if selected[i] else "up"
+            out.append([
+                {"rank": rank + 1, "code": self.features[j],
+                 "value": renderer.raw_value(int(j), float(x[i, rank])), "direction": direction,
+                 "contribution": float(contrib[i, rank]),
+                 "effect_pct": float(100.0 * np.expm1(contrib[i, rank])), "text": str(texts[i, rank])}
+                for rank, j in enumerate(idx[i]) if j >= 0
+            ])
         return out
 
 

@@ -18,4 +18,5 @@ def models(principal: AnalystRole, scorer: ScorerDep) -> Any:
     """The champion model, where it was loaded from, its card, and the rule set applied with it."""
     info = scorer.info
     return {"model_name": info.model_name, "model_version": info.model_version, "source": info.source,
-            "card": info.card, "ruleset_id": info.ruleset_id, "ruleset_version": info.ruleset_version}
+            "card": info.card, "ruleset_id": info.ruleset_id, "ruleset_version": info.ruleset_version,
+            "components": info.components}

@@ -86,8 +86,18 @@ def fake_service(tmp_path: Path) -> Iterator[Service]:
     yield from start_service(tmp_path, FakeScorer())
 
 
-def train_model_folder(directory: Path, *, n_survey: int = 2000, seed: int = 1) -> Path:
-    """A real saved PMT (OLS) trained on the synthetic Kukar survey, with its reference distribution."""
+def registry_households(n: int, seed: int) -> list[dict[str, Any]]:
+    """Synthetic registry households as JSON records (numbers, booleans, codes, null)."""
+    from targeting.survey.synthetic import generate
+
+    frame = generate(n_survey=20, n_registry=n, seed=seed).registry
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [{str(k): (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in records]
+
+
+def train_model_folder(directory: Path, *, n_survey: int = 2000, seed: int = 1, **params: Any) -> Path:
+    """A real saved PMT (OLS unless ``params`` say otherwise) trained on the synthetic Kukar survey,
+    with its reference distribution."""
     from api.reference import reference_from_predictions, save_reference
     from targeting.pmt import PMTRegressor
     from targeting.pmt.persistence import save_model
@@ -98,8 +108,8 @@ def train_model_folder(directory: Path, *, n_survey: int = 2000, seed: int = 1) 
     survey = frame_to_survey(generate(n_survey=n_survey, n_registry=10, seed=seed).survey,
                              load_spec("kukar_survey")).data
     assert survey.welfare is not None and survey.cluster is not None and survey.region is not None
-    model = PMTRegressor("ols").fit(survey.features, np.log(survey.welfare), survey.weight,
-                                    groups=survey.cluster)
+    model = PMTRegressor(**{"backend": "ols", **params})
+    model.fit(survey.features, np.log(survey.welfare), survey.weight, groups=survey.cluster)
     save_model(model, directory, dataset_name="synthetic kukar (tests)", dataset_spec="kukar_survey",
                feature_types=dict(survey.feature_types))
     save_reference(reference_from_predictions(model.predict(survey.features), survey.population_weight,

@@ -17,20 +17,21 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.api.conftest import FakeScorer, Service, start_service
+from tests.api.conftest import Service, start_service
 
 ROLE_BY_PATH = {"/v1/score": "scorer", "/v1/households/{household_id}/decisions": "inspector",
                 "/v1/models": "analyst"}
 
 
 @pytest.fixture
-def fuzzed_service(tmp_path: Path) -> Iterator[Service]:
-    yield from start_service(tmp_path, FakeScorer(), max_batch=5)
+def fuzzed_service(tmp_path: Path, model_scorer: Any) -> Iterator[Service]:
+    yield from start_service(tmp_path, model_scorer, max_batch=5)
 
 
 def test_no_request_makes_the_service_fail(fuzzed_service: Service) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_service.app)
-    cases = st.one_of(schema.as_strategy(GenerationMode.POSITIVE), schema.as_strategy(GenerationMode.NEGATIVE))
+    cases = st.one_of(schema.as_strategy(GenerationMode.POSITIVE),
+                      schema.as_strategy(GenerationMode.NEGATIVE))
     statuses: dict[tuple[str, str], set[int]] = {}
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,

@@ -14,7 +14,7 @@ from api.reference import load_reference
 from targeting.eligibility import evaluate, load_ruleset
 from targeting.pmt.persistence import load_model
 from targeting.pmt.programs import load_programs
-from tests.api.conftest import Service, valid_household
+from tests.api.conftest import Service, registry_households, valid_household
 
 POOR = valid_household(
     2, kecamatan="tabang", urban="0", household_size="7", n_age_0_5="2", n_age_6_17="3", n_age_18_59="2",
@@ -100,9 +100,7 @@ def test_models_route_shows_the_card(service: Service, model_scorer: Any) -> Non
 
 
 def test_a_thousand_registry_households(service: Service) -> None:
-    from benchmarks.api import _households
-
-    households = _households(1000, seed=11)
+    households = registry_households(1000, seed=11)
     r = service.score(households)
     assert r.status_code == 200, r.text[:500]
     decisions = r.json()["decisions"]
@@ -113,8 +111,58 @@ def test_a_thousand_registry_households(service: Service) -> None:
     assert np.all(shares > 0.04) and np.all(shares < 0.17), shares
 
 
-@pytest.mark.parametrize("lang", ["id", "en"])
-def test_reasons_follow_the_request(service: Service, lang: str) -> None:
-    (d,) = service.score([POOR], lang=lang, top_k=4).json()["decisions"]
-    assert d["lang"] == lang
-    assert len(d["reasons"]) == 4
+def test_reasons_follow_the_request_language(service: Service) -> None:
+    (d_id,) = service.score([POOR], lang="id", top_k=4).json()["decisions"]
+    (d_en,) = service.score([POOR], lang="en", top_k=4).json()["decisions"]
+    assert (d_id["lang"], d_en["lang"]) == ("id", "en")
+    assert len(d_id["reasons"]) == len(d_en["reasons"]) == 4
+    assert [r["code"] for r in d_id["reasons"]] == [r["code"] for r in d_en["reasons"]]
+    assert all("menurunkan perkiraan kesejahteraan" in r["text"] for r in d_id["reasons"])
+    assert all("lowers the welfare estimate" in r["text"] for r in d_en["reasons"])
+
+
+def test_reasons_are_the_catalogues_and_exact(service: Service, model_scorer: Any) -> None:
+    from targeting.explain import Explainer
+
+    r = service.score([POOR, RICH], top_k=3, lang="en")
+    poor, rich = r.json()["decisions"]
+    data = validate_households([POOR, RICH]).data
+    X = data.features[model_scorer.features]
+    expected = Explainer(model_scorer.model, top_k=3).explain(X, selected=[True, False])
+    for got, exp in zip((poor, rich), expected, strict=True):
+        assert [x["code"] for x in got["reasons"]] == [x.code for x in exp.reasons]
+        assert [x["text"] for x in got["reasons"]] == [x.text_en for x in exp.reasons]
+        assert [x["value"] for x in got["reasons"]] == [x.value for x in exp.reasons]
+        np.testing.assert_allclose([x["contribution"] for x in got["reasons"]],
+                                   [x.contribution for x in exp.reasons], atol=1e-12)
+        assert got["predicted_log_welfare"] == pytest.approx(exp.prediction, abs=1e-12)
+    assert {x["direction"] for x in poor["reasons"]} == {"down"} and poor["programs"]["pkh"]
+    assert {x["direction"] for x in rich["reasons"]} == {"up"} and not any(rich["programs"].values())
+    assert all(x["contribution"] < 0 for x in poor["reasons"])
+    assert poor["components"]["reasons"].startswith("kukar_reasons@")
+    assert poor["components"]["explain_method"] == "linear"
+
+
+def test_no_reasons_when_none_are_asked(service: Service) -> None:
+    (d,) = service.score([POOR], top_k=0).json()["decisions"]
+    assert d["reasons"] == []
+
+
+def test_a_boosted_model_scores_and_explains_exactly(tmp_path: Path) -> None:
+    from api.scoring import ModelScorer
+    from targeting.explain import Explainer
+    from tests.api.conftest import train_model_folder
+
+    folder = train_model_folder(tmp_path / "lgbm", n_survey=1000, backend="lightgbm", tune=False,
+                                n_estimators=40, early_stopping_rounds=None)
+    scorer = ModelScorer(folder, model_name="kukar-pmt", label="test", source="tests")
+    data = validate_households([POOR, RICH]).data
+    out = scorer.score(data, lang="id", top_k=2, as_of=date(2026, 1, 15))
+    model, _ = load_model(folder)
+    X = data.features[scorer.features]
+    np.testing.assert_allclose([o["predicted_log_welfare"] for o in out], model.predict(X), atol=1e-9)
+    selected = [any(o["programs"].values()) for o in out]
+    expected = Explainer(model, top_k=2).explain(X, selected=selected)
+    assert [[r["text"] for r in o["reasons"]] for o in out] == [
+        [r.text_id for r in e.reasons] for e in expected]
+    assert out[0]["components"]["explain_method"] == "tables"
