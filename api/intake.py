@@ -63,6 +63,8 @@ def survey_spec() -> DatasetSpec:
 
 def cell_text(value: object) -> str:
     """A JSON scalar as the text a CSV cell would hold (null -> empty)."""
+    if type(value) is str:  # the common case first: this runs once per cell
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -171,19 +173,24 @@ def canonical_inputs(data: SurveyData, contract: Contract) -> list[dict[str, Any
     """Each household's validated values as plain JSON types, personal fields and the id left out."""
     names = [n for n, f in contract.fields.items()
              if f.role not in ("personal", "id") and n in data.frame.columns]
-    frame = data.frame[names]
-    records: list[dict[str, Any]] = []
-    for rec in frame.astype(object).to_dict("records"):
-        records.append({k: _plain(v) for k, v in rec.items()})
-    return records
+    columns = [_plain_column(data.frame[n]) for n in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
-def _plain(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+def _plain_column(col: pd.Series) -> list[Any]:
+    """A column as plain Python values (str, int, float, bool), missing as None."""
+    missing = col.isna().to_numpy()
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        values = col.astype(object).tolist()
+    elif pd.api.types.is_bool_dtype(col.dtype):
+        values = col.to_numpy(dtype=bool, na_value=False).tolist()
+    elif pd.api.types.is_integer_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.int64, na_value=0).tolist()
+    elif pd.api.types.is_float_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+    else:
+        values = col.astype(object).tolist()
+    return [None if m else v for v, m in zip(values, missing, strict=True)]
 
 
 def canonical_json(obj: Any, *, allow_nan: bool = False) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -275,3 +276,21 @@ def test_key_ids_are_unique_and_roles_checked(tmp_path: Path) -> None:
                 create_key(session, "admin")
             key_id, key = create_key(session, "inspector")
         assert key.startswith(f"tgk_{key_id}_") and len(key) == 4 + 9 + 43
+
+
+def test_concurrent_retries_write_once(fake_service: Service) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    households = [valid_household(1), valid_household(2)]
+
+    def send(_: int) -> Any:
+        return fake_service.score(households, headers={"Idempotency-Key": "race-1"})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(send, range(6)))
+    assert [r.status_code for r in responses] == [200] * 6
+    assert len({r.json()["request_id"] for r in responses}) == 1
+    assert sum(not r.json()["replayed"] for r in responses) == 1
+    with fake_service.app.state.sessions() as session:
+        assert len(session.scalars(select(DecisionRow)).all()) == 2
+        assert len(session.scalars(select(RequestRow)).all()) == 1

@@ -1,4 +1,5 @@
-"""One real round trip: `uvicorn` in a child process on 127.0.0.1, the real model, httpx over TCP."""
+"""One real round trip: `targeting serve` (uvicorn) in a child process on 127.0.0.1, the real model,
+httpx over TCP."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 
 from api.security import create_key
 from api.store import DecisionRow, make_engine, session_factory
-from tests.conftest import REPO, valid_household
+from tests.conftest import valid_household
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +37,13 @@ def server(tmp_path: Path, model_dir: Path) -> Iterator[tuple[str, dict[str, str
         keys = {role: create_key(session, role)[1] for role in ("scorer", "inspector")}
     engine.dispose()
     port = _free_port()
-    env = {**os.environ, "TARGETING_HOME": str(home), "TARGETING_API_MODEL_DIR": str(model_dir),
-           "TARGETING_API_USE_REGISTRY": "false"}
+    env = {**os.environ, "TARGETING_HOME": str(home)}
     env.pop("TARGETING_DATABASE_URL", None)
     log = (tmp_path / "server.log").open("wb")
+    targeting = Path(sys.executable).parent / "targeting"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--no-access-log"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [str(targeting), "serve", "--host", "127.0.0.1", "--port", str(port), "--model-dir", str(model_dir)],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -57,7 +57,7 @@ def server(tmp_path: Path, model_dir: Path) -> Iterator[tuple[str, dict[str, str
                 pass
             assert time.monotonic() < deadline, "server not ready after 90 s"
             time.sleep(0.2)
-        yield base, keys, home
+        yield base, keys, tmp_path
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -69,7 +69,8 @@ def server(tmp_path: Path, model_dir: Path) -> Iterator[tuple[str, dict[str, str
 
 
 def test_round_trip_over_tcp(server: tuple[str, dict[str, str], Path]) -> None:
-    base, keys, home = server
+    base, keys, where = server
+    home = where / "state"
     households = [valid_household(1), valid_household(2, floor_material="earth", toilet="none")]
     with httpx.Client(base_url=base, timeout=30) as client:
         scored = client.post("/v1/score", json={"households": households, "lang": "en"},
@@ -92,3 +93,7 @@ def test_round_trip_over_tcp(server: tuple[str, dict[str, str], Path]) -> None:
     with session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(DecisionRow)) == 2
     engine.dispose()
+    log = (where / "server.log").read_text()
+    assert "POST /v1/score -> 200" in log and "GET /v1/households/{household_id}/decisions -> 403" in log
+    for secret in (households[0]["head_nik"], households[1]["head_nik"], *keys.values(), "H0002"):
+        assert str(secret) not in log
