@@ -28,7 +28,8 @@ def test_no_model_anywhere_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_folder_without_reference_or_with_a_changed_file_is_refused(
-    tmp_path: Path, model_dir: Path) -> None:
+    tmp_path: Path, model_dir: Path
+) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(model_dir, copy)
     (copy / "reference.json").unlink()
