@@ -208,7 +208,7 @@ def test_lightgbm_contributions_match_shap_tree_explainer(small_survey, fast_par
 def test_ensemble_is_nonnegative_combination_of_members(small_survey, fast_params):
     X = design_frame(small_survey)
     y = log_welfare(small_survey)
-    model = PMTRegressor("ensemble", **fast_params).fit(
+    model = PMTRegressor("ensemble", ensemble_members=("ols", "lightgbm", "quantile"), **fast_params).fit(
         X, y, small_survey.weight, groups=small_survey.cluster
     )
     assert set(model.weights_) == {"ols", "lightgbm", "quantile"}

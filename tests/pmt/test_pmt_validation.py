@@ -42,6 +42,7 @@ def _prediction_frame(survey, preds: dict[str, np.ndarray]) -> pd.DataFrame:
             "household_size": survey.household_size,
             "log_welfare": log_welfare(survey),
             "poor": survey.poor,
+            "poverty_line": survey.poverty_line,
         }
     )
     for k, v in preds.items():
@@ -62,7 +63,11 @@ def noisy_predictions(small_survey):
 def test_point_estimates_equal_the_audit_metrics(noisy_predictions, unit):
     pred = noisy_predictions
     table = evaluate_predictions(
-        pred, ["ols", "tied"], coverages=["poverty_rate", 0.3], n_bootstrap=0, unit=unit
+        pred,
+        ["ols", "tied"],
+        coverages=["poverty_rate", 0.3, "poverty_line"],
+        n_bootstrap=0,
+        unit=unit,
     )
     w = pred["weight"].to_numpy() * (pred["household_size"].to_numpy() if unit == "person" else 1)
     y = pred["log_welfare"].to_numpy()
@@ -74,14 +79,20 @@ def test_point_estimates_equal_the_audit_metrics(noisy_predictions, unit):
         assert got[("spearman", "")] == pytest.approx(spearman_weighted(y, p, sample_weight=w))
         assert got[("r2_log_welfare", "")] == pytest.approx(r2_weighted(y, p, sample_weight=w))
         assert got[("auc_poor", "")] == pytest.approx(auc_weighted(poor, p, sample_weight=w))
-        for label, cov in (("poverty rate", rate), ("30%", 0.3)):
-            sel = select_coverage(p, w, cov)
+        by_line = np.exp(p) < pred["poverty_line"].to_numpy()
+        for label, sel in (
+            ("poverty rate", select_coverage(p, w, rate)),
+            ("30%", select_coverage(p, w, 0.3)),
+            ("poverty line", by_line),
+        ):
             for metric, fn in (
                 ("exclusion_error", exclusion_error_rate),
                 ("inclusion_error", inclusion_error_rate),
                 ("inclusion_error_nonpoor", inclusion_error_rate_nonpoor),
             ):
                 assert got[(metric, label)] == pytest.approx(fn(poor, sel, sample_weight=w)), metric
+        line_row = table[(table["backend"] == backend) & (table["coverage_label"] == "poverty line")]
+        assert line_row["coverage"].iloc[0] == pytest.approx(w @ by_line / w.sum())
 
 
 def test_bootstrap_is_seeded_paired_and_brackets_the_estimate(noisy_predictions):
@@ -139,8 +150,8 @@ def test_cross_validate_all_backends_small(small_survey, fast_params):
         "inclusion_error",
         "inclusion_error_nonpoor",
     }
-    assert set(t["coverage_label"]) == {"", "poverty rate", "20%", "30%", "40%"}
-    assert len(t) == 4 * (3 + 4 * 3)
+    assert set(t["coverage_label"]) == {"", "poverty rate", "20%", "30%", "40%", "poverty line"}
+    assert len(t) == 4 * (3 + 5 * 3)
     spear = t[t["metric"] == "spearman"].set_index("backend")["estimate"]
     assert (spear > 0.6).all()  # the toy model explains most of the rank order
     records = result.records()
@@ -216,3 +227,10 @@ def test_log_welfare_refuses_non_positive(small_survey):
     bad.iloc[7] = 0.0
     with pytest.raises(InputFileError, match="row 7"):
         log_welfare(dataclasses.replace(small_survey, welfare=bad))
+
+
+def test_parallel_folds_give_the_same_predictions(small_survey):
+    kwargs = {"n_splits": 3, "n_bootstrap": 0, "coverages": [0.3]}
+    serial = cross_validate(small_survey, ["ols"], **kwargs)
+    parallel = cross_validate(small_survey, ["ols"], n_jobs=2, **kwargs)
+    pd.testing.assert_frame_equal(serial.predictions, parallel.predictions)

@@ -55,23 +55,32 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
     ``lightgbm``
         Gradient boosting with survey weights, native categorical splits and early stopping on an
         inner split of the training data. Shallow by default (depth 3, 8 leaves, learning rate
-        0.05) so exact TreeSHAP explanations stay cheap; with ``tune=True`` a small grid over depth
+        0.1) so exact TreeSHAP explanations stay cheap; with ``tune=True`` a small grid over depth
         /leaves and ``min_child_samples`` (``param_grid``, default
         :data:`targeting.pmt.boosting.DEFAULT_GRID`) is searched on that inner split.
     ``quantile``
         Poverty-focused estimation (Brown, Ravallion & van de Walle 2018; McBride & Nichols 2018):
-        the same boosted model fitted to the conditional ``quantile_alpha`` quantile of log welfare
-        (pinball loss) instead of its mean. Households whose welfare is hard to predict from their
-        indicators (high conditional dispersion) are ranked lower, which is where the poor missed by
-        a mean regression sit; at low coverage it excludes fewer of the poor for a higher
-        inclusion error. Validation reports measure the trade-off rather than assume it.
+        the same boosted model fitted to the conditional ``quantile_alpha`` (default 0.25)
+        quantile of log welfare (pinball loss) instead of its mean. A mean regression shrinks
+        predictions towards the middle, so when households are classified by *predicted welfare
+        below the poverty line* it selects far fewer than the poor and excludes most of them; the
+        low quantile undoes that shrinkage. Measured out of sample (line rule, exclusion error
+        OLS -> quantile): synthetic Kukar 0.78 -> 0.54, Paraguay 2023->2024 0.45 -> 0.20,
+        Burkina Faso 0.47 -> 0.13, for +0.14 to +0.22 beneficiary-based inclusion error. At a
+        *fixed coverage* (deciles, quotas) only the ranking matters and the quantile model ranks
+        like the mean model (differences within ±0.02, mostly not significant). Alternatives
+        tried and rejected: up-weighting households below the 30th percentile (ranks worse:
+        Paraguay exclusion at the poverty rate +0.022, CI [+0.008, +0.033]) and a poor/non-poor
+        classifier (no significant gain at fixed coverage, no welfare scale for the line rule).
     ``ensemble``
         ``intercept + Σ_k β_k f_k(x)`` over ``ensemble_members`` with β ≥ 0 fitted by weighted NNLS
         on out-of-fold predictions from ``ensemble_folds`` inner folds of the training data (see
         :func:`targeting.pmt.ensemble.stack_weights`). Boosted members are tuned once on the
         training data; the inner-fold refits reuse those hyperparameters and rounds. Being linear
         in the members' log predictions, its contributions are the β-weighted member
-        contributions, still exact.
+        contributions, still exact. Default members are ``ols`` and ``lightgbm``: squared-error
+        stacking gives a low-quantile member little weight, and it is the costliest to fit; add
+        ``"quantile"`` to ``ensemble_members`` to include it. Members with weight 0 are dropped.
 
     Attributes
     ----------
@@ -94,7 +103,7 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
         size_feature: str | None = "household_size",
         log_skewed: bool = True,
         n_estimators: int = 1000,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
         max_depth: int = 3,
         num_leaves: int = 8,
         min_child_samples: int = 40,
@@ -105,8 +114,8 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
         validation_fraction: float = 0.15,
         tune: bool = True,
         param_grid: Sequence[Mapping[str, Any]] | None = None,
-        quantile_alpha: float = 0.3,
-        ensemble_members: tuple[str, ...] = ("ols", "lightgbm", "quantile"),
+        quantile_alpha: float = 0.25,
+        ensemble_members: tuple[str, ...] = ("ols", "lightgbm"),
         ensemble_folds: int = 3,
         n_jobs: int | None = None,
         random_state: int | None = 0,
