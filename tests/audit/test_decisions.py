@@ -97,3 +97,21 @@ def test_group_attributes_derived_from_contract_fields():
 def test_factory_frame_is_valid():
     data = AuditData.from_frame(make_decisions(200))
     assert data.n == 200 and data.has_truth and len(data.criteria) == 9
+
+
+def test_read_decisions_parquet_and_csv_keep_identifiers_as_text(tmp_path):
+    from targeting.audit.decisions import read_decisions
+
+    frame = tiny(head_nik=["0064020000000001", None, "6402000000000003"])
+    frame.to_parquet(tmp_path / "d.parquet")
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    from_parquet = read_decisions(tmp_path / "d.parquet")
+    from_csv = read_decisions(tmp_path / "d.csv")
+    assert from_csv["head_nik"].iloc[0] == "0064020000000001"  # leading zeros kept
+    assert from_parquet["head_nik"].tolist()[0] == from_csv["head_nik"].tolist()[0]
+    assert AuditData.from_frame(from_csv).selected.tolist() == [True, False, False]
+    with pytest.raises(InputFileError, match="must be a .parquet or .csv file, not .xlsx"):
+        (tmp_path / "d.xlsx").write_text("x")
+        read_decisions(tmp_path / "d.xlsx")
+    with pytest.raises(InputFileError, match="decisions file not found"):
+        read_decisions(tmp_path / "missing.parquet")

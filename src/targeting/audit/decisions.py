@@ -8,8 +8,8 @@ check raises :class:`~targeting.errors.InputFileError` naming the column and the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np

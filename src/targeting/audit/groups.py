@@ -33,7 +33,6 @@ from targeting.audit.decisions import (
     IntArray,
     as_audit_data,
 )
-from targeting.audit.definitions import TRUTH_RATES
 from targeting.audit.metrics import coverage_rate, exclusion_error_rate, inclusion_error_rate
 from targeting.audit.overall import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED, RATE_FUNCTIONS
 
@@ -194,6 +193,16 @@ _DENOMINATORS: dict[str, tuple[int, ...]] = {
 }
 
 
+#: Truth-based rates reported by group, per subject. Coverage of the poor (= 1 − exclusion error)
+#: and the targeting differential (= 1 − exclusion error − non-poor-based inclusion error) follow
+#: from these, so they are left out: every metric costs one MetricFrame call per group.
+GROUP_TRUTH_RATES: dict[str, tuple[str, ...]] = {
+    "model": ("exclusion_error", "inclusion_error", "inclusion_error_nonpoor"),
+    "rules": ("exclusion_error", "inclusion_error", "inclusion_error_nonpoor"),
+    "model_within_rules": ("exclusion_error", "inclusion_error"),
+}
+
+
 def metric_specs(has_truth: bool) -> dict[Key, _MetricSpec]:
     """Every (subject, metric) reported by group."""
     specs: dict[Key, _MetricSpec] = {}
@@ -211,8 +220,8 @@ def metric_specs(has_truth: bool) -> dict[Key, _MetricSpec]:
         _rules_vs_model(exclusion_error_rate), "agreement", "exclusion_error", (2, 3), False, False
     )
     if has_truth:
-        for s in SUBJECTS:
-            for m in TRUTH_RATES:
+        for s, rates in GROUP_TRUTH_RATES.items():
+            for m in rates:
                 specs[s, m] = _MetricSpec(
                     _subject_metric(RATE_FUNCTIONS[m], s), s, m, _DENOMINATORS[m], True, True
                 )

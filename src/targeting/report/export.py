@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from openpyxl import Workbook
 
 from targeting.audit.compare import FLAGS
-from targeting.audit.decisions import GROUP_ATTRIBUTES, PERSONAL_COLUMNS
+from targeting.audit.decisions import GROUP_ATTRIBUTES, PERSONAL_COLUMNS, VERDICTS
 from targeting.eligibility import RuleSet
+from targeting.report.context import group_label
 from targeting.report.i18n import Translator
 
 #: Columns of the exported list, in order (those present are written).
@@ -51,27 +54,40 @@ def export_frame(flagged: pd.DataFrame) -> pd.DataFrame:
 
 
 def _localised(frame: pd.DataFrame, t: Translator) -> pd.DataFrame:
-    """Values and headers in the report's language, for people in the field."""
+    """Values and headers in the report's language, for people in the field (vectorised)."""
     out = pd.DataFrame(index=frame.index)
-    flag_names = {f: t(f"flags.{f}") for f in FLAGS}
     reason_col = "reasons_id" if t.lang == "id" else "reasons_en"
+    yes, no = t("common.yes"), t("common.no")
     for col in frame.columns:
         if col in FLAGS or (col in ("reasons_id", "reasons_en") and col != reason_col):
             continue
         values = frame[col]
-        if col == "rule_verdict":
-            values = values.astype(str).map(lambda v: t(f"verdicts.{v}"))
+        if col in ("kecamatan", "size_band"):
+            text = values.astype("string")
+            labels = {v: group_label(t, col, v) for v in text.dropna().unique()}
+            values = text.map(labels)
+        elif col == "rule_verdict":
+            values = values.astype("string").map({v: t(f"verdicts.{v}") for v in VERDICTS})
         elif col == "flags":
-            values = values.astype(str).map(
-                lambda v: "; ".join(flag_names.get(x, x) for x in v.split("; ") if x)
-            )
+            values = values.astype("string")
+            for flag in FLAGS:  # four flag names, each replaced in one vectorised pass
+                values = values.str.replace(flag, t(f"flags.{flag}"), regex=False)
         elif col in ("selected", "poor_true", *GROUP_ATTRIBUTES[1:5]):
-            values = values.map(
-                lambda v: "" if v is None or v is pd.NA else t("common.yes" if v else "common.no")
-            )
+            b = values.astype("boolean")
+            values = pd.Series(np.where(b.fillna(False), yes, no), index=frame.index, dtype="string")
+            values[b.isna()] = pd.NA
         header = t.get(f"export.columns.{'reasons' if col == reason_col else col}") or col
         out[header] = values
     return out
+
+
+def _write_sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> None:
+    """One sheet in openpyxl's streaming mode (several times faster than pandas' writer)."""
+    ws = wb.create_sheet(title=title[:31])
+    ws.append([str(c) for c in frame.columns])
+    cells = frame.astype(object).where(frame.notna(), None)
+    for row in cells.itertuples(index=False, name=None):  # serialisation: openpyxl takes rows
+        ws.append(row)
 
 
 def write_flagged(
@@ -89,24 +105,27 @@ def write_flagged(
     csv_path = out_dir / f"{stem}.csv"
     xlsx_path = out_dir / f"{stem}.xlsx"
     frame.to_csv(csv_path, index=False, encoding="utf-8")
+    # Legend: each Excel header with its CSV column name, then what each flag means.
+    cols = [c for c in frame.columns if c not in FLAGS]
     legend = pd.DataFrame(
         {
-            t("export.legend_column"): [
-                t.get(f"export.columns.{c}") or c for c in frame.columns if c not in FLAGS
-            ],
-            t("export.legend_meaning"): [c for c in frame.columns if c not in FLAGS],
+            t("export.legend_column"): [t.get(f"export.columns.{c}") or c for c in cols]
+            + [t(f"flags.{f}") for f in FLAGS],
+            t("export.legend_meaning"): [f"{t('export.csv_column')}: {c}" for c in cols]
+            + [t(f"flags_def.{f}") for f in FLAGS],
         }
     )
-    with pd.ExcelWriter(xlsx_path, engine="openpyxl") as xl:
-        _localised(frame, t).to_excel(xl, sheet_name=t("export.sheet_flagged")[:31], index=False)
-        if ruleset is not None:
-            crit = pd.DataFrame(
-                {
-                    t("ruleset.id"): [c.id for c in ruleset.criteria],
-                    t("ruleset.text_id"): [c.text_id for c in ruleset.criteria],
-                    t("ruleset.text_en"): [c.text_en for c in ruleset.criteria],
-                }
-            )
-            crit.to_excel(xl, sheet_name=t("export.sheet_criteria")[:31], index=False)
-        legend.to_excel(xl, sheet_name=t("export.sheet_legend")[:31], index=False)
+    wb = Workbook(write_only=True)
+    _write_sheet(wb, t("export.sheet_flagged"), _localised(frame, t))
+    if ruleset is not None:
+        crit = pd.DataFrame(
+            {
+                t("ruleset.id"): [c.id for c in ruleset.criteria],
+                t("ruleset.text_id"): [c.text_id for c in ruleset.criteria],
+                t("ruleset.text_en"): [c.text_en for c in ruleset.criteria],
+            }
+        )
+        _write_sheet(wb, t("export.sheet_criteria"), crit)
+    _write_sheet(wb, t("export.sheet_legend"), legend)
+    wb.save(xlsx_path)
     return csv_path, xlsx_path
