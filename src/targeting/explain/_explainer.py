@@ -13,7 +13,7 @@ catalogue to its indicators (:class:`ReasonRenderer`, the load-time check). Then
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +79,19 @@ class _Chunk:
     reasons: IntArray  # (n, k) indicator indices, -1 = none
     reason_values: FloatArray  # (n, k) the household's matrix value of each reason's indicator
     reason_contrib: FloatArray  # (n, k)
+    # reasons for the other direction, while the decision waits for every prediction
+    alternative: tuple[IntArray, FloatArray, FloatArray] | None = None
+
+    def decide(self, selected: BoolArray) -> None:
+        """Fix the decision of a deferred chunk: keep each household's reasons of its direction."""
+        assert self.alternative is not None and self.selected.all()
+        pick = selected[:, None]
+        alt_idx, alt_val, alt_contrib = self.alternative
+        self.reasons = np.where(pick, self.reasons, alt_idx)
+        self.reason_values = np.where(pick, self.reason_values, alt_val)
+        self.reason_contrib = np.where(pick, self.reason_contrib, alt_contrib)
+        self.selected = selected
+        self.alternative = None
 
 
 class Explainer:
@@ -139,17 +152,37 @@ class Explainer:
         selected: npt.ArrayLike | None,
         cutoff: float | None,
         top_k: int,
+        *,
+        deferred: bool = False,
     ) -> Iterator[_Chunk]:
-        sel_all = _check_selection(selected, cutoff, M.shape[0])
+        """Numbers chunk by chunk, reasons included.
+
+        ``deferred``: the decision is not known yet (it depends on every prediction), so reasons
+        for both directions are kept and chosen later (:meth:`_Chunk.decide`).
+        """
+        sel_all = None if deferred else _check_selection(selected, cutoff, M.shape[0])
         for rows, c in self.engine.iter_chunks(M):
-            sel = sel_all[rows] if sel_all is not None else c.prediction <= float(cutoff)  # type: ignore[arg-type]
-            idx = select_reasons(c.values, sel, top_k, min_abs=self.min_abs)
-            safe = np.maximum(idx, 0)
-            has = idx >= 0
-            values = np.where(has, np.take_along_axis(M[rows], safe, axis=1), np.nan)
-            contrib = np.where(has, np.take_along_axis(c.values, safe, axis=1), np.nan)
-            sel = np.asarray(sel, dtype=bool)
-            yield _Chunk(rows, c.base, c.prediction, c.values, sel, idx, values, contrib)
+            if deferred:
+                sel = np.ones(len(c), dtype=bool)
+            elif sel_all is not None:
+                sel = sel_all[rows]
+            else:
+                sel = c.prediction <= float(cutoff)  # type: ignore[arg-type]
+            reasons = self._reasons(M[rows], c.values, sel, top_k)
+            chunk = _Chunk(rows, c.base, c.prediction, c.values, sel, *reasons)
+            if deferred:
+                chunk.alternative = self._reasons(M[rows], c.values, ~sel, top_k)
+            yield chunk
+
+    def _reasons(
+        self, M: FloatArray, values: FloatArray, selected: BoolArray, top_k: int
+    ) -> tuple[IntArray, FloatArray, FloatArray]:
+        idx = select_reasons(values, selected, top_k, min_abs=self.min_abs)
+        safe = np.maximum(idx, 0)
+        has = idx >= 0
+        x = np.where(has, np.take_along_axis(M, safe, axis=1), np.nan)
+        contrib = np.where(has, np.take_along_axis(values, safe, axis=1), np.nan)
+        return idx, x, contrib
 
     # ---- per household ---------------------------------------------------------------------
 
@@ -246,6 +279,7 @@ class Explainer:
         household_id: npt.ArrayLike,
         selected: npt.ArrayLike | None = None,
         cutoff: float | None = None,
+        select: Callable[[FloatArray], npt.ArrayLike] | None = None,
         top_k: int | None = None,
         sample_weight: npt.ArrayLike | None = None,
         groups: npt.ArrayLike | None = None,
@@ -257,7 +291,12 @@ class Explainer:
         ----------
         X : the registry's indicators (``SurveyData.features``).
         household_id : one id per row (never NIK: ids go into exported tables).
-        selected, cutoff : the decision (see :meth:`explain`).
+        selected, cutoff : the decision (see :meth:`explain`); or
+        select : a function of every household's predicted log welfare that returns the
+            selection, for decisions that depend on the whole registry (deciles, coverage), e.g.
+            ``lambda pred: select_coverage(pred, household_size, 0.4)``. It is applied after the
+            one scoring pass; reasons for both directions are kept until then (2k small integers
+            per household), so the registry is still scored and explained once.
         sample_weight : weights of the global views (default 1 per household).
         groups : labels for the per-group global view (e.g. kecamatan).
         keep_contributions : also return every household's contributions (n x p floats).
@@ -271,10 +310,12 @@ class Explainer:
         for name, arr in (("sample_weight", w), ("groups", g)):
             if arr is not None and arr.shape[0] != n:
                 raise ValueError(f"{name} has {arr.shape[0]} entries for {n} households")
+        if select is not None and (selected is not None or cutoff is not None):
+            raise ValueError("give the decision as exactly one of `selected`, `cutoff` or `select`")
         acc = ImportanceAccumulator(self.indicators)
         kept_values = np.empty((n, len(self.indicators))) if keep_contributions else None
         chunks: list[_Chunk] = []
-        for chunk in self._chunks(M, selected, cutoff, k):
+        for chunk in self._chunks(M, selected, cutoff, k, deferred=select is not None):
             sl = chunk.rows
             assert chunk.values is not None
             acc.add(chunk.values, None if w is None else w[sl], None if g is None else g[sl])
@@ -282,6 +323,12 @@ class Explainer:
                 kept_values[sl] = chunk.values
             chunk.values = None  # keep only the small per-household numbers of each chunk
             chunks.append(chunk)
+        if select is not None:
+            pred = np.concatenate([c.prediction for c in chunks])
+            decided = _check_selection(select(pred), None, n)
+            assert decided is not None
+            for chunk in chunks:
+                chunk.decide(decided[chunk.rows])
         table = self._table(chunks, ids, k)
         kept = None
         if kept_values is not None:
@@ -307,6 +354,7 @@ class Explainer:
         *,
         selected: npt.ArrayLike | None = None,
         cutoff: float | None = None,
+        select: Callable[[FloatArray], npt.ArrayLike] | None = None,
         top_k: int | None = None,
         keep_contributions: bool = False,
     ) -> RegistryExplanation:
@@ -316,6 +364,7 @@ class Explainer:
             household_id=data.household_id.to_numpy(dtype=object),
             selected=selected,
             cutoff=cutoff,
+            select=select,
             top_k=top_k,
             sample_weight=data.weight.to_numpy(dtype=np.float64),
             groups=None if data.region is None else data.region.to_numpy(dtype=object),
