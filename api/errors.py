@@ -82,7 +82,8 @@ def install_handlers(app: FastAPI) -> None:
         # Where it failed, but not the message: messages may quote household values.
         where = "".join(traceback.format_tb(exc.__traceback__))
         log.error("request %s failed: %s\n%s", rid, type(exc).__name__, where)
+        # Sent from outside the request-id middleware, so the header is added here.
         return JSONResponse(
             {"detail": f"kesalahan internal / internal error (request {rid})", "errors": []},
-            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, headers={"X-Request-ID": rid},
         )

@@ -122,6 +122,14 @@ class ModelScorer:
         self.model, card = load_model(model_dir)
         self.reference = load_reference(model_dir)
         self.ruleset = load_ruleset(ruleset)
+        if not self.ruleset.in_force_on(date.today()):
+            from targeting.errors import RuleSetError
+
+            # Every decision would fail: refuse to start instead.
+            raise RuleSetError(
+                f"rule set {self.ruleset.id} is not in force today (from {self.ruleset.in_force_from}, "
+                f"revoked {self.ruleset.revoked_on}); configure TARGETING_API_RULESET"
+            )
         self.programs = load_programs()
         # Compiles the model for exact contributions and checks the reason catalogue covers it.
         self.explainer = Explainer(self.model)

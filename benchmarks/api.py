@@ -103,6 +103,55 @@ def _run(client: Any, bodies: list[bytes], headers: dict[str, str]) -> tuple[np.
     return latencies, time.perf_counter() - start
 
 
+def _stages(model_dir: Path, pool: list[dict[str, Any]], sizes: tuple[int, ...], repeat: int = 10
+            ) -> list[tuple[str, dict[str, float]]]:
+    """Median in-process time of each stage of a request (no HTTP), to show where the time goes."""
+    import uuid
+    from datetime import date
+
+    from api.decisions import score_request
+    from api.intake import validate_households
+    from api.scoring import ModelScorer
+    from api.store import make_engine, session_factory
+
+    scorer = ModelScorer(model_dir, model_name="bench", label="bench", source="bench")
+    with tempfile.TemporaryDirectory(prefix="targeting-bench-stages-") as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'decisions.db'}")
+        sessions = session_factory(engine)
+        out = []
+        for n in sizes:
+            households = pool[:n]
+            intake = validate_households(households)
+
+            def full(h: list[dict[str, Any]] = households) -> None:
+                with sessions() as session:
+                    score_request(session, scorer, households=h, lang="id", top_k=4, top_k_requested=None,
+                                  on_error="reject_batch", request_id=uuid.uuid4().hex, api_key_id="bench",
+                                  idempotency_key=None, pseudonym_key=b"k" * 32, as_of=date.today())
+
+            def score(i: Any = intake) -> None:
+                scorer.score(i.data, lang="id", top_k=4, as_of=date.today())
+
+            def validate(h: list[dict[str, Any]] = households) -> None:
+                validate_households(h)
+
+            times: dict[str, float] = {}
+            stages = (("validation", validate), ("model+rules+reasons", score), ("whole request", full))
+            for name, fn in stages:
+                fn()
+                samples = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    fn()
+                    samples.append((time.perf_counter() - t0) * 1000)
+                times[name] = float(np.median(samples))
+            times["store+hashing (rest)"] = times["whole request"] - times["validation"] - times[
+                "model+rules+reasons"]
+            out.append((f"{n:,} household{'s' if n > 1 else ''}", times))
+        engine.dispose()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=300, help="single-household requests")
@@ -160,8 +209,11 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        stages = _stages(model_dir, pool, (1, args.batch_size))
 
-    print(f"\nScoring service, 1 uvicorn worker on 127.0.0.1, one keep-alive connection; model {model_dir}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nScoring service, 1 uvicorn worker on 127.0.0.1, one keep-alive connection "
+          f"({os.cpu_count()} cores, load average {load})")
     header = f"{'case':<18}{'requests':>9}{'req/s':>9}{'households/s':>14}{'p50 ms':>9}{'p99 ms':>9}" \
              f"{'goal p99':>10}  met?"
     print(header)
@@ -169,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     for case, n, rps, hps, p50, p99, goal, met in rows:
         print(f"{case:<18}{n:>9}{rps:>9.1f}{hps:>14,.0f}{p50:>9.1f}{p99:>9.1f}{goal:>8.0f}ms  "
               f"{'yes' if met else 'NO'}")
+    print("\nWhere the time goes (in-process, median ms; validation is the CLI's contract check)")
+    names = list(stages[0][1])
+    print(f"{'case':<18}" + "".join(f"{n:>22}" for n in names))
+    for case, times in stages:
+        print(f"{case:<18}" + "".join(f"{times[n]:>22.1f}" for n in names))
     return 0
 
 

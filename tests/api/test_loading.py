@@ -66,3 +66,12 @@ def test_registry_champion_wins_over_the_default(tmp_path: Path, model_dir: Path
     # Same files as the default folder: the content part of the version is the same.
     default = load_scorer(get_api_settings(project=project, use_registry=False))
     assert scorer.info.model_version.split("+")[1] == default.info.model_version.split("+")[1]
+
+
+def test_a_rule_set_not_in_force_is_refused_at_start(tmp_path: Path, model_dir: Path) -> None:
+    from targeting.errors import RuleSetError
+
+    settings = get_api_settings(project=get_settings(home=tmp_path), model_dir=model_dir,
+                                ruleset="kepmensos_146_2013")  # revoked by 262/HUK/2022
+    with pytest.raises(RuleSetError, match="kepmensos_146_2013 is not in force today"):
+        load_scorer(settings)

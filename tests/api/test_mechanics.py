@@ -294,3 +294,30 @@ def test_concurrent_retries_write_once(fake_service: Service) -> None:
     with fake_service.app.state.sessions() as session:
         assert len(session.scalars(select(DecisionRow)).all()) == 2
         assert len(session.scalars(select(RequestRow)).all()) == 1
+
+
+class _FailingScorer(FakeScorer):
+    def score(self, data: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"model broke on NIK {data.frame['head_nik'].iloc[0]}")
+
+
+def test_an_internal_error_is_a_500_that_logs_no_household_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from api.main import create_app
+    from tests.api.conftest import TestClient, settings_for
+
+    app = create_app(settings_for(tmp_path), _FailingScorer())
+    with app.state.sessions() as session:
+        key = create_key(session, "scorer")[1]
+    nik = "6402999988887777"
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.INFO):
+        r = client.post("/v1/score", json={"households": [valid_household(1, head_nik=nik)]},
+                        headers={"X-API-Key": key})
+        docs = client.get("/docs")
+    assert r.status_code == 500
+    assert r.json()["detail"] == f"kesalahan internal / internal error (request {r.headers['X-Request-ID']})"
+    assert "ValueError" in caplog.text and nik not in caplog.text and nik not in r.text
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    with app.state.sessions() as session:
+        assert session.scalars(select(DecisionRow)).all() == []
