@@ -234,3 +234,12 @@ def test_parallel_folds_give_the_same_predictions(small_survey):
     serial = cross_validate(small_survey, ["ols"], **kwargs)
     parallel = cross_validate(small_survey, ["ols"], n_jobs=2, **kwargs)
     pd.testing.assert_frame_equal(serial.predictions, parallel.predictions)
+
+
+def test_missing_clusters_are_their_own_units(small_survey):
+    cluster = small_survey.cluster.copy()
+    cluster.iloc[:50] = pd.NA
+    data = dataclasses.replace(small_survey, cluster=cluster)
+    result = cross_validate(data, ["ols"], n_splits=3, n_bootstrap=20, coverages=[0.3])
+    assert result.predictions["pred_ols"].notna().all()
+    assert result.table["ci_low"].notna().all()

@@ -169,7 +169,7 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
         if not np.all(np.isfinite(y_arr)):
             raise ValueError("y (log per-capita welfare) contains NaN or infinity")
         w = _check_weight(sample_weight, M.shape[0])
-        g = None if groups is None else np.asarray(groups)
+        g = None if groups is None else _group_codes(groups)
         if g is not None:
             check_consistent_length(M, g)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -365,6 +365,14 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
         if reset:
             self.schema_ = InputSchema.numeric(arr.shape[1])
         return self.schema_.to_matrix(arr)
+
+
+def _group_codes(groups: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Integer cluster codes; a household with a missing cluster is a cluster of its own."""
+    codes, uniques = pd.factorize(pd.Series(np.asarray(groups, dtype=object)))
+    missing = codes < 0
+    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
+    return codes.astype(np.int64)
 
 
 def _check_weight(sample_weight: npt.ArrayLike | None, n: int) -> FloatArray:

@@ -200,6 +200,16 @@ def make_estimators(
     return {str(b): PMTRegressor(b, **extra) for b in backends}  # type: ignore[arg-type]
 
 
+def _cluster_codes(data: SurveyData) -> npt.NDArray[np.int64] | None:
+    """Integer cluster codes (a household without a cluster is a cluster of its own)."""
+    if data.cluster is None:
+        return None
+    codes, uniques = pd.factorize(data.cluster.astype("string"))
+    missing = codes < 0
+    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
+    return codes.astype(np.int64)
+
+
 def _prediction_frame(data: SurveyData, poor: BoolArray) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -246,7 +256,7 @@ def cross_validate(
     X = design_frame(data, include_region=include_region)
     y = log_welfare(data)
     w = data.weight.to_numpy(dtype=np.float64)
-    groups = None if data.cluster is None else data.cluster.astype("string").to_numpy()
+    groups = _cluster_codes(data)
     if groups is not None and len(np.unique(groups)) >= n_splits:
         splits = list(GroupKFold(n_splits, shuffle=True, random_state=seed).split(X, groups=groups))
     else:
@@ -305,7 +315,7 @@ def temporal_validation(
     X_test = X_test[list(X_train.columns)]
     y = log_welfare(train)
     w = train.weight.to_numpy(dtype=np.float64)
-    groups = None if train.cluster is None else train.cluster.astype("string").to_numpy()
+    groups = _cluster_codes(train)
     pred = _prediction_frame(test, poor_flags(test, poor_share=poor_share, unit=unit))
     for name, est in estimators.items():
         model = clone(est).fit(X_train, y, w, groups=groups)
@@ -376,11 +386,10 @@ def evaluate_predictions(
     P = np.column_stack([pred[f"pred_{b}"].to_numpy(dtype=np.float64) for b in backends])
     if np.isnan(P).any():
         raise ValueError("predictions contain NaN (a fold did not predict every household)")
-    clusters = pred["cluster"]
-    if clusters.isna().all():
-        codes = np.arange(len(pred))
-    else:
-        codes = pd.factorize(clusters.astype("string"), use_na_sentinel=False)[0]
+    # Resampling units: clusters; a household without a cluster is a unit of its own.
+    codes, uniques = pd.factorize(pred["cluster"].astype("string"))
+    missing = codes < 0
+    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
     n_clusters = int(codes.max()) + 1 if len(codes) else 0
 
     log_line = _log_line(pred)
