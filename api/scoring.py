@@ -138,7 +138,9 @@ class ModelScorer:
         from targeting.survey.contract import load_contract
 
         contract = load_contract()
-        unknown = [f for f in self.features if f not in contract.fields]
+        # Training adds the region as a feature when the features lack it (pmt.validation.design_frame).
+        derived = {"region", "kecamatan_region"}
+        unknown = [f for f in self.features if f not in contract.fields and f not in derived]
         if unknown:
             raise ModelIntegrityError(
                 f"{model_dir}: model features {unknown} are not survey-contract fields; the service "
@@ -171,7 +173,10 @@ class ModelScorer:
     def score(self, data: SurveyData, *, lang: str, top_k: int, as_of: date) -> list[dict[str, Any]]:
         from targeting.pmt.programs import program_eligibility
 
-        X = data.features[self.features]
+        from targeting.pmt.validation import design_frame
+
+        # The same input frame as in training (experiment.run_experiment fits on design_frame).
+        X = design_frame(data)[self.features]
         M = self.explainer.engine.matrix(X)
         contributions = self.explainer.engine.compute(M)
         pred = contributions.prediction

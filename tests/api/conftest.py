@@ -101,6 +101,7 @@ def train_model_folder(directory: Path, *, n_survey: int = 2000, seed: int = 1, 
     from api.reference import reference_from_predictions, save_reference
     from targeting.pmt import PMTRegressor
     from targeting.pmt.persistence import save_model
+    from targeting.pmt.validation import design_frame, log_welfare, size_feature
     from targeting.survey.load import frame_to_survey
     from targeting.survey.spec import load_spec
     from targeting.survey.synthetic import generate
@@ -108,12 +109,15 @@ def train_model_folder(directory: Path, *, n_survey: int = 2000, seed: int = 1, 
     survey = frame_to_survey(generate(n_survey=n_survey, n_registry=10, seed=seed).survey,
                              load_spec("kukar_survey")).data
     assert survey.welfare is not None and survey.cluster is not None and survey.region is not None
-    model = PMTRegressor(**{"backend": "ols", **params})
-    model.fit(survey.features, np.log(survey.welfare), survey.weight, groups=survey.cluster)
+    # As `targeting experiment run` fits its final model.
+    X = design_frame(survey)
+    model = PMTRegressor(**{"backend": "ols", "size_feature": size_feature(survey), **params})
+    groups = survey.cluster.astype("string").to_numpy()
+    model.fit(X, log_welfare(survey), survey.weight.to_numpy(), groups=groups)
     save_model(model, directory, dataset_name="synthetic kukar (tests)", dataset_spec="kukar_survey",
                feature_types=dict(survey.feature_types))
-    save_reference(reference_from_predictions(model.predict(survey.features), survey.population_weight,
-                                              survey.region), directory)
+    save_reference(reference_from_predictions(model.predict(X), survey.population_weight, survey.region),
+                   directory)
     return directory
 
 
