@@ -172,7 +172,6 @@ class ModelScorer:
 
     def score(self, data: SurveyData, *, lang: str, top_k: int, as_of: date) -> list[dict[str, Any]]:
         from targeting.pmt.programs import program_eligibility
-
         from targeting.pmt.validation import design_frame
 
         # The same input frame as in training (experiment.run_experiment fits on design_frame).
