@@ -114,17 +114,17 @@ class ModelScorer:
                  ruleset: str = "kepmensos_262_2022") -> None:
         from api.reference import REFERENCE_FILE, load_reference
         from targeting.eligibility import load_ruleset
+        from targeting.errors import ModelIntegrityError, RuleSetError
         from targeting.explain import Explainer
         from targeting.pmt.persistence import CARD_FILE, load_model
         from targeting.pmt.programs import load_programs
+        from targeting.survey.contract import load_contract
 
         model_dir = Path(model_dir)
         self.model, card = load_model(model_dir)
         self.reference = load_reference(model_dir)
         self.ruleset = load_ruleset(ruleset)
         if not self.ruleset.in_force_on(date.today()):
-            from targeting.errors import RuleSetError
-
             # Every decision would fail: refuse to start instead.
             raise RuleSetError(
                 f"rule set {self.ruleset.id} is not in force today (from {self.ruleset.in_force_from}, "
@@ -134,9 +134,6 @@ class ModelScorer:
         # Compiles the model for exact contributions and checks the reason catalogue covers it.
         self.explainer = Explainer(self.model)
         self.features = list(self.model.schema_.names)
-        from targeting.errors import ModelIntegrityError
-        from targeting.survey.contract import load_contract
-
         contract = load_contract()
         # Training adds the region as a feature when the features lack it (pmt.validation.design_frame).
         derived = {"region", "kecamatan_region"}
