@@ -182,3 +182,10 @@ def test_a_decision_that_needs_every_prediction(explainer: Explainer, kukar: Kuk
     pd.testing.assert_frame_equal(result.table.astype(object), direct.astype(object))
     with pytest.raises(ValueError, match="exactly one"):
         explainer.explain_survey(reg, cutoff=13.0, select=lambda pred: pred < 13.0)
+
+
+def test_nik_like_ids_are_refused(explainer: Explainer, kukar: Kukar) -> None:
+    X = kukar.registry.features.iloc[:2]
+    with pytest.raises(ValueError, match="look like NIK") as info:
+        explainer.explain(X, household_id=["R1", "6402011203850001"], cutoff=13.0)
+    assert "6402011203850001" not in str(info.value)

@@ -234,38 +234,62 @@ class ContributionEngine:
                 pred += w * out.sum(axis=1)
         return Contributions(self.indicators, base, values, pred)
 
-    def iter_chunks(self, M: FloatArray) -> Iterator[tuple[slice, Contributions]]:
-        """``(rows, contributions)`` chunk by chunk, in row order.
+    def iter_chunks(
+        self, X: pd.DataFrame | npt.ArrayLike
+    ) -> Iterator[tuple[slice, FloatArray, Contributions]]:
+        """``(rows, model matrix of the rows, contributions)`` chunk by chunk, in row order.
 
-        With ``n_jobs > 1`` the table engine works on ``n_jobs`` chunks at once in threads, with a
-        bounded window of chunks in flight so memory stays a few chunks, never the registry;
+        A DataFrame is converted to the model matrix chunk by chunk too, so nothing the size of
+        the registry x indicators is ever held. With ``n_jobs > 1`` the table engine works on
+        ``n_jobs`` chunks at once in threads, with a bounded window of chunks in flight;
         LightGBM's ``pred_contrib`` parallelises inside each chunk instead.
         """
-        n = M.shape[0]
+        source = self._source(X)
+        n = source.shape[0]
         slices = iter([slice(s, min(s + self.chunk_rows, n)) for s in range(0, n, self.chunk_rows)])
+
+        def work(sl: slice) -> tuple[FloatArray, Contributions]:
+            M = self._rows(source, sl)
+            return M, self.compute(M)
+
         if self.n_jobs == 1 or self.method_ == "lightgbm":
             for sl in slices:
-                yield sl, self.compute(M[sl])
+                yield sl, *work(sl)
             return
         with ThreadPoolExecutor(max_workers=self.n_jobs) as pool:
-            pending: deque[tuple[slice, Future[Contributions]]] = deque(
-                (sl, pool.submit(self.compute, M[sl])) for sl in islice(slices, 2 * self.n_jobs)
+            pending: deque[tuple[slice, Future[tuple[FloatArray, Contributions]]]] = deque(
+                (sl, pool.submit(work, sl)) for sl in islice(slices, 2 * self.n_jobs)
             )
             while pending:
                 sl, future = pending.popleft()
                 nxt = next(slices, None)
                 if nxt is not None:
-                    pending.append((nxt, pool.submit(self.compute, M[nxt])))
-                yield sl, future.result()
+                    pending.append((nxt, pool.submit(work, nxt)))
+                yield sl, *future.result()
+
+    def _source(self, X: pd.DataFrame | npt.ArrayLike) -> pd.DataFrame | FloatArray:
+        """The input checked once: a frame with the model's columns in order, or the matrix."""
+        if isinstance(X, pd.DataFrame):
+            names = list(self.indicators)
+            missing = [c for c in names if c not in X.columns]
+            if missing:
+                raise ValueError(f"input lacks the model's indicator column(s) {missing}")
+            return X.loc[:, names]
+        return self.matrix(X)
+
+    def _rows(self, source: pd.DataFrame | FloatArray, rows: slice) -> FloatArray:
+        if isinstance(source, pd.DataFrame):
+            return self.model.schema_.to_matrix(source.iloc[rows])
+        return source[rows]
 
     def contributions(self, X: pd.DataFrame | npt.ArrayLike) -> Contributions:
         """Contributions of every row of ``X`` (chunked; the result holds n x p floats)."""
-        M = self.matrix(X)
-        n, p = M.shape
+        parts = [(sl, c) for sl, _, c in self.iter_chunks(X)]
+        n, p = (parts[-1][0].stop if parts else 0), len(self.indicators)
         base = np.empty(n)
         values = np.empty((n, p))
         pred = np.empty(n)
-        for sl, c in self.iter_chunks(M):
+        for sl, c in parts:
             base[sl], values[sl], pred[sl] = c.base, c.values, c.prediction
         return Contributions(self.indicators, base, values, pred)
 

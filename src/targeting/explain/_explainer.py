@@ -81,6 +81,7 @@ class _Chunk:
     reason_contrib: FloatArray  # (n, k)
     # reasons for the other direction, while the decision waits for every prediction
     alternative: tuple[IntArray, FloatArray, FloatArray] | None = None
+    matrix: FloatArray | None = None  # the rows' model matrix; dropped with ``values``
 
     def decide(self, selected: BoolArray) -> None:
         """Fix the decision of a deferred chunk: keep each household's reasons of its direction."""
@@ -148,7 +149,8 @@ class Explainer:
 
     def _chunks(
         self,
-        M: FloatArray,
+        X: pd.DataFrame | npt.ArrayLike,
+        n: int,
         selected: npt.ArrayLike | None,
         cutoff: float | None,
         top_k: int,
@@ -160,18 +162,18 @@ class Explainer:
         ``deferred``: the decision is not known yet (it depends on every prediction), so reasons
         for both directions are kept and chosen later (:meth:`_Chunk.decide`).
         """
-        sel_all = None if deferred else _check_selection(selected, cutoff, M.shape[0])
-        for rows, c in self.engine.iter_chunks(M):
+        sel_all = None if deferred else _check_selection(selected, cutoff, n)
+        for rows, M, c in self.engine.iter_chunks(X):
             if deferred:
                 sel = np.ones(len(c), dtype=bool)
             elif sel_all is not None:
                 sel = sel_all[rows]
             else:
                 sel = c.prediction <= float(cutoff)  # type: ignore[arg-type]
-            reasons = self._reasons(M[rows], c.values, sel, top_k)
-            chunk = _Chunk(rows, c.base, c.prediction, c.values, sel, *reasons)
+            reasons = self._reasons(M, c.values, sel, top_k)
+            chunk = _Chunk(rows, c.base, c.prediction, c.values, sel, *reasons, matrix=M)
             if deferred:
-                chunk.alternative = self._reasons(M[rows], c.values, ~sel, top_k)
+                chunk.alternative = self._reasons(M, c.values, ~sel, top_k)
             yield chunk
 
     def _reasons(
@@ -202,17 +204,17 @@ class Explainer:
         or below it are selected.
         """
         k = self.top_k if top_k is None else int(top_k)
-        M = self.engine.matrix(X)
-        ids = _household_ids(household_id, M.shape[0])
+        n = _n_rows(X)
+        ids = _household_ids(household_id, n)
         r = self.renderer
         out: list[HouseholdExplanation] = []
-        for chunk in self._chunks(M, selected, cutoff, k):
-            assert chunk.values is not None
+        for chunk in self._chunks(X, n, selected, cutoff, k):
+            assert chunk.values is not None and chunk.matrix is not None
             c = Contributions(self.indicators, chunk.base, chunk.values, chunk.prediction)
             effect = c.effect_pct
             for i in range(len(c)):
                 row = chunk.rows.start + i
-                x = M[row]
+                x = chunk.matrix[i]
                 contributions = [
                     IndicatorContribution(
                         indicator=name,
@@ -267,9 +269,9 @@ class Explainer:
     ) -> Iterator[pd.DataFrame]:
         """The registry table (see :class:`RegistryExplanation`) chunk by chunk, in row order."""
         k = self.top_k if top_k is None else int(top_k)
-        M = self.engine.matrix(X)
-        ids = _household_id_array(household_id, M.shape[0])
-        for chunk in self._chunks(M, selected, cutoff, k):
+        n = _n_rows(X)
+        ids = _household_id_array(household_id, n)
+        for chunk in self._chunks(X, n, selected, cutoff, k):
             yield self._table([chunk], ids, k)
 
     def explain_registry(
@@ -302,8 +304,7 @@ class Explainer:
         keep_contributions : also return every household's contributions (n x p floats).
         """
         k = self.top_k if top_k is None else int(top_k)
-        M = self.engine.matrix(X)
-        n = M.shape[0]
+        n = _n_rows(X)
         ids = _household_id_array(household_id, n)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
         g = None if groups is None else np.asarray(groups, dtype=object).reshape(-1)
@@ -315,13 +316,13 @@ class Explainer:
         acc = ImportanceAccumulator(self.indicators)
         kept_values = np.empty((n, len(self.indicators))) if keep_contributions else None
         chunks: list[_Chunk] = []
-        for chunk in self._chunks(M, selected, cutoff, k, deferred=select is not None):
+        for chunk in self._chunks(X, n, selected, cutoff, k, deferred=select is not None):
             sl = chunk.rows
             assert chunk.values is not None
             acc.add(chunk.values, None if w is None else w[sl], None if g is None else g[sl])
             if kept_values is not None:
                 kept_values[sl] = chunk.values
-            chunk.values = None  # keep only the small per-household numbers of each chunk
+            chunk.values = chunk.matrix = None  # keep only the small per-household numbers
             chunks.append(chunk)
         if select is not None:
             pred = np.concatenate([c.prediction for c in chunks])
@@ -412,6 +413,10 @@ class Explainer:
         return pd.DataFrame(columns, index=pd.RangeIndex(start, stop))
 
 
+def _n_rows(X: pd.DataFrame | npt.ArrayLike) -> int:
+    return len(X) if isinstance(X, pd.DataFrame) else int(np.shape(X)[0])
+
+
 def _check_selection(selected: npt.ArrayLike | None, cutoff: float | None, n: int) -> BoolArray | None:
     if (selected is None) == (cutoff is None):
         raise ValueError("give the decision as exactly one of `selected` (bool per household) or `cutoff`")
@@ -435,7 +440,15 @@ def _household_id_array(household_id: npt.ArrayLike, n: int) -> npt.NDArray[np.o
         raise ValueError(f"household_id has {ids.shape[0]} entries for {n} households")
     if pd.isna(ids).any():
         raise ValueError("household_id has missing values")
-    return ids.astype(str).astype(object)
+    out = ids.astype(str).astype(object)
+    # Explanations are exported (API, audit tables): NIK / family card numbers must never be the id.
+    looks_personal = pd.Series(out, dtype="string").str.fullmatch(r"[0-9]{16}").to_numpy(dtype=bool)
+    if looks_personal.any():
+        raise ValueError(
+            f"{int(looks_personal.sum())} household_id value(s) look like NIK or family card numbers "
+            "(16 digits); pass the household id or a keyed pseudonym (targeting.privacy.pseudonymize)"
+        )
+    return out
 
 
 def _household_ids(household_id: npt.ArrayLike | None, n: int) -> list[str]:
