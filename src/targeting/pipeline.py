@@ -16,6 +16,8 @@ from rich.table import Table
 
 from targeting.settings import Settings
 
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
 
 @contextmanager
 def step(console: Console, title: str) -> Iterator[None]:
@@ -54,9 +56,24 @@ def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey:
 
 
 def run_demo(settings: Settings, *, n_registry: int = 260_000, seed: int = 2024, lang: str = "id",
+             desil_max: int = 1, pdf: bool | str = "if_available", n_bootstrap: int = 100,
              console: Console | None = None) -> dict[str, Path]:
-    """Run the whole pipeline on fresh synthetic data and return the paths it wrote."""
+    """Run the whole pipeline on fresh synthetic data and return the paths it wrote.
+
+    generate -> validate -> cross-validate, train and register (MLflow) -> load the champion ->
+    score and explain the registry -> Kepmensos 262/2022 rules -> audit against the synthetic truth ->
+    HTML/PDF report and field-verification lists.
+    """
+    from targeting import tracking
+    from targeting.eligibility import evaluate as evaluate_rules
+    from targeting.eligibility import load_ruleset
+    from targeting.experiment import load_experiment, run_experiment
+    from targeting.pmt import load_model
+    from targeting.privacy import load_key
+    from targeting.report import ReportInfo, write_audit_report
+    from targeting.scoring import decisions_frame, score_registry
     from targeting.survey.load import load_dataset
+    from targeting.survey.outputs import export_frame
 
     console = console or Console()
     start = time.perf_counter()
@@ -67,5 +84,52 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, seed: int = 2024,
     for name, loaded in (("survey", survey), ("registry", registry)):
         console.print(f"  {name}: {len(loaded.data):,} diterima / accepted, "
                       f"{loaded.n_rejected_rows:,} ditolak / rejected")
+
+    exp = load_experiment(EXPERIMENTS / "kukar_kfold.yaml")
+    exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
+    with step(console, f"Validasi silang dan pelatihan / {exp.validation.folds}-fold CV of "
+                       f"{', '.join(exp.backends)}; fit and register the {exp.final.backend if exp.final else ''}"):
+        outcome = run_experiment(exp, settings)
+    print_frame(console, outcome.comparison.reset_index(),
+                f"Validasi di luar sampel / out-of-sample validation (Δ = backend − {exp.baseline})")
+    champion = tracking.download_alias(settings, alias=tracking.CHAMPION)
+    if champion is None and outcome.model_version is not None:
+        tracking.promote(settings, outcome.model_version)
+        console.print(f"  model v{outcome.model_version} dipromosikan / promoted to @champion (first model)")
+    else:
+        console.print(f"  model v{outcome.model_version} terdaftar / registered as @challenger; @champion unchanged"
+                      " (promote with `targeting models promote`)")
+    found = tracking.download_alias(settings, alias=tracking.CHAMPION)
+    assert found is not None
+    model_dir, version = found
+    model, card = load_model(model_dir)
+
+    with step(console, f"Skor dan alasan / scoring and explaining {len(registry.data):,} households"):
+        scored = score_registry(model, registry.data, desil_max=desil_max)
+    ruleset = load_ruleset("kepmensos_262_2022")
+    with step(console, f"Kriteria / {ruleset.id} rules"):
+        trace = evaluate_rules(registry.data.frame, ruleset)
+    truth = pd.read_parquet(paths["truth"])
+    decisions = decisions_frame(registry.data, scored, trace, truth, poverty_line=settings.poverty_line)
+    key = load_key(settings.home)
+    out_dir = settings.reports_dir / f"audit-{time.strftime('%Y%m%d-%H%M%S')}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    decisions_path = out_dir / "decisions.parquet"
+    export_frame(decisions, key).to_parquet(decisions_path, index=False)
+    info = ReportInfo(
+        program=f"Desil 1–{desil_max} (model PMT) / desil 1–{desil_max}" if desil_max > 1
+        else "Desil 1: 10% penduduk termiskin menurut model / the model's poorest 10%",
+        selection=f"desil <= {desil_max}",
+        poverty_line=settings.poverty_line,
+        data_source="Registri sintetis Kutai Kartanegara (targeting generate) / synthetic Kukar registry",
+        synthetic=True,
+    )
+    with step(console, "Audit dan laporan / audit and report (HTML, PDF, flagged lists)"):
+        report = write_audit_report(decisions, model_card=card, ruleset=ruleset, out_dir=out_dir, key=key,
+                                    lang=lang, pdf=pdf, info=info, n_boot=n_bootstrap, seed=seed)
     console.print(f"[bold]Selesai / done[/bold] in {time.perf_counter() - start:.0f} s")
-    return paths
+    written = {"decisions": decisions_path, **{k: Path(v) for k, v in vars(report).items()
+                                                 if isinstance(v, Path)}}
+    for name, path in written.items():
+        console.print(f"  {name}: {path}")
+    return written
