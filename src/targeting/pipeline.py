@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from rich.console import Console
@@ -56,7 +57,7 @@ def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey:
 
 
 def run_demo(settings: Settings, *, n_registry: int = 260_000, seed: int = 2024, lang: str = "id",
-             desil_max: int = 1, pdf: bool | str = "if_available", n_bootstrap: int = 100,
+             desil_max: int = 1, pdf: bool | Literal["if_available"] = "if_available", n_bootstrap: int = 100,
              console: Console | None = None) -> dict[str, Path]:
     """Run the whole pipeline on fresh synthetic data and return the paths it wrote.
 
