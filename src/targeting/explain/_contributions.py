@@ -181,7 +181,7 @@ class ContributionEngine:
                 raise TypeError(f"unsupported model component {type(comp).__name__}")
         self.tables: TreeTables | None = None
         self.method_: Literal["linear", "tables", "lightgbm"] = "linear"
-        if self.boosters and weight_nonzero(self.boosters):
+        if self.boosters and _any_weight(self.boosters):
             self.method_ = "lightgbm"
             if method in ("auto", "tables"):
                 try:
@@ -320,6 +320,6 @@ def linear_contributions(linear: LinearPMT, M: FloatArray) -> FloatArray:
     return out
 
 
-def weight_nonzero(members: Sequence[tuple[Any, float]]) -> bool:
+def _any_weight(members: Sequence[tuple[Any, float]]) -> bool:
     """Whether any member carries weight in the prediction."""
     return any(w != 0.0 for _, w in members)

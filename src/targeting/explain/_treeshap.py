@@ -20,9 +20,11 @@ and row. For shallow trees there is an exactly equivalent and much cheaper route
 
 The tables reproduce LightGBM's decisions exactly (numeric ``<=`` thresholds with the three missing
 value types and default directions, categorical bitsets; see ``include/LightGBM/tree.h``), and the
-results agree with ``pred_contrib`` to floating-point rounding (~1e-15 per tree). Trees with a leaf
-deeper than ``max_bits`` split nodes cannot be tabulated cheaply; :func:`compile_booster` then
-reports them and the caller uses ``pred_contrib`` (see :class:`TreeTables`).
+results agree with ``pred_contrib`` to floating-point rounding (~1e-15 per tree). Predictions are
+raw scores, which for the PMT's regression and quantile objectives are the predictions. A leaf
+deeper than ``max_bits`` split nodes makes :func:`compile_boosters` raise
+:class:`UntabulableModelError`; :class:`targeting.explain.ContributionEngine` then falls back to
+``pred_contrib`` (31-leaf leaf-wise trees reach 15+ splits: 2^15-row tables cost more than they save).
 """
 
 from __future__ import annotations
