@@ -62,11 +62,7 @@ def rule_outputs(frame: pd.DataFrame, ruleset: Any, as_of: date) -> list[dict[st
 
     trace = evaluate(frame, ruleset, as_of=as_of)
     ids = [c.id for c in ruleset.criteria]
-    flags = {
-        cid: trace[criterion_column(cid)].astype(object).where(trace[criterion_column(cid)].notna(), None)
-        .tolist()
-        for cid in ids
-    }
+    flags = {cid: trace[criterion_column(cid)].to_numpy(dtype=object, na_value=None).tolist() for cid in ids}
     verdict = trace["verdict"].astype(str).tolist()
     stage = trace["stage"].astype(str).tolist()
     n_met = trace["n_met"].to_numpy(dtype=np.int64).tolist()

@@ -166,3 +166,10 @@ def test_a_boosted_model_scores_and_explains_exactly(tmp_path: Path) -> None:
     assert [[r["text"] for r in o["reasons"]] for o in out] == [
         [r.text_id for r in e.reasons] for e in expected]
     assert out[0]["components"]["explain_method"] == "tables"
+
+
+def test_a_missing_answer_leaves_its_criterion_unknown(service: Service) -> None:
+    (d,) = service.score([{**POOR, "floor_material": None}]).json()["decisions"]
+    assert d["rules"]["criteria"]["e"] is None
+    assert d["rules"]["n_unknown"] == 1
+    assert d["rules"]["verdict"] == "eligible"  # 6 other criteria are met: the unknown cannot change it
