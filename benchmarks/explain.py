@@ -251,13 +251,13 @@ def _footprint(explainer: Any, registry: Any, coverage: float) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     n, p = len(registry), len(explainer.indicators)
-    print(f"- peak memory of (c) on the tuned LightGBM model (tracemalloc, NumPy/pandas allocations): "
-          f"{peak / 1e6:,.0f} MB, of which the {len(result.table.columns)}-column result table holds "
-          f"{result.table.memory_usage(deep=True).sum() / 1e6:,.0f} MB and the registry's model matrix "
-          f"{n * p * 8 / 1e6:,.0f} MB; a full households x indicators float64 array would be "
-          f"{n * p * 8 / 1e6:,.0f} MB and households x indicators x trees "
-          f"{n * p * 8 * sum(b.num_rounds for b, _ in _boosters(explainer.engine.model)) / 1e9:,.0f} GB "
-          f"(never built: chunks of {explainer.engine.chunk_rows:,} rows)")
+    n_trees = sum(b.num_rounds for b, _ in _boosters(explainer.engine.model))
+    print(f"- peak memory of (c) on the tuned LightGBM model (tracemalloc: NumPy/pandas allocations during "
+          f"the call): {peak / 1e6:,.0f} MB, of which the {len(result.table.columns)}-column result table "
+          f"holds {result.table.memory_usage(deep=True).sum() / 1e6:,.0f} MB. Rows are converted, scored "
+          f"and explained in chunks of {explainer.engine.chunk_rows:,}: the registry's households x "
+          f"indicators float64 matrix ({n * p * 8 / 1e6:,.0f} MB) is never held whole, nor anything "
+          f"x trees ({n * p * 8 * n_trees / 1e9:,.0f} GB)")
 
 
 def _duplicates(explainer: Any, registry: Any) -> None:

@@ -220,4 +220,6 @@ def test_spec_catalogue_writes_raw_codes_and_numbers() -> None:
     assert (
         r.reason_text(0, 1.0, True, "en") == f"{spec.features['V04'].label}: 2 — lowers the welfare estimate"
     )
-    assert r.value_text(1, 3.0, "id") == "3,00"
+    assert r.value_text(1, 3.0, "id") == "3"  # whole numbers without decimals
+    assert r.value_text(1, 2.5, "id") == "2,50"
+    assert r.value_text(1, 2.5, "en") == "2.50"

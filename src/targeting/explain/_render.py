@@ -114,7 +114,8 @@ class ReasonRenderer:
         for key, phrase in entry.labels.items():
             if float(key) == x:
                 return phrase.get(lang)
-        text = format_number(x, entry.decimals, lang)
+        # whole numbers (counts, VA, m²) never get decimals, whatever the entry allows
+        text = format_number(x, 0 if float(x).is_integer() else entry.decimals, lang)
         unit = entry.unit_one if (x == 1 and entry.unit_one is not None) else entry.unit
         return f"{text} {unit.get(lang)}" if unit is not None else text
 
