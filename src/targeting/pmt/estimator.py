@@ -65,10 +65,10 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
         predictions towards the middle, so when households are classified by *predicted welfare
         below the poverty line* it selects far fewer than the poor and excludes most of them; the
         low quantile undoes that shrinkage. Measured out of sample (line rule, exclusion error
-        OLS -> quantile): synthetic Kukar 0.78 -> 0.54, Paraguay 2023->2024 0.45 -> 0.20,
-        Burkina Faso 0.47 -> 0.13, for +0.14 to +0.22 beneficiary-based inclusion error. At a
+        OLS -> quantile): synthetic Kukar 0.78 -> 0.51, Paraguay 2023->2024 0.45 -> 0.21,
+        Burkina Faso 0.47 -> 0.14, for +0.06 to +0.23 beneficiary-based inclusion error. At a
         *fixed coverage* (deciles, quotas) only the ranking matters and the quantile model ranks
-        like the mean model (differences within ±0.02, mostly not significant). Alternatives
+        like the mean model (exclusion error within ±0.02 of OLS, not significant). Alternatives
         tried and rejected: up-weighting households below the 30th percentile (ranks worse:
         Paraguay exclusion at the poverty rate +0.022, CI [+0.008, +0.033]) and a poor/non-poor
         classifier (no significant gain at fixed coverage, no welfare scale for the line rule).

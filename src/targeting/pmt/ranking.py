@@ -43,13 +43,25 @@ __all__ = [
 def _group_codes(by: npt.ArrayLike | None, n: int) -> tuple[IntArray, npt.NDArray[Any]]:
     if by is None:
         return np.zeros(n, dtype=np.int64), np.array([None], dtype=object)
-    arr = np.asarray(by, dtype=object)
-    if arr.shape != (n,):
-        raise ValueError(f"by has shape {arr.shape}, expected ({n},)")
-    if pd.isna(arr).any():
-        raise ValueError(f"by has {int(pd.isna(arr).sum())} missing group label(s)")
-    labels, codes = np.unique(arr.astype(str), return_inverse=True)
-    return codes.astype(np.int64), labels
+    values = by if isinstance(by, pd.Series | pd.Categorical) else np.asarray(by)
+    if values.shape != (n,):
+        raise ValueError(f"by has shape {values.shape}, expected ({n},)")
+    codes, labels = pd.factorize(values, sort=True)
+    if (codes < 0).any():
+        raise ValueError(f"by has {int((codes < 0).sum())} missing group label(s)")
+    return codes.astype(np.int64), np.asarray(labels, dtype=object)
+
+
+def _order(s: FloatArray, codes: IntArray, tiebreak: npt.ArrayLike | None) -> IntArray:
+    n = s.shape[0]
+    keys: list[npt.NDArray[Any]] = [np.arange(n)]
+    if tiebreak is not None:
+        tb = np.asarray(tiebreak)
+        if tb.shape != (n,):
+            raise ValueError(f"tiebreak has shape {tb.shape}, expected ({n},)")
+        keys.append(tb)
+    keys += [s, codes]
+    return np.lexsort(keys).astype(np.int64)
 
 
 def _scores(score: npt.ArrayLike) -> FloatArray:
@@ -78,16 +90,8 @@ def rank_order(
 ) -> IntArray:
     """Row indices sorted by group, then score (poorest first), then tiebreak, then row."""
     s = _scores(score)
-    n = s.shape[0]
-    codes, _ = _group_codes(by, n)
-    keys: list[npt.NDArray[Any]] = [np.arange(n)]
-    if tiebreak is not None:
-        tb = np.asarray(tiebreak)
-        if tb.shape != (n,):
-            raise ValueError(f"tiebreak has shape {tb.shape}, expected ({n},)")
-        keys.append(tb)
-    keys += [s, codes]
-    return np.lexsort(keys).astype(np.int64)
+    codes, _ = _group_codes(by, s.shape[0])
+    return _order(s, codes, tiebreak)
 
 
 def population_shares(
@@ -102,7 +106,7 @@ def population_shares(
     n = s.shape[0]
     w = _population(weight, n)
     codes, _ = _group_codes(by, n)
-    order = rank_order(s, by=by, tiebreak=tiebreak)
+    order = _order(s, codes, tiebreak)
     w_sorted = w[order]
     cum = np.cumsum(w_sorted)
     totals = np.bincount(codes, weights=w)
@@ -181,7 +185,7 @@ def select_poorest(
         q = np.full(labels.shape[0], float(quota))
     if np.any(q < 0):
         raise SpecError("quotas must be non-negative")
-    order = rank_order(s, by=by, tiebreak=tiebreak)
+    order = _order(s, codes, tiebreak)
     w_sorted = w[order]
     totals = np.bincount(codes, weights=w, minlength=labels.shape[0])
     offsets = np.cumsum(totals) - totals
