@@ -189,9 +189,7 @@ def test_r2_matches_sklearn():
     y = rng.normal(size=50)
     p = y + rng.normal(scale=0.5, size=50)
     w = rng.random(50)
-    assert r2_weighted(y, p, sample_weight=w) == pytest.approx(
-        r2_score(y, p, sample_weight=w), abs=1e-12
-    )
+    assert r2_weighted(y, p, sample_weight=w) == pytest.approx(r2_score(y, p, sample_weight=w), abs=1e-12)
     assert r2_weighted(y, y) == 1.0
 
 

@@ -104,9 +104,7 @@ def inclusion_error_rate_nonpoor(
     return _ratio(nps, nps + npns)
 
 
-def coverage_rate(
-    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None
-) -> float:
+def coverage_rate(y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None) -> float:
     """Coverage, S / N: share of everyone who is selected (``y_true`` only fixes the length)."""
     ps, pns, nps, npns = _confusion(y_true, y_pred, sample_weight)
     return _ratio(ps + nps, ps + pns + nps + npns)
@@ -206,9 +204,7 @@ def auc_weighted(
     return float(wn @ (poor_below + 0.5 * wp) / (total_p * total_n))
 
 
-def r2_weighted(
-    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None
-) -> float:
+def r2_weighted(y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None) -> float:
     """Weighted coefficient of determination, 1 − Σw(y−ŷ)² / Σw(y−ȳ_w)².
 
     For a PMT pass log per-capita welfare (the model's target), not welfare in rupiah.

@@ -190,7 +190,8 @@ def save_model(
             FeatureCard(
                 name=n,
                 kind=k,
-                type=types.get(n),
+                # A column the spec did not type (e.g. the region design_frame adds) is categorical.
+                type=types.get(n, "categorical" if k == "categorical" else None),
                 categories=None if c is None else list(c),
             )
             for n, k, c in zip(
