@@ -68,7 +68,7 @@ __all__ = [
 DEFAULT_COVERAGES: tuple[Coverage, ...] = ("poverty_rate", 0.2, 0.3, 0.4, "poverty_line")
 DEFAULT_POOR_SHARE = 0.2
 DEFAULT_BACKENDS: tuple[str, ...] = ("ols", "lightgbm", "quantile", "ensemble")
-CURVE_COVERAGES: tuple[float, ...] = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2))
+CURVE_COVERAGES: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
 RANK_METRICS = ("spearman", "r2_log_welfare", "auc_poor")
 COVERAGE_METRICS = ("exclusion_error", "inclusion_error", "inclusion_error_nonpoor")
 #: Bootstrap replicates processed at once (bounds memory at ~block x n floats per array).
