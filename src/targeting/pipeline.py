@@ -56,7 +56,8 @@ def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey:
     return paths
 
 
-def run_demo(settings: Settings, *, n_registry: int = 260_000, seed: int = 2024, lang: str = "id",
+def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 20_000, seed: int = 2024,
+             lang: str = "id",
              desil_max: int = 1, pdf: bool | Literal["if_available"] = "if_available", n_bootstrap: int = 100,
              console: Console | None = None) -> dict[str, Path]:
     """Run the whole pipeline on fresh synthetic data and return the paths it wrote.
@@ -78,7 +79,7 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, seed: int = 2024,
 
     console = console or Console(width=max(140, Console().width))
     start = time.perf_counter()
-    paths = generate_kukar(settings, n_registry=n_registry, seed=seed, console=console)
+    paths = generate_kukar(settings, n_survey=n_survey, n_registry=n_registry, seed=seed, console=console)
     with step(console, "Validasi survei dan registri / validating survey and registry"):
         survey = load_dataset("kukar_survey", data_dir=settings.data_dir)
         registry = load_dataset("kukar_registry", data_dir=settings.data_dir)
