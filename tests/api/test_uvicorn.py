@@ -93,7 +93,10 @@ def test_round_trip_over_tcp(server: tuple[str, dict[str, str], Path]) -> None:
     with session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(DecisionRow)) == 2
     engine.dispose()
-    log = (where / "server.log").read_text()
+    # The service logs a request after answering it: wait for the last line.
+    deadline, log_file = time.monotonic() + 10, where / "server.log"
+    while "decisions -> 403" not in (log := log_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "POST /v1/score -> 200" in log and "GET /v1/households/{household_id}/decisions -> 403" in log
     for secret in (households[0]["head_nik"], households[1]["head_nik"], *keys.values(), "H0002"):
         assert str(secret) not in log
