@@ -1,0 +1,14 @@
+"""``python -m benchmarks``: every benchmark in turn (accuracy, explanation speed, API latency)."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+BENCHMARKS = ("benchmarks.accuracy", "benchmarks.explain", "benchmarks.api")
+
+if __name__ == "__main__":
+    for name in BENCHMARKS:
+        print(f"\n=================== {name} ===================\n", flush=True)
+        sys.argv = [name]
+        runpy.run_module(name, run_name="__main__")
