@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
-
-import yaml
 
 FieldKind = str  # contract ``type``: string | category | bool | int | float
-
-_CONTRACT_PATH = Path(__file__).resolve().parents[1] / "survey" / "contract.yaml"
-
 
 @dataclass(frozen=True)
 class ContractField:
@@ -30,20 +24,19 @@ class ContractField:
 
 
 @cache
-def contract_fields(path: Path = _CONTRACT_PATH) -> dict[str, ContractField]:
-    """Fields of the survey contract, read once per process (on first use, not at import)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    code_lists = raw.get("codes", {})
-    out: dict[str, ContractField] = {}
-    for name, spec in raw["fields"].items():
-        codes = spec.get("codes")
-        allowed = spec.get("allowed")
-        out[name] = ContractField(
+def contract_fields() -> dict[str, ContractField]:
+    """Fields of the survey contract as rule sets see them (built once, from the typed contract)."""
+    from targeting.survey.contract import load_contract
+
+    contract = load_contract()
+    return {
+        name: ContractField(
             name=name,
-            kind=spec["type"],
-            codes=frozenset(str(c) for c in code_lists[codes]) if codes else None,
-            allowed=frozenset(float(v) for v in allowed) if allowed else None,
-            label_id=str(spec.get("id", "")),
-            label_en=str(spec.get("en", "")),
+            kind=spec.type,
+            codes=frozenset(contract.code_list(name)) if spec.codes else None,
+            allowed=frozenset(float(v) for v in spec.allowed) if spec.allowed else None,
+            label_id=spec.label_id,
+            label_en=spec.label_en,
         )
-    return out
+        for name, spec in contract.fields.items()
+    }
