@@ -1,7 +1,7 @@
 """The glue from validated households to decisions: model, reference ranks, programmes, rules, reasons.
 
 `Scorer` is what the routes call. `ModelScorer` is the real one: it loads a saved PMT model
-(`targeting.pmt.persistence`), its reference distribution (`api.reference`), the programme cut-offs
+(`targeting.pmt.persistence`), its reference distribution (`targeting.pmt.reference`), the programme cut-offs
 (`targeting.pmt.programs`), a rule set (`targeting.eligibility`) and the reason catalogue
 (`targeting.explain`), and records the version of each in every decision.
 """
@@ -108,12 +108,12 @@ class ModelScorer:
 
     def __init__(self, model_dir: Path, *, model_name: str, label: str, source: str,
                  ruleset: str = "kepmensos_262_2022") -> None:
-        from api.reference import REFERENCE_FILE, load_reference
         from targeting.eligibility import load_ruleset
         from targeting.errors import ModelIntegrityError, RuleSetError
         from targeting.explain import Explainer
         from targeting.pmt.persistence import CARD_FILE, load_model
         from targeting.pmt.programs import load_programs
+        from targeting.pmt.reference import REFERENCE_FILE, load_reference
         from targeting.survey.contract import load_contract
 
         model_dir = Path(model_dir)

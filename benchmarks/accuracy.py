@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
                     "Δ": round(raw.loc[row, f"Δ {DEFAULT_BACKEND}"], 3),
                     "Δ 95% CI": f"[{sel['diff_ci_low'].iloc[0]:+.3f}, {sel['diff_ci_high'].iloc[0]:+.3f}]",
                     "better": "yes" if better else "no",
+                    # the paired-bootstrap CI of the difference excludes 0 in the better direction
+                    "significant": "yes" if (sel["diff_ci_high"].iloc[0] < 0 if metric != "spearman"
+                                             else sel["diff_ci_low"].iloc[0] > 0) else "no",
                     "seconds": round(seconds),
                 })
     print(f"\n## Default backend ({DEFAULT_BACKEND}) vs ols, out of sample\n")

@@ -38,9 +38,9 @@ def _free_port() -> int:
 
 def _train(directory: Path) -> Path:
     """A small OLS PMT on the synthetic survey, saved with its reference distribution."""
-    from api.reference import reference_from_predictions, save_reference
     from targeting.pmt import PMTRegressor
     from targeting.pmt.persistence import save_model
+    from targeting.pmt.reference import reference_from_predictions, save_reference
     from targeting.survey.load import frame_to_survey
     from targeting.survey.spec import load_spec
     from targeting.survey.synthetic import generate

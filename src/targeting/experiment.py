@@ -125,6 +125,7 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
         targeting_curve,
         temporal_validation,
     )
+    from targeting.pmt.reference import reference_from_predictions, save_reference
     from targeting.pmt.validation import log_welfare, size_feature
 
     plan = experiment.validation
@@ -156,11 +157,17 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
         est = PMTRegressor(experiment.final.backend,  # type: ignore[arg-type]
                            **{"size_feature": size_feature(train), **experiment.params})
         groups = None if train.cluster is None else train.cluster.astype("string").to_numpy()
-        est.fit(design_frame(train), log_welfare(train), train.weight.to_numpy(), groups=groups)
+        X_train = design_frame(train)
+        est.fit(X_train, log_welfare(train), train.weight.to_numpy(), groups=groups)
         model_dir = out_dir / "model"
         save_model(est, model_dir, dataset_name=train.name, dataset_spec=experiment.dataset.spec,
                    feature_types=dict(train.feature_types), validation=result, overwrite=True,
                    card_extra={"experiment": experiment.name, "poverty_rate": result.poverty_rate})
+        # Where new households stand: ranks and desil against the training survey's predictions.
+        save_reference(reference_from_predictions(
+            est.predict(X_train), train.population_weight.to_numpy(),
+            None if train.region is None else train.region.to_numpy(dtype=object),
+        ), model_dir)
     if track:
         from targeting import tracking
 

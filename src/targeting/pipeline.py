@@ -138,3 +138,27 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 2
     for name, path in written.items():
         console.print(f"  {name}: {path}")
     return written
+
+
+def build_default_model(out_dir: Path, *, seed: int = 2024, n_bootstrap: int = 200,
+                        console: Console | None = None) -> Path:
+    """Train the model shipped in ``models/default``: the kukar_kfold experiment on a fresh synthetic
+    survey (seed ``seed``), validated, fitted on all 20,000 households, with its reference ranks."""
+    import shutil
+    import tempfile
+
+    from targeting.experiment import load_experiment, run_experiment
+    from targeting.settings import get_settings
+
+    console = console or Console()
+    with tempfile.TemporaryDirectory() as home:
+        settings = get_settings(home=Path(home), seed=seed)
+        exp = load_experiment(EXPERIMENTS / "kukar_kfold.yaml").model_copy(update={"n_bootstrap": n_bootstrap})
+        with step(console, "Melatih model bawaan / training the shipped default model"):
+            outcome = run_experiment(exp, settings, track=False)
+        assert outcome.model_dir is not None
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        shutil.copytree(outcome.model_dir, out_dir)
+    print_frame(console, outcome.comparison.reset_index(), "Validasi / validation of the default model")
+    return out_dir

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from api.intake import sha256_json, validate_households
-from api.reference import load_reference
 from targeting.eligibility import evaluate, load_ruleset
 from targeting.pmt.persistence import load_model
 from targeting.pmt.programs import load_programs
+from targeting.pmt.reference import load_reference
 from tests.api.conftest import Service, registry_households, valid_household
 
 POOR = valid_household(

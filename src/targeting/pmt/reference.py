@@ -151,7 +151,7 @@ def load_reference(model_dir: Path) -> Reference:
     if not path.exists():
         raise ModelIntegrityError(
             f"{path}: no reference distribution beside the model, so new households cannot be ranked; "
-            "write it with api.reference.save_reference(reference_from_predictions("
+            "write it with targeting.pmt.reference.save_reference(reference_from_predictions("
             "model.predict(X_train), weight * household_size, kecamatan), model_dir)"
         )
     data = path.read_bytes()

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.reference import Reference, load_reference, reference_from_predictions, save_reference
 from targeting.errors import ModelIntegrityError
 from targeting.pmt.ranking import assign_deciles, population_shares
+from targeting.pmt.reference import Reference, load_reference, reference_from_predictions, save_reference
 
 
 def test_ten_equal_households_by_hand() -> None:
