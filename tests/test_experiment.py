@@ -99,3 +99,13 @@ def test_bad_experiment_names_the_field(tmp_path):
     bad.write_text("name: x\ndataset: {spec: kukar_survey}\nvalidation: {kind: random}\n")
     with pytest.raises(SpecError, match=r"x.yaml: validation.kind"):
         load_experiment(bad)
+
+
+def test_configuring_one_store_does_not_leak_into_another(tmp_path, settings):
+    import os
+
+    tracking.configure(settings)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    other = get_settings(home=tmp_path)
+    assert other.tracking_uri() == f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
+    assert tracking.list_models(other) == []

@@ -49,7 +49,14 @@ def configure(settings: Settings, experiment: str = EXPERIMENT) -> str:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.home.mkdir(parents=True, exist_ok=True)
+    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which would make every later
+    # Settings in this process (another state folder, a test) silently reuse this store: undo it.
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(settings.tracking_uri())
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
         return str(found.experiment_id)

@@ -75,3 +75,15 @@ def test_a_rule_set_not_in_force_is_refused_at_start(tmp_path: Path, model_dir: 
                                 ruleset="kepmensos_146_2013")  # revoked by 262/HUK/2022
     with pytest.raises(RuleSetError, match="kepmensos_146_2013 is not in force today"):
         load_scorer(settings)
+
+
+def test_the_shipped_default_model_loads_and_scores(tmp_path: Path) -> None:
+    """models/default is what `targeting serve` uses right after set-up: it must load and verify."""
+    from tests.conftest import REPO
+
+    shipped = REPO / "models" / "default"
+    settings = get_api_settings(project=get_settings(home=tmp_path, default_model_dir=shipped))
+    scorer = load_scorer(settings)
+    assert scorer.info.model_version.startswith("default+")
+    assert scorer.info.card["backend"] == "ensemble"
+    assert scorer.info.card["dataset"]["name"] == "kukar_survey"
