@@ -47,11 +47,12 @@ backends = ["ols", "lightgbm"] if SMALL else ["ols", "lightgbm", "quantile", "en
 result = cross_validate(survey, backends, n_splits=3 if SMALL else 5,
                         n_bootstrap=50 if SMALL else 200)
 compare_backends(result.table)"""),
-    ("code", """from targeting.pmt import plot_targeting_curve, targeting_curve
+    ("code", """from IPython.display import Image
+
+from targeting.pmt import plot_targeting_curve, targeting_curve
 
 curve = targeting_curve(result.predictions, list(result.backends))
 png = plot_targeting_curve(curve, settings.home / "curve.png", poverty_rate=result.poverty_rate)
-from IPython.display import Image
 Image(filename=str(png))"""),
     ("md", """## 3. Latih, catat, daftarkan, promosikan / train, record, register, promote
 An experiment fits the final model on all data, logs the run to the SQLite MLflow store under

@@ -142,8 +142,11 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 2
 
 def build_default_model(out_dir: Path, *, seed: int = 2024, n_bootstrap: int = 200,
                         console: Console | None = None) -> Path:
-    """Train the model shipped in ``models/default``: the kukar_kfold experiment on a fresh synthetic
-    survey (seed ``seed``), validated, fitted on all 20,000 households, with its reference ranks."""
+    """Train the model shipped in ``models/default``.
+
+    The kukar_kfold experiment on a fresh synthetic survey (seed ``seed``): validated, fitted on all
+    20,000 households, saved with its reference ranks.
+    """
     import shutil
     import tempfile
 
@@ -153,7 +156,8 @@ def build_default_model(out_dir: Path, *, seed: int = 2024, n_bootstrap: int = 2
     console = console or Console()
     with tempfile.TemporaryDirectory() as home:
         settings = get_settings(home=Path(home), seed=seed)
-        exp = load_experiment(EXPERIMENTS / "kukar_kfold.yaml").model_copy(update={"n_bootstrap": n_bootstrap})
+        exp = load_experiment(EXPERIMENTS / "kukar_kfold.yaml")
+        exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
         with step(console, "Melatih model bawaan / training the shipped default model"):
             outcome = run_experiment(exp, settings, track=False)
         assert outcome.model_dir is not None
