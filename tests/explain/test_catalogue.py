@@ -197,10 +197,16 @@ def test_catalogue_from_a_spec_uses_its_labels() -> None:
     assert cat.directions == load_catalogue().directions
 
 
-def test_packaged_burkina_spec_lacks_labels_and_says_which() -> None:
-    # The Burkina Faso spec names its columns only; explaining it needs `label:` on every feature.
-    with pytest.raises(ReasonCatalogueError, match=r"burkina_faso.*rooms, floor, walls"):
-        ReasonCatalogue.from_spec(load_spec("burkina_faso"))
+def test_packaged_burkina_spec_carries_labels_for_every_feature() -> None:
+    # Labels come from the survey's variables.csv, so its reasons read "Floor is cement: ...".
+    spec = load_spec("burkina_faso")
+    catalogue = ReasonCatalogue.from_spec(spec)
+    assert spec.features["floor"].label == "Floor is cement"
+    assert catalogue is not None
+    unlabelled = dict(spec.features)
+    unlabelled["floor"] = unlabelled["floor"].model_copy(update={"label": ""})
+    with pytest.raises(ReasonCatalogueError, match=r"burkina_faso.*floor"):
+        ReasonCatalogue.from_spec(spec.model_copy(update={"features": unlabelled}))
 
 
 def test_catalogue_from_a_spec_refuses_unlabelled_features() -> None:

@@ -152,3 +152,11 @@ def test_every_row_is_accounted_for(tmp_path_factory, kinds):
     assert len(loaded.data) == len(kinds) - n_bad
     assert loaded.n_rejected_rows == n_bad
     assert len(loaded.data) + loaded.n_rejected_rows == loaded.n_input
+
+
+def test_absent_optional_features_are_missing_not_errors(households, tmp_path):
+    loaded = run(households.drop(columns=["has_boat", "roof_condition"]), tmp_path)
+    assert loaded.n_rejected_rows == 0
+    feats = loaded.data.features
+    assert feats["has_boat"].isna().all() and feats["roof_condition"].isna().all()
+    assert list(feats["roof_condition"].cat.categories) == ["good", "damaged"]

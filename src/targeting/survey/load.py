@@ -143,7 +143,7 @@ def frame_to_survey(raw: pd.DataFrame, spec: DatasetSpec, *, where: str = "<fram
     if spec.contract is not None:
         contract = load_contract(spec.contract)
         validated = validate_contract(raw, contract, where=where, extra_required=_role_columns(spec))
-        validated = _with_roles_from_contract(validated, spec)
+        validated = _with_absent_features(_with_roles_from_contract(validated, spec), contract)
         feature_types = _contract_feature_types(spec, contract, validated.accepted)
     else:
         validated = _validate_generic(raw, spec, where)
@@ -207,9 +207,33 @@ def _with_roles_from_contract(validated: Validated, spec: DatasetSpec) -> Valida
     return Validated(more.accepted, rejects, validated.n_input, validated.ignored_columns)
 
 
+def _with_absent_features(validated: Validated, contract: Contract) -> Validated:
+    """Add optional contract features absent from the input as all-missing typed columns."""
+    acc = validated.accepted
+    absent = [n for n in contract.by_role("feature") if n not in acc.columns]
+    if not absent:
+        return validated
+    extra = {}
+    for name in absent:
+        spec = contract.fields[name]
+        if spec.type == "category":
+            extra[name] = pd.Categorical([None] * len(acc), categories=contract.code_list(name))
+        elif spec.type == "bool":
+            extra[name] = pd.array([pd.NA] * len(acc), dtype="boolean")
+        elif spec.type == "int":
+            extra[name] = pd.array([pd.NA] * len(acc), dtype="Int64")
+        else:
+            extra[name] = np.full(len(acc), np.nan)
+    out = pd.concat([acc, pd.DataFrame(extra, index=acc.index)], axis=1)
+    out.attrs = acc.attrs
+    return Validated(out, validated.rejects, validated.n_input, validated.ignored_columns)
+
+
 def _contract_feature_types(spec: DatasetSpec, contract: Contract,
                             accepted: pd.DataFrame) -> dict[str, FeatureType]:
-    names = [n for n in contract.by_role("feature") if n in accepted.columns]
+    # Optional feature fields a file leaves out are missing for every household (the model handles
+    # missing values); the column is added by `_with_absent_features`, never guessed.
+    names = list(contract.by_role("feature"))
     if spec.region and spec.region not in names:
         names.insert(0, spec.region)
     names += [c for c in spec.extra_features if c not in names]
