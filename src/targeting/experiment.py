@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from targeting.errors import SpecError
 from targeting.settings import Settings
 
-Coverage = float | Literal["poverty_rate"]
+Coverage = float | Literal["poverty_rate", "poverty_line"]
 
 
 class DatasetRef(BaseModel):
