@@ -67,10 +67,11 @@ def validate(
     from targeting.survey.spec import load_spec
 
     spec_obj = load_spec(spec)
-    loaded = load_dataset(spec_obj, files={spec_obj.files[0].name: file})
+    console = Console()
+    with console.status(f"Membaca dan memeriksa / reading and validating {file.name} ..."):
+        loaded = load_dataset(spec_obj, files={spec_obj.files[0].name: file})
     settings = get_settings()
     paths = write_validation(loaded, file, out_dir or file.parent, load_key(settings.home))
-    console = Console()
     table = Table(title=f"Validasi / validation: {file.name}")
     table.add_column("ukuran / measure")
     table.add_column("nilai / value", justify="right")
@@ -408,6 +409,19 @@ def keys_revoke(
 # ---- models and experiments ---------------------------------------------------------------------
 
 
+def _run_with_spinner(exp, *, track: bool = True):
+    """Run an experiment behind a spinner that shows what is being validated."""
+    from rich.console import Console
+
+    from targeting.experiment import run_experiment
+    from targeting.pipeline import step
+    from targeting.settings import get_settings
+
+    what = f"{exp.validation.kind} validation of {', '.join(exp.backends)} on {exp.dataset.spec}"
+    with step(Console(stderr=True), what):
+        return run_experiment(exp, get_settings(), track=track)
+
+
 def _print_outcome(outcome) -> None:
     from rich.console import Console
 
@@ -434,13 +448,12 @@ def experiment_run(
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
 ) -> None:
     """Jalankan eksperimen / run an experiment: validation table per backend vs OLS, MLflow run."""
-    from targeting.experiment import load_experiment, run_experiment
-    from targeting.settings import get_settings
+    from targeting.experiment import load_experiment
 
     exp = load_experiment(file)
     if n_bootstrap is not None:
         exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
-    _print_outcome(run_experiment(exp, get_settings(), track=not no_track))
+    _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 
 def _adhoc(spec: str, backends: str, backend: str | None, folds: int, data: str,
@@ -474,11 +487,8 @@ def train(
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the CIs.")] = 200,
 ) -> None:
     """Latih model PMT / train a PMT: cross-validate against OLS, fit on all data, register (challenger)."""
-    from targeting.experiment import run_experiment
-    from targeting.settings import get_settings
-
     exp = _adhoc(spec, "ols", backend, folds, data, None, None, n_bootstrap)
-    _print_outcome(run_experiment(exp, get_settings()))
+    _print_outcome(_run_with_spinner(exp))
 
 
 @app.command()
@@ -492,11 +502,8 @@ def evaluate(
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the CIs.")] = 200,
 ) -> None:
     """Evaluasi model / compare backends out of sample (K-fold or temporal); nothing is registered."""
-    from targeting.experiment import run_experiment
-    from targeting.settings import get_settings
-
     exp = _adhoc(spec, backends, None, folds, data, train_year, test_year, n_bootstrap)
-    _print_outcome(run_experiment(exp, get_settings()))
+    _print_outcome(_run_with_spinner(exp))
 
 
 @models_app.command("list")
