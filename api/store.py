@@ -11,8 +11,10 @@ Tables
 ``api_keys``   hashed API keys with their role (see :mod:`api.security`).
 
 The repository functions below only insert and select decisions and requests; nothing in the
-service updates or deletes them. On SQLite, triggers also make the database itself refuse
-UPDATE and DELETE on both tables; on PostgreSQL, grant the service's role INSERT and SELECT only.
+service updates or deletes them. Triggers also make the database itself refuse UPDATE and DELETE
+on both tables (SQLite and PostgreSQL; on PostgreSQL also TRUNCATE), raising an integrity error that
+says "append-only". A table owner can still drop or disable a trigger, so on PostgreSQL also run the
+service as a role that does not own the tables and is granted INSERT and SELECT only.
 Tables are made with ``create_all`` at start-up (no Alembic migrations yet: the schema is at its
 first version).
 """
@@ -154,7 +156,48 @@ def make_engine(url: str) -> Engine:
                         f"BEFORE {action} ON {table} "
                         f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
                     ))
+    elif engine.dialect.name == "postgresql":
+        _postgres_append_only(engine)
     return engine
+
+
+# An arbitrary constant: serialises the trigger DDL of service processes starting at the same time.
+_PG_DDL_LOCK = 7_201_042_611
+
+_PG_APPEND_ONLY_FUNCTION = """
+CREATE FUNCTION targeting_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION '% is append-only (% refused)', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$fn$
+"""
+
+
+def _postgres_append_only(engine: Engine) -> None:
+    """The PostgreSQL twin of the SQLite triggers: UPDATE, DELETE and TRUNCATE raise.
+
+    Idempotent, and creates only what is missing, so a service role that owns neither the tables
+    nor the function (INSERT and SELECT only) still starts once an owner has created them.
+    """
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_DDL_LOCK})
+        if conn.execute(text("SELECT to_regprocedure('targeting_append_only()')")).scalar() is None:
+            conn.execute(text(_PG_APPEND_ONLY_FUNCTION))
+        for table in APPEND_ONLY_TABLES:
+            existing = set(conn.scalars(
+                text("SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:table AS regclass)"),
+                {"table": table},
+            ))
+            # TRUNCATE bypasses row triggers, so it gets a statement-level one of its own.
+            for action, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT")):
+                name = f"{table}_no_{action.lower()}"
+                if name not in existing:
+                    conn.execute(text(
+                        f"CREATE TRIGGER {name} BEFORE {action} ON {table} "
+                        f"FOR EACH {level} EXECUTE FUNCTION targeting_append_only()"
+                    ))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
