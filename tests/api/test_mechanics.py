@@ -51,7 +51,10 @@ def test_keys_are_stored_hashed(fake_service: Service) -> None:
     assert len(rows) == 3
     stored = " ".join(f"{r.id} {r.key_hash} {r.salt}" for r in rows)
     for key in fake_service.keys.values():
-        assert key not in stored and key.split("_")[2] not in stored
+        # The secret is everything after "<prefix>_<id>_" (token_urlsafe may itself contain "_").
+        secret = key.split("_", 2)[2]
+        assert len(secret) >= 40
+        assert key not in stored and secret not in stored
     assert {r.scheme for r in rows} == {"scrypt:n=16384,r=8,p=1"}
 
 
