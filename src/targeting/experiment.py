@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from targeting.errors import SpecError
 from targeting.settings import Settings
+from targeting.yaml_models import load_yaml_model
 
 Coverage = float | Literal["poverty_rate", "poverty_line"]
 
@@ -69,15 +69,7 @@ def load_experiment(path: Path) -> Experiment:
     """Read and validate an experiment file; errors name the file and the field."""
     if not path.exists():
         raise SpecError(f"experiment file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return Experiment.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise SpecError(f"{path}: {loc}: {first['msg']}") from exc
+    return load_yaml_model(path.read_text(encoding="utf-8"), Experiment, str(path))
 
 
 @dataclass(frozen=True)

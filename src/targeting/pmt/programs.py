@@ -10,10 +10,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from targeting.errors import SpecError
+from targeting.yaml_models import load_yaml_model
 
 __all__ = ["Program", "ProgramConfig", "load_programs", "program_eligibility"]
 
@@ -64,15 +64,7 @@ def load_programs(path: Path | None = None) -> ProgramConfig:
         except OSError as exc:
             raise SpecError(f"{path}: cannot read programme file ({exc.strerror})") from exc
         where = str(path)
-    try:
-        raw = yaml.safe_load(text)
-        return ProgramConfig.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{where}: not valid YAML ({exc})") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise SpecError(f"{where}: {loc}: {first['msg']}") from exc
+    return load_yaml_model(text, ProgramConfig, where)
 
 
 def program_eligibility(deciles: npt.ArrayLike, config: ProgramConfig | None = None) -> pd.DataFrame:

@@ -6,10 +6,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from targeting.errors import SpecError
+from targeting.yaml_models import load_yaml_model
 
 FeatureKind = Literal["numeric", "categorical", "binary"]
 
@@ -197,13 +197,4 @@ def load_spec(name_or_path: str | Path) -> DatasetSpec:
         if str(name_or_path) not in specs:
             raise SpecError(f"unknown dataset spec {name_or_path!r} (known: {', '.join(sorted(specs))})")
         text, where = specs[str(name_or_path)], f"specs/{name_or_path}.yaml"
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{where}: not valid YAML: {exc}") from exc
-    try:
-        return DatasetSpec.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise SpecError(f"{where}: {loc}: {first['msg']}") from exc
+    return load_yaml_model(text, DatasetSpec, where)
