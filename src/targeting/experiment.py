@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +101,13 @@ def _load(ref: DatasetRef, settings: Settings, variables: dict[str, Any]) -> tup
         from targeting.survey import synthetic
 
         synthetic.write(synthetic.generate(seed=settings.seed), data_dir / "kukar")
-    loaded = load_dataset(ref.spec, data_dir=data_dir, variables={**ref.variables, **variables})
-    return loaded.data, loaded.rejects
+    values = {**ref.variables, **variables}
+    loaded = load_dataset(ref.spec, data_dir=data_dir, variables=values)
+    data = loaded.data
+    if values:  # e.g. "paraguay_ephc[year=2023]": tables and cards say which round
+        label = ",".join(f"{k}={v}" for k, v in sorted(values.items()))
+        data = dataclasses.replace(data, name=f"{data.name}[{label}]")
+    return data, loaded.rejects
 
 
 def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path | None = None,
