@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from targeting.errors import InputFileError, SpecError
 from targeting.survey.contract import Contract, load_contract
@@ -19,9 +23,13 @@ from targeting.survey.validate import (
     Problems,
     Validated,
     _as_text,
+    _has_default_index,
     _split,
+    _string_array,
+    _text,
     blank_mask,
     check_unique_ids,
+    float_values,
     parse_number,
     require_columns,
     validate_contract,
@@ -137,7 +145,8 @@ def _household_ids(raw: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
 def frame_to_survey(raw: pd.DataFrame, spec: DatasetSpec, *, where: str = "<frame>",
                     join_problems: pd.DataFrame | None = None) -> LoadedSurvey:
     """Validate an in-memory raw frame under a spec (used by files, the API and the synthetic data)."""
-    raw = raw.reset_index(drop=True)
+    if not _has_default_index(raw):
+        raw = raw.reset_index(drop=True)
     if ROW not in raw.columns:
         raw = raw.assign(**{ROW: np.arange(2, len(raw) + 2)})
     if spec.contract is not None:
@@ -169,7 +178,7 @@ def frame_to_survey(raw: pd.DataFrame, spec: DatasetSpec, *, where: str = "<fram
         validated = Validated(acc, rejects, validated.n_input, validated.ignored_columns)
     if join_problems is not None and len(join_problems):
         rejects = pd.concat([rejects, join_problems], ignore_index=True)
-    data = _build_survey(validated.accepted, spec, feature_types)
+    data = _build_survey(validated.accepted, spec, feature_types, validated.arrays)
     return LoadedSurvey(data=data, rejects=rejects.reset_index(drop=True),
                         n_input=validated.n_input, ignored_columns=validated.ignored_columns)
 
@@ -226,7 +235,8 @@ def _with_absent_features(validated: Validated, contract: Contract) -> Validated
             extra[name] = np.full(len(acc), np.nan)
     out = pd.concat([acc, pd.DataFrame(extra, index=acc.index)], axis=1)
     out.attrs = acc.attrs
-    return Validated(out, validated.rejects, validated.n_input, validated.ignored_columns)
+    arrays = None if validated.arrays is None else {**validated.arrays, **extra}
+    return Validated(out, validated.rejects, validated.n_input, validated.ignored_columns, arrays)
 
 
 def _contract_feature_types(spec: DatasetSpec, contract: Contract,
@@ -264,11 +274,10 @@ def _validate_generic(raw: pd.DataFrame, spec: DatasetSpec, where: str) -> Valid
         num, bad = parse_number(s, blank, _decimal(spec, col))
         problems.add(bad, col, s, "bukan angka", "not a number")
         problems.add(blank, col, s, "wajib diisi", f"required value is empty{reason}")
-        arr = num.to_numpy(dtype="float64", na_value=np.nan)
         if positive:
-            low = (arr <= 0) if not allow_zero else (arr < 0)
-            problems.add(np.isfinite(arr) & low, col, s, "harus positif", "must be positive")
-        typed[col] = num
+            low = (num <= 0) if not allow_zero else (num < 0)
+            problems.add(np.isfinite(num) & low, col, s, "harus positif", "must be positive")
+        typed[col] = pd.Series(num)
 
     if spec.welfare is not None:
         number(spec.welfare.column, positive=True, allow_zero=True)
@@ -324,15 +333,14 @@ def _parse_feature(s: pd.Series, name: str, fspec: FeatureSpec, spec: DatasetSpe
         return pd.Series(pd.Categorical(values, categories=cats), index=s.index)
     num, bad = parse_number(s, blank, _decimal(spec, name))
     problems.add(bad, name, s, "bukan angka", "not a number")
-    arr = num.to_numpy(dtype="float64", na_value=np.nan)
     if fspec.type == "binary":
-        problems.add(np.isfinite(arr) & ~np.isin(arr, [0.0, 1.0]), name, s, "harus 0 atau 1",
+        problems.add(np.isfinite(num) & ~np.isin(num, [0.0, 1.0]), name, s, "harus 0 atau 1",
                      "must be 0 or 1")
     lo = -np.inf if fspec.min is None else fspec.min
     hi = np.inf if fspec.max is None else fspec.max
-    problems.add(np.isfinite(arr) & ((arr < lo) | (arr > hi)), name, s,
+    problems.add(np.isfinite(num) & ((num < lo) | (num > hi)), name, s,
                  f"di luar rentang [{lo}, {hi}]", f"out of range [{lo}, {hi}]")
-    return num.astype("float64")
+    return pd.Series(num)
 
 
 def _natural(v: str) -> tuple[int, float, str]:
@@ -342,44 +350,64 @@ def _natural(v: str) -> tuple[int, float, str]:
         return (1, 0.0, v)
 
 
-def _build_survey(acc: pd.DataFrame, spec: DatasetSpec,
-                  feature_types: dict[str, FeatureType]) -> SurveyData:
-    features = pd.DataFrame(index=acc.index)
+def _build_survey(acc: pd.DataFrame, spec: DatasetSpec, feature_types: dict[str, FeatureType],
+                  arrays: Mapping[str, Any] | None = None) -> SurveyData:
+    """Split the accepted frame into the roles of `SurveyData`.
+
+    ``arrays`` are ``acc``'s columns as typed arrays when the validation still has them
+    (`Validated.arrays`); otherwise they are read from the frame. The frame and the Series fields read
+    from it (ids, region, cluster, poverty) carry its attrs, as they always have.
+    """
+    if arrays is None:
+        # Reading a column copies the frame's attrs (every source row number) into the Series: read the
+        # values from a shallow copy without them.
+        plain = acc.copy(deep=False)
+        plain.attrs = {}
+        arrays = {name: plain[name].array for name in plain.columns}
+    # Columns are collected first and framed once: inserting them one by one costs ~50 µs each.
+    columns: dict[str, Any] = {}
     for name, kind in feature_types.items():
-        col = acc[name]
-        if kind == "categorical":
-            features[name] = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("category")
+        values = arrays[name]
+        if kind != "categorical":
+            columns[name] = float_values(values)
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            columns[name] = values
         else:
-            features[name] = col.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-    size = acc[spec.household_size].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-    weight = (
-        acc[spec.weight].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-        if spec.weight else np.ones(len(acc))
-    )
+            columns[name] = pd.Series(values).astype("category").array
+    features = pd.DataFrame(columns, index=acc.index)
+    size = float_values(arrays[spec.household_size])
+    weight = float_values(arrays[spec.weight]) if spec.weight else np.ones(len(acc))
     welfare = None
     if spec.welfare is not None and spec.welfare.column in acc.columns:
-        w = acc[spec.welfare.column].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+        w = float_values(arrays[spec.welfare.column])
         welfare = pd.Series(w if spec.welfare.per_capita else w / size, name="welfare")
     line, poor = _poverty(acc, spec, welfare, weight * size)
     if welfare is not None and spec.welfare is not None and spec.welfare.log_floor is not None:
         # Poverty status above used the raw value; the log-welfare PMT target gets the documented floor.
         welfare = welfare.clip(lower=spec.welfare.log_floor)
-    groups = _groups(acc, spec)
+    # Read once: the region is both a SurveyData field and an audit group.
+    region = acc[spec.region].astype("string") if spec.region else None
+    groups = _groups(arrays, spec, region, acc.index)
     return SurveyData(
         name=spec.name,
         frame=acc,
         features=features,
         feature_types=feature_types,
-        household_id=acc["household_id"].astype("string").rename("household_id"),
+        household_id=_as_string(acc["household_id"]).rename("household_id"),
         weight=pd.Series(weight, name="weight"),
         household_size=pd.Series(size, name="household_size"),
         welfare=welfare,
-        region=acc[spec.region].astype("string").rename("region") if spec.region else None,
-        cluster=acc[spec.cluster].astype("string").rename("cluster") if spec.cluster else None,
+        region=region.rename("region") if region is not None else None,
+        cluster=_as_string(acc[spec.cluster]).rename("cluster") if spec.cluster else None,
         poverty_line=line,
         poor=poor,
         groups=groups,
     )
+
+
+def _as_string(col: pd.Series) -> pd.Series:
+    """``col.astype("string")``: for a column of that dtype already, the copy it makes, made directly."""
+    return col.copy() if col.dtype == "string" else col.astype("string")
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -411,26 +439,51 @@ def _poverty(acc: pd.DataFrame, spec: DatasetSpec, welfare: pd.Series | None,
     return line, poor
 
 
-def _groups(acc: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
-    out = pd.DataFrame(index=acc.index)
-    if spec.region:
-        out["region"] = acc[spec.region].astype("string")
+def _groups(arrays: Mapping[str, Any], spec: DatasetSpec, region: pd.Series | None,
+            index: pd.Index) -> pd.DataFrame:
+    """Audit group attributes; nullable booleans and band labels are missing where the input is."""
+    out: dict[str, Any] = {}
+    if region is not None:
+        out["region"] = region
     for name, g in spec.groups.items():
-        col = acc[g.column]
+        values = arrays[g.column]
         if g.bins is not None:
-            edges = [*g.bins, np.inf]
-            labels = [
-                f"{int(a)}-{int(b) - 1}" if np.isfinite(b) and b - a > 1 else (f"{int(a)}" if np.isfinite(b)
-                                                                             else f"{int(a)}+")
-                for a, b in zip(edges[:-1], edges[1:], strict=True)
-            ]
-            out[name] = pd.cut(col.astype("float64"), edges, right=False, labels=labels).astype("string")
+            out[name] = _bands(pd.Series(values).astype("float64").to_numpy(), tuple(g.bins))
         elif g.equals is not None:
-            out[name] = (_as_text(col) == str(g.equals)).astype("boolean")
+            # `text == value` of pandas' string dtype is this kernel: missing text gives a missing answer.
+            text = _text(pd.Series(values))
+            out[name] = pd.BooleanDtype().__from_arrow__(pc.equal(text, pa.scalar(str(g.equals), text.type)))
         elif g.isin is not None:
-            out[name] = _as_text(col).isin([str(v) for v in g.isin]).astype("boolean")
+            out[name] = _as_text(pd.Series(values)).isin([str(v) for v in g.isin]).astype("boolean").array
         elif g.at_least is not None:
-            out[name] = (col.astype("Float64") >= g.at_least).astype("boolean")
+            x = float_values(values)
+            out[name] = pd.arrays.BooleanArray(x >= g.at_least, np.isnan(x))
         else:
-            out[name] = col
-    return out
+            out[name] = values
+    return pd.DataFrame(out, index=index)
+
+
+@cache
+def _band_edges(bins: tuple[float, ...]) -> tuple[np.ndarray, pa.Array]:
+    """Left-closed band edges (``bins`` then +inf) and their labels ("1", "2-3", "6+")."""
+    edges = [*bins, np.inf]
+    labels = [
+        f"{int(a)}-{int(b) - 1}" if np.isfinite(b) and b - a > 1 else (f"{int(a)}" if np.isfinite(b)
+                                                                     else f"{int(a)}+")
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    # pd.cut refuses edges that do not increase and repeated labels: let it, once, with its own message.
+    pd.cut(np.array([], dtype="float64"), edges, right=False, labels=labels)
+    return np.asarray(edges, dtype="float64"), pa.array(labels, type=pa.large_string())
+
+
+def _bands(x: np.ndarray, bins: tuple[float, ...]) -> Any:
+    """The band label of each value, missing outside the bands: ``pd.cut(..., right=False)`` as text.
+
+    pd.cut's own rule, without building a Categorical: position by ``searchsorted(side="right")``,
+    missing for NaN, below the first edge or at +inf.
+    """
+    edges, labels = _band_edges(bins)
+    ids = np.searchsorted(edges, x, side="right")
+    missing = np.isnan(x) | (ids == 0) | (ids == len(edges))
+    return _string_array(labels.take(pa.array(ids - 1, mask=missing)))
