@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHMARKS = ("benchmarks.accuracy", "benchmarks.explain", "benchmarks.api")
+BENCHMARKS = ("benchmarks.accuracy", "benchmarks.explain", "benchmarks.validate", "benchmarks.api")
 
 if __name__ == "__main__":
     for name in BENCHMARKS:

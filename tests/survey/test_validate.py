@@ -160,3 +160,11 @@ def test_absent_optional_features_are_missing_not_errors(households, tmp_path):
     feats = loaded.data.features
     assert feats["has_boat"].isna().all() and feats["roof_condition"].isna().all()
     assert list(feats["roof_condition"].cat.categories) == ["good", "damaged"]
+
+
+def test_whole_number_too_large_for_int64_is_a_reject_not_a_crash(tmp_path):
+    rows = [valid_household(1, livestock_units="1e20"), valid_household(2)]
+    loaded = run(pd.DataFrame(rows), tmp_path)
+    assert loaded.data.household_id.tolist() == ["H0002"]
+    reasons = loaded.rejects.query("column == 'livestock_units'")["reason_en"].tolist()
+    assert reasons[0] == "number too large"

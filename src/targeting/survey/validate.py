@@ -322,7 +322,7 @@ def _int64(num: np.ndarray) -> Any:
     """Whole-number floats (NaN = missing) as an ``Int64`` array, as ``pd.array(num, dtype="Int64")``.
 
     Built directly (with pandas' filler 1 under the mask) when every value fits in int64; otherwise
-    pandas' own cast runs, and raises its usual error.
+    pandas' own cast runs, and raises its usual error (callers reject such values first).
     """
     missing = np.isnan(num)
     present = num[~missing]
@@ -368,6 +368,10 @@ def parse_field(name: str, spec: FieldSpec, s: pd.Series, contract: Contract,
             frac = np.isfinite(num) & (num != np.round(num))
             problems.add(frac, name, s, "harus bilangan bulat", "must be a whole number")
             num[frac] = np.nan
+            # A whole number beyond int64 ("1e20") cannot be stored: a reject, not a crash.
+            huge = np.isfinite(num) & ~((num >= -(2.0**63)) & (num < 2.0**63))
+            problems.add(huge, name, s, "angka terlalu besar", "number too large")
+            num[huge] = np.nan
         if spec.min is not None or spec.max is not None:
             lo = -np.inf if spec.min is None else spec.min
             hi = np.inf if spec.max is None else spec.max
