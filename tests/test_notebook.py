@@ -17,6 +17,9 @@ def test_walkthrough_executes(tmp_path, monkeypatch):
 
     monkeypatch.setenv("TARGETING_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("TARGETING_HOME", str(tmp_path))
+    # The kernel is a separate process: with pytest-xdist's other worker busy on the second core,
+    # LightGBM's 2 OpenMP threads spin-wait for each other and the kernel ran 30x slower (256 s vs 8 s).
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     resources = {"metadata": {"path": str(tmp_path)}}
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources)
