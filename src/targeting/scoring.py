@@ -41,8 +41,12 @@ def score_registry(model: Any, data: SurveyData, *, desil_max: int = 1, top_k: i
     pop = data.population_weight.to_numpy(dtype=np.float64)
     X = design_frame(data)[list(model.schema_.names)]
 
+    ranks: dict[str, np.ndarray] = {}
+
     def select(pred: np.ndarray) -> np.ndarray:
-        return assign_deciles(pred, pop) <= desil_max
+        # Called once with every prediction; the deciles it ranks are kept for the table below.
+        ranks["desil"] = assign_deciles(pred, pop)
+        return ranks["desil"] <= desil_max
 
     explainer = Explainer(model, top_k=top_k, n_jobs=n_jobs)
     explanation = explainer.explain_registry(
@@ -56,7 +60,7 @@ def score_registry(model: Any, data: SurveyData, *, desil_max: int = 1, top_k: i
         "predicted_log_welfare": pred,
         "predicted_welfare": np.exp(pred),
         "percentile": population_shares(pred, pop),
-        "desil": assign_deciles(pred, pop),
+        "desil": ranks["desil"],
     })
     if data.region is not None:
         out["desil_region"] = assign_deciles(pred, pop, by=data.region.to_numpy(dtype=object))

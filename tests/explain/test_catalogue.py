@@ -202,7 +202,8 @@ def test_packaged_burkina_spec_carries_labels_for_every_feature() -> None:
     spec = load_spec("burkina_faso")
     catalogue = ReasonCatalogue.from_spec(spec)
     assert spec.features["floor"].label == "Floor is cement"
-    assert catalogue is not None
+    assert catalogue.entry("floor").en == "Floor is cement"
+    assert set(catalogue.indicators) >= set(spec.features)
     unlabelled = dict(spec.features)
     unlabelled["floor"] = unlabelled["floor"].model_copy(update={"label": ""})
     with pytest.raises(ReasonCatalogueError, match=r"burkina_faso.*floor"):

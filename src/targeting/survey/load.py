@@ -271,7 +271,7 @@ def _validate_generic(raw: pd.DataFrame, spec: DatasetSpec, where: str) -> Valid
     def number(col: str, *, positive: bool = False, allow_zero: bool = True, reason: str = "") -> None:
         s = raw[col].reset_index(drop=True)
         blank = blank_mask(s, _blank_values(spec))
-        num, bad = parse_number(s, blank, _decimal(spec, col))
+        num, bad = parse_number(s, blank, _decimal(spec))
         problems.add(bad, col, s, "bukan angka", "not a number")
         problems.add(blank, col, s, "wajib diisi", f"required value is empty{reason}")
         if positive:
@@ -309,7 +309,7 @@ def _blank_values(spec: DatasetSpec) -> list[str]:
     return sorted(vals)
 
 
-def _decimal(spec: DatasetSpec, col: str) -> str:
+def _decimal(spec: DatasetSpec) -> str:
     # All files of a spec share one locale in practice; take the first file's decimal mark.
     return spec.files[0].decimal
 
@@ -331,7 +331,7 @@ def _parse_feature(s: pd.Series, name: str, fspec: FeatureSpec, spec: DatasetSpe
         else:
             cats = sorted(values.dropna().unique().tolist(), key=_natural)
         return pd.Series(pd.Categorical(values, categories=cats), index=s.index)
-    num, bad = parse_number(s, blank, _decimal(spec, name))
+    num, bad = parse_number(s, blank, _decimal(spec))
     problems.add(bad, name, s, "bukan angka", "not a number")
     if fspec.type == "binary":
         problems.add(np.isfinite(num) & ~np.isin(num, [0.0, 1.0]), name, s, "harus 0 atau 1",
