@@ -15,6 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from targeting.errors import TargetingError
 from targeting.settings import Settings
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -97,16 +98,18 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 2
         outcome = run_experiment(exp, settings)
     print_frame(console, outcome.comparison.reset_index(),
                 f"Validasi di luar sampel / out-of-sample validation (Δ = backend − {exp.baseline})")
-    champion = tracking.download_alias(settings, alias=tracking.CHAMPION)
-    if champion is None and outcome.model_version is not None:
+    # The model is scored from the registry (as `serve` would), downloaded once.
+    found = tracking.download_alias(settings, alias=tracking.CHAMPION)
+    if found is None and outcome.model_version is not None:
         tracking.promote(settings, outcome.model_version)
         console.print(f"  model v{outcome.model_version} dipromosikan / promoted to @champion (first model)")
+        found = tracking.download_alias(settings, alias=tracking.CHAMPION)
     else:
         console.print(f"  model v{outcome.model_version} terdaftar / registered as @challenger; "
                       "@champion unchanged (promote with `targeting models promote`)")
-    found = tracking.download_alias(settings, alias=tracking.CHAMPION)
-    assert found is not None
-    model_dir, version = found
+    if found is None:
+        raise TargetingError("no @champion model in the registry and none was registered")
+    model_dir, _version = found
     model, card = load_model(model_dir)
 
     with step(console, f"Skor dan alasan / scoring and explaining {len(registry.data):,} households"):
