@@ -238,7 +238,7 @@ def load_scorer(settings: Any) -> ModelScorer:
     """The model to serve (`api.config.ApiSettings` says where to look).
 
     ``settings.model_dir`` if given, else the MLflow registry's ``@champion``, else the shipped
-    default model (``settings.project.default_model_dir``).
+    default model (``settings.project.default_model()``).
     """
     from targeting.errors import TargetingError
 
@@ -256,7 +256,7 @@ def load_scorer(settings: Any) -> ModelScorer:
             return ModelScorer(path, model_name=name, label=f"v{version}",
                                source=f"models:/{name}@{CHAMPION} (version {version})",
                                ruleset=settings.ruleset)
-    default = Path(project.default_model_dir)
+    default = Path(project.default_model())
     if (default / "model_card.json").exists():
         return ModelScorer(default, model_name=name, label="default", source=f"default model {default}",
                            ruleset=settings.ruleset)

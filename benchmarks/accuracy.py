@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BACKEND = "ensemble"
 GOAL_ROWS = ["spearman", "exclusion_error @ 20%", "exclusion_error @ 30%", "exclusion_error @ 40%"]
 
@@ -24,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     from targeting.experiment import load_experiment, run_experiment
     from targeting.pmt import compare_backends
     from targeting.settings import get_settings
+    from targeting.shipped import find, names
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-bootstrap", type=int, default=200)
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = []
     with tempfile.TemporaryDirectory() as home:
         settings = get_settings(home=Path(home))
-        for path in sorted((REPO / "experiments").glob("*.yaml")):
+        for name in names("experiments"):
+            path = find("experiments", name)
             exp = load_experiment(path)
             if args.only and exp.name not in args.only:
                 continue

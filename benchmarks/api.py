@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from targeting.shipped import default_model_dir
+
 REPO = Path(__file__).resolve().parents[1]
 GOALS_MS = {"single": 50.0, "batch": 1000.0}
 
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(tmp) / "state"
         model_dir = args.model_dir
         if model_dir is None:
-            shipped = REPO / "models" / "default"
+            shipped = default_model_dir()
             model_dir = shipped if (shipped / "model_card.json").exists() else _train(Path(tmp) / "model")
         engine = make_engine(f"sqlite:///{(home / 'decisions.db').resolve()}")
         with session_factory(engine)() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from targeting.errors import SpecError
 from targeting.experiment import DatasetRef, Experiment, FinalModel, load_experiment, run_experiment
 from targeting.settings import get_settings
 
-REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = Path(str(resources.files("targeting.shipped").joinpath("experiments")))
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +85,12 @@ def test_promote_and_load_champion_round_trip(outcome, settings, tmp_path):
 
 
 def test_shipped_experiments_validate():
-    names = sorted(p.name for p in (REPO / "experiments").glob("*.yaml"))
+    names = sorted(p.name for p in EXPERIMENTS.glob("*.yaml"))
     assert names == ["burkina_kfold.yaml", "kukar_kfold.yaml", "paraguay_temporal.yaml"]
-    for p in (REPO / "experiments").glob("*.yaml"):
+    for p in EXPERIMENTS.glob("*.yaml"):
         exp = load_experiment(p)
         assert exp.baseline == "ols" and "ols" in exp.backends
-    para = load_experiment(REPO / "experiments" / "paraguay_temporal.yaml")
+    para = load_experiment(EXPERIMENTS / "paraguay_temporal.yaml")
     assert para.validation.train_variables == {"year": 2023}
     assert para.validation.test_variables == {"year": 2024}
 

@@ -443,14 +443,15 @@ def _print_outcome(outcome) -> None:
 
 @experiment_app.command("run")
 def experiment_run(
-    file: Annotated[Path, typer.Argument(help="Experiment YAML (see experiments/).")],
+    file: Annotated[str, typer.Argument(help="Experiment YAML path, or the name of a shipped one (kukar_kfold, paraguay_temporal, burkina_kfold).")],
     n_bootstrap: Annotated[int | None, typer.Option(help="Override bootstrap replicates.")] = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
 ) -> None:
     """Jalankan eksperimen / run an experiment: validation table per backend vs OLS, MLflow run."""
     from targeting.experiment import load_experiment
+    from targeting.shipped import find
 
-    exp = load_experiment(file)
+    exp = load_experiment(find("experiments", file))
     if n_bootstrap is not None:
         exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
     _print_outcome(_run_with_spinner(exp, track=not no_track))

@@ -18,7 +18,6 @@ from rich.table import Table
 from targeting.errors import TargetingError
 from targeting.settings import Settings
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 @contextmanager
@@ -72,6 +71,7 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 2
     from targeting.eligibility import load_ruleset
     from targeting.experiment import load_experiment, run_experiment
     from targeting.pmt import load_model
+    from targeting.shipped import find
     from targeting.privacy import load_key
     from targeting.report import ReportInfo, write_audit_report
     from targeting.scoring import decisions_frame, score_registry
@@ -88,7 +88,7 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 2
         console.print(f"  {name}: {len(loaded.data):,} diterima / accepted, "
                       f"{loaded.n_rejected_rows:,} ditolak / rejected")
 
-    exp = load_experiment(EXPERIMENTS / "kukar_kfold.yaml")
+    exp = load_experiment(find("experiments", "kukar_kfold"))
     # The demo validates the default backend against OLS only; `make bench` compares every backend.
     final = exp.final.backend if exp.final else "ensemble"
     exp = exp.model_copy(update={"n_bootstrap": n_bootstrap, "backends": [exp.baseline, final]})
@@ -155,11 +155,12 @@ def build_default_model(out_dir: Path, *, seed: int = 2024, n_bootstrap: int = 2
 
     from targeting.experiment import load_experiment, run_experiment
     from targeting.settings import get_settings
+    from targeting.shipped import find
 
     console = console or Console()
     with tempfile.TemporaryDirectory() as home:
         settings = get_settings(home=Path(home), seed=seed)
-        exp = load_experiment(EXPERIMENTS / "kukar_kfold.yaml")
+        exp = load_experiment(find("experiments", "kukar_kfold"))
         exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
         with step(console, "Melatih model bawaan / training the shipped default model"):
             outcome = run_experiment(exp, settings, track=False)

@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(default=None, description="Decision store; default SQLite in home.")
     model_name: str = "kukar-pmt"
-    default_model_dir: Path = Field(default=Path(__file__).resolve().parents[2] / "models" / "default")
+    default_model_dir: Path | None = Field(
+        default=None, description="Model served when the registry has no @champion (default: the shipped one)."
+    )
     poverty_line: float = 833_955.0
     seed: int = 2024
 
@@ -47,6 +49,12 @@ class Settings(BaseSettings):
         if os.environ.get("MLFLOW_TRACKING_URI"):
             return os.environ["MLFLOW_TRACKING_URI"]
         return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    def default_model(self) -> Path:
+        """The default model folder: ``default_model_dir`` if set, else the one the package ships."""
+        from targeting.shipped import default_model_dir
+
+        return self.default_model_dir or default_model_dir()
 
     def decision_db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'decisions.db').resolve()}"

@@ -79,9 +79,9 @@ def test_a_rule_set_not_in_force_is_refused_at_start(tmp_path: Path, model_dir: 
 
 def test_the_shipped_default_model_loads_and_scores(tmp_path: Path) -> None:
     """models/default is what `targeting serve` uses right after set-up: it must load and verify."""
-    from tests.conftest import REPO
+    from targeting.shipped import default_model_dir
 
-    shipped = REPO / "models" / "default"
+    shipped = default_model_dir()
     settings = get_api_settings(project=get_settings(home=tmp_path, default_model_dir=shipped))
     scorer = load_scorer(settings)
     assert scorer.info.model_version.startswith("default+")

@@ -168,3 +168,23 @@ def test_whole_number_too_large_for_int64_is_a_reject_not_a_crash(tmp_path):
     assert loaded.data.household_id.tolist() == ["H0002"]
     reasons = loaded.rejects.query("column == 'livestock_units'")["reason_en"].tolist()
     assert reasons[0] == "number too large"
+
+
+def test_boolean_words_are_one_list_for_validator_rules_and_audit():
+    """'t' means true in English and tidak in Indonesian: every reader refuses it instead of guessing."""
+    import numpy as np
+    import pandas as pd
+
+    from targeting.audit.decisions import _bool_column
+    from targeting.errors import InputFileError
+    from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
+    from targeting.survey.validate import _BOOL_LOOKUP
+
+    assert "t" not in TRUE_WORDS | FALSE_WORDS and "f" not in TRUE_WORDS | FALSE_WORDS
+    assert set(_BOOL_LOOKUP.keys) == TRUE_WORDS | FALSE_WORDS
+    frame = pd.DataFrame({"household_id": ["a", "b"], "x": pd.array(["ya", "Tidak"], dtype="string")})
+    values, known = _bool_column(frame, "x", nullable=False)
+    assert values.tolist() == [True, False] and known.all()
+    with pytest.raises(InputFileError, match="true/false"):
+        _bool_column(frame.assign(x=pd.array(["t", "ya"], dtype="string")), "x", nullable=False)
+    assert np.isin(["1", "0"], list(TRUE_WORDS | FALSE_WORDS)).all()

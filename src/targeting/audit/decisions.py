@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from targeting.errors import InputFileError
+from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -108,8 +109,8 @@ def _bool_column(frame: pd.DataFrame, column: str, *, nullable: bool) -> tuple[B
         values = x == 1.0
     else:
         words = col.astype("string").str.strip().str.lower()
-        values = words.isin(["true", "1", "yes", "ya"]).to_numpy(dtype=bool, na_value=False)
-        false = words.isin(["false", "0", "no", "tidak"]).to_numpy(dtype=bool, na_value=False)
+        values = words.isin(TRUE_WORDS).to_numpy(dtype=bool, na_value=False)
+        false = words.isin(FALSE_WORDS).to_numpy(dtype=bool, na_value=False)
         bad = known & ~(values | false)
         if bad.any():
             raise _first_bad(frame, column, bad, "true/false")

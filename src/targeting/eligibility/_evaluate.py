@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from targeting.errors import InputFileError, RuleSetError
+from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
 
 from ._contract import ContractField, contract_fields
 from ._schema import (
@@ -36,8 +37,6 @@ from ._schema import (
 VERDICTS: tuple[str, str, str] = ("eligible", "not_eligible", "unknown")
 CRITERION_PREFIX = "crit_"
 _ELIGIBLE, _NOT_ELIGIBLE, _UNKNOWN = 0, 1, 2
-_TRUE_WORDS = frozenset({"true", "t", "1", "1.0", "yes", "y", "ya"})
-_FALSE_WORDS = frozenset({"false", "f", "0", "0.0", "no", "n", "tidak"})
 
 
 class RuleSetNotInForceError(RuleSetError):
@@ -214,8 +213,8 @@ class _Inputs:
                 raise self._bad(name, bad, "yes/no (0/1)")
             return x == 1.0
         words = col.astype("string").str.strip().str.lower()
-        is_true = words.isin(_TRUE_WORDS).to_numpy(dtype=bool, na_value=False)
-        is_false = words.isin(_FALSE_WORDS).to_numpy(dtype=bool, na_value=False)
+        is_true = words.isin(TRUE_WORDS).to_numpy(dtype=bool, na_value=False)
+        is_false = words.isin(FALSE_WORDS).to_numpy(dtype=bool, na_value=False)
         bad = known & ~(is_true | is_false)
         if bad.any():
             raise self._bad(name, bad, "yes/no (true/false)")

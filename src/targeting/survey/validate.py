@@ -34,11 +34,10 @@ import pyarrow.compute as pc
 
 from targeting.errors import InputFileError
 from targeting.privacy import redact
+from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
 from targeting.survey.contract import Contract, FieldSpec
 from targeting.survey.read import ROW
 
-BOOL_TRUE = {"1", "1.0", "true", "ya", "yes", "y", "benar"}
-BOOL_FALSE = {"0", "0.0", "false", "tidak", "no", "n", "t", "salah"}
 
 REJECT_COLUMNS = ["row", "household_id", "column", "value", "reason", "reason_en"]
 PROBLEM_COLUMNS = ["pos", "column", "value", "reason", "reason_en"]
@@ -239,7 +238,7 @@ def blank_mask(s: pd.Series, blank_values: Iterable[str] = ("",)) -> np.ndarray:
     return _reader(_string_cells(s)).blank(blank_values)
 
 
-_BOOL_LOOKUP = _lookup({**dict.fromkeys(sorted(BOOL_TRUE), 1), **dict.fromkeys(sorted(BOOL_FALSE), 0)})
+_BOOL_LOOKUP = _lookup({**dict.fromkeys(sorted(TRUE_WORDS), 1), **dict.fromkeys(sorted(FALSE_WORDS), 0)})
 
 
 @dataclass(frozen=True)
