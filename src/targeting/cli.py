@@ -443,7 +443,7 @@ def _print_outcome(outcome) -> None:
 
 @experiment_app.command("run")
 def experiment_run(
-    file: Annotated[str, typer.Argument(help="Experiment YAML path, or the name of a shipped one (kukar_kfold, paraguay_temporal, burkina_kfold).")],
+    file: Annotated[str, typer.Argument(help="Experiment YAML, or a shipped one's name (e.g. kukar_kfold).")],
     n_bootstrap: Annotated[int | None, typer.Option(help="Override bootstrap replicates.")] = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
 ) -> None:

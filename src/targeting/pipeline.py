@@ -19,7 +19,6 @@ from targeting.errors import TargetingError
 from targeting.settings import Settings
 
 
-
 @contextmanager
 def step(console: Console, title: str) -> Iterator[None]:
     """A spinner while a step runs, then its wall time."""
@@ -71,10 +70,10 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 2
     from targeting.eligibility import load_ruleset
     from targeting.experiment import load_experiment, run_experiment
     from targeting.pmt import load_model
-    from targeting.shipped import find
     from targeting.privacy import load_key
     from targeting.report import ReportInfo, write_audit_report
     from targeting.scoring import decisions_frame, score_registry
+    from targeting.shipped import find
     from targeting.survey.load import load_dataset
     from targeting.survey.outputs import export_frame
 

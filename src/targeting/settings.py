@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Decision store; default SQLite in home.")
     model_name: str = "kukar-pmt"
     default_model_dir: Path | None = Field(
-        default=None, description="Model served when the registry has no @champion (default: the shipped one)."
+        default=None, description="Served when the registry has no @champion (default: the shipped one)."
     )
     poverty_line: float = 833_955.0
     seed: int = 2024

@@ -38,7 +38,6 @@ from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
 from targeting.survey.contract import Contract, FieldSpec
 from targeting.survey.read import ROW
 
-
 REJECT_COLUMNS = ["row", "household_id", "column", "value", "reason", "reason_en"]
 PROBLEM_COLUMNS = ["pos", "column", "value", "reason", "reason_en"]
 
