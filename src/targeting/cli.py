@@ -284,6 +284,7 @@ def audit(
     """
     import json
 
+    from targeting.audit import run_audit
     from targeting.audit.decisions import read_decisions
     from targeting.privacy import load_key
     from targeting.report import ReportInfo, write_audit_report
@@ -295,10 +296,12 @@ def audit(
         program=program, selection=selection, data_source=data_source or decisions.name,
         poverty_line=settings.poverty_line, synthetic=synthetic,
     )  # fmt: skip
+    frame, meta = read_decisions(decisions)
+    result = run_audit(frame, meta=meta, key=load_key(settings.home), n_boot=n_boot, seed=seed,
+                       pseudonymize_household_id=pseudonymize_ids)
     paths = write_audit_report(
-        read_decisions(decisions), model_card=card, ruleset=ruleset,
-        out_dir=out_dir or settings.reports_dir / "audit", key=load_key(settings.home), lang=lang,
-        pdf=not no_pdf, info=info, n_boot=n_boot, seed=seed, pseudonymize_household_id=pseudonymize_ids,
+        result, model_card=card, ruleset=ruleset, out_dir=out_dir or settings.reports_dir / "audit",
+        lang=lang, pdf=not no_pdf, info=info,
     )  # fmt: skip
     for name, path in paths.as_dict().items():
         if path is not None:

@@ -123,8 +123,8 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
         targeting_curve,
         temporal_validation,
     )
+    from targeting.pmt.design import log_welfare, size_feature
     from targeting.pmt.reference import reference_from_predictions, save_reference
-    from targeting.pmt.validation import log_welfare, size_feature
 
     plan = experiment.validation
     common: dict[str, Any] = dict(params=experiment.params, seed=plan.seed, coverages=experiment.coverages,

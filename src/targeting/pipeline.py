@@ -66,6 +66,7 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 2
     HTML/PDF report and field-verification lists.
     """
     from targeting import tracking
+    from targeting.audit import run_audit
     from targeting.eligibility import evaluate as evaluate_rules
     from targeting.eligibility import load_ruleset
     from targeting.experiment import load_experiment, run_experiment
@@ -132,8 +133,9 @@ def run_demo(settings: Settings, *, n_registry: int = 260_000, n_survey: int = 2
         synthetic=True,
     )
     with step(console, "Audit dan laporan / audit and report (HTML, PDF, flagged lists)"):
-        report = write_audit_report(decisions, model_card=card, ruleset=ruleset, out_dir=out_dir, key=key,
-                                    lang=lang, pdf=pdf, info=info, n_boot=n_bootstrap, seed=seed)
+        result = run_audit(decisions, key=key, n_boot=n_bootstrap, seed=seed)
+        report = write_audit_report(result, model_card=card, ruleset=ruleset, out_dir=out_dir,
+                                    lang=lang, pdf=pdf, info=info)
     console.print(f"[bold]Selesai / done[/bold] in {time.perf_counter() - start:.0f} s")
     written = {"decisions": decisions_path, **{k: Path(v) for k, v in vars(report).items()
                                                  if isinstance(v, Path)}}

@@ -99,9 +99,9 @@ def train_model_folder(directory: Path, *, n_survey: int = 2000, seed: int = 1, 
     """A real saved PMT (OLS unless ``params`` say otherwise) trained on the synthetic Kukar survey,
     with its reference distribution."""
     from targeting.pmt import PMTRegressor
+    from targeting.pmt.design import design_frame, log_welfare, size_feature
     from targeting.pmt.persistence import save_model
     from targeting.pmt.reference import reference_from_predictions, save_reference
-    from targeting.pmt.validation import design_frame, log_welfare, size_feature
     from targeting.survey.load import frame_to_survey
     from targeting.survey.spec import load_spec
     from targeting.survey.synthetic import generate

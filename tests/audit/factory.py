@@ -72,12 +72,15 @@ def make_decisions(n: int = 3000, seed: int = 7, *, truth: bool = True) -> pd.Da
             "female_head": female,
             "elderly_head": elderly,
             "disability": disability,
-            "reasons_id": np.where(
+            "size_band": pd.Series(
+                np.select([size == 1, size <= 3, size <= 5], ["1", "2-3", "4-5"], "6+"), dtype="string"
+            ),
+            "reason_1_text_id": np.where(
                 predicted < 900_000,
                 "Lantai rumah: tanah — menurunkan perkiraan kesejahteraan",
                 "Memiliki sepeda motor — menaikkan perkiraan kesejahteraan",
             ),
-            "reasons_en": np.where(
+            "reason_1_text_en": np.where(
                 predicted < 900_000,
                 "Floor: earth — lowers predicted welfare",
                 "Owns a motorcycle — raises predicted welfare",

@@ -9,6 +9,13 @@ from targeting.privacy import pseudonymize
 KEY = bytes(range(32))
 
 
+def households(frame):
+    """Hand-worked numbers here count households (survey weight only), not persons."""
+    from targeting.audit.decisions import AuditData
+
+    return AuditData.from_frame(frame, unit="household")
+
+
 def frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -89,7 +96,7 @@ def test_flagged_households_poor_left_out_first_then_by_predicted_welfare():
 
 
 def test_criteria_profile_hand_worked():
-    prof = criteria_profile(frame())
+    prof = criteria_profile(households(frame()))
     # both = H0 (a, b met); model_only = H1 (not eligible) + H4 (unknown): weights 1, 1;
     # b met by H4 only -> 1/2; a met by neither (unknown is not met) -> 0. rules_only = H2: a only.
     assert prof.loc["a", "both"] == 1.0 and prof.loc["b", "both"] == 1.0

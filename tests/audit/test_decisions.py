@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting.audit.decisions import AuditData, derive_group_attributes, size_band
+from targeting.audit.decisions import AuditData
 from targeting.errors import InputFileError
 from tests.audit.factory import make_decisions
 
@@ -47,11 +47,28 @@ def test_missing_columns_are_listed():
         AuditData.from_frame(tiny().drop(columns=["desil", "selected"]))
 
 
-def test_truth_from_poverty_line_when_poor_true_absent():
-    data = AuditData.from_frame(tiny(welfare_true=[700_000.0, np.nan, 900_000.0]), poverty_line=800_000)
-    assert data.poor.tolist() == [True, False, False]
-    assert data.truth_known.tolist() == [True, False, True]
-    assert not AuditData.from_frame(tiny()).has_truth
+def test_truth_only_from_poor_true_never_derived_here():
+    """'Poor' is decided once, when the table is made (targeting.pmt.design): welfare alone is no truth."""
+    data = AuditData.from_frame(tiny(welfare_true=[700_000.0, np.nan, 900_000.0]))
+    assert not data.has_truth and data.has_welfare
+    with_truth = AuditData.from_frame(tiny(poor_true=pd.array([True, None, False], dtype="boolean")))
+    assert with_truth.poor.tolist() == [True, False, False]
+    assert with_truth.truth_known.tolist() == [True, False, True]
+
+
+def test_unit_weights_count_persons_or_households():
+    data = AuditData.from_frame(tiny())
+    assert data.unit == "person" and data.rate_weight.tolist() == [1.0, 8.0, 21.0]
+    assert AuditData.from_frame(tiny(), unit="household").rate_weight.tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="unit must be 'person' or 'household'"):
+        AuditData.from_frame(tiny(), unit="people")
+
+
+def test_without_a_rule_set_only_the_model_is_audited():
+    data = AuditData.from_frame(tiny().drop(columns=["rule_verdict"]))
+    assert not data.has_rules and data.subjects == ("model",)
+    with pytest.raises(ValueError, match="unknown subject 'rules'"):
+        data.selection("rules")
 
 
 def test_text_booleans_and_nullable_truth():
@@ -76,24 +93,6 @@ def test_criteria_counted_unknown_as_not_met():
     assert data.n_met.tolist() == [2, 1, 0]
 
 
-@pytest.mark.parametrize(
-    ("size", "band"), [(1, "1"), (2, "2-3"), (3, "2-3"), (4, "4-5"), (5, "4-5"), (6, "6+"), (15, "6+")]
-)
-def test_size_bands(size, band):
-    assert size_band(pd.Series([size])).iloc[0] == band
-
-
-def test_group_attributes_derived_from_contract_fields():
-    frame = pd.DataFrame(
-        {"head_sex": ["P", "L"], "head_age": [60, 59], "n_disabled": [0, 2], "household_size": [1, 6]}
-    )
-    out = derive_group_attributes(frame)
-    assert out["female_head"].tolist() == [True, False]
-    assert out["elderly_head"].tolist() == [True, False]
-    assert out["disability"].tolist() == [False, True]
-    assert out["size_band"].tolist() == ["1", "6+"]
-
-
 def test_factory_frame_is_valid():
     data = AuditData.from_frame(make_decisions(200))
     assert data.n == 200 and data.has_truth and len(data.criteria) == 9
@@ -105,8 +104,9 @@ def test_read_decisions_parquet_and_csv_keep_identifiers_as_text(tmp_path):
     frame = tiny(head_nik=["0064020000000001", None, "6402000000000003"])
     frame.to_parquet(tmp_path / "d.parquet")
     frame.to_csv(tmp_path / "d.csv", index=False)
-    from_parquet = read_decisions(tmp_path / "d.parquet")
-    from_csv = read_decisions(tmp_path / "d.csv")
+    from_parquet, meta = read_decisions(tmp_path / "d.parquet")
+    from_csv, _ = read_decisions(tmp_path / "d.csv")
+    assert meta is None  # a file written by someone else carries no decisions metadata
     assert from_csv["head_nik"].iloc[0] == "0064020000000001"  # leading zeros kept
     assert from_parquet["head_nik"].tolist()[0] == from_csv["head_nik"].tolist()[0]
     assert AuditData.from_frame(from_csv).selected.tolist() == [True, False, False]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting.audit.decisions import derive_group_attributes
+from targeting.audit.decisions import AuditData
 from targeting.audit.groups import MinCell, group_metrics
 from targeting.audit.metrics import exclusion_error_rate, inclusion_error_rate
 from tests.audit.factory import make_decisions
@@ -12,9 +12,16 @@ from tests.audit.factory import make_decisions
 NO_MIN = MinCell(households=1, denominator=1, poor=1, weighted_poor=0.0)
 
 
+def households(frame):
+    """Hand-worked numbers here count households (survey weight only), not persons."""
+    from targeting.audit.decisions import AuditData
+
+    return AuditData.from_frame(frame, unit="household")
+
+
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    return derive_group_attributes(make_decisions(2500, seed=21))
+    return make_decisions(2500, seed=21)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +58,8 @@ def value(table, grouping, v1, subject, metric, column="estimate"):
 
 
 def test_hand_worked_groups():
-    t = group_metrics(hand_frame(), by=["urban"], min_cell=NO_MIN, n_boot=0)
+    t = group_metrics(AuditData.from_frame(hand_frame(), unit="household"), by=["urban"], min_cell=NO_MIN,
+                      n_boot=0)
     assert value(t, "urban", "True", "model", "exclusion_error") == pytest.approx(3 / 4)
     assert value(t, "urban", "False", "model", "exclusion_error") == pytest.approx(0.0)
     assert value(t, "urban", "True", "model", "inclusion_error") == pytest.approx(1 / 2)
@@ -67,12 +75,16 @@ def test_hand_worked_groups():
     assert value(t, "urban", "False", "truth", "poverty_rate") == pytest.approx(2 / 4)
     assert value(t, "urban", "True", "model", "exclusion_error", "n_poor") == 2
     assert value(t, "urban", "True", "model", "exclusion_error", "weighted_poor") == pytest.approx(4.0)
+    # Counting persons (3 per household here) the rates are the same and the counts three times larger.
+    persons = group_metrics(hand_frame(), by=["urban"], min_cell=NO_MIN, n_boot=0)
+    assert value(persons, "urban", "True", "model", "exclusion_error") == pytest.approx(3 / 4)
+    assert value(persons, "urban", "True", "model", "exclusion_error", "weighted_poor") == pytest.approx(12.0)
 
 
 def test_every_reportable_cell_equals_the_metric_on_its_subset(frame, table):
     poor = frame["poor_true"].to_numpy(dtype=bool)
     sel = frame["selected"].to_numpy()
-    w = frame["weight"].to_numpy()
+    w = (frame["weight"] * frame["household_size"]).to_numpy()  # the default unit: persons
     cells = table[
         (table.subject == "model")
         & table.reportable
@@ -95,7 +107,8 @@ def test_intersections_partition_the_population(frame, table):
         (table.grouping == "urban × female_head") & (table.subject == "model") & (table.metric == "coverage")
     ]
     assert len(pair) == 4
-    assert pair["weighted_households"].sum() == pytest.approx(frame["weight"].sum())
+    persons = (frame["weight"] * frame["household_size"]).sum()
+    assert pair["weighted_households"].sum() == pytest.approx(persons)
     assert set(zip(pair.value_1, pair.value_2, strict=True)) == {
         ("False", "False"),
         ("False", "True"),
@@ -123,7 +136,7 @@ def test_intersections_partition_the_population(frame, table):
     ],
 )
 def test_min_cell_rule(rule, truth_reportable, coverage_reportable):
-    t = group_metrics(hand_frame(), by=["urban"], min_cell=rule, n_boot=0)
+    t = group_metrics(households(hand_frame()), by=["urban"], min_cell=rule, n_boot=0)
     ee = t[(t.value_1 == "True") & (t.subject == "model") & (t.metric == "exclusion_error")].iloc[0]
     cov = t[(t.value_1 == "True") & (t.subject == "model") & (t.metric == "coverage")].iloc[0]
     assert ee.reportable == truth_reportable
@@ -135,7 +148,7 @@ def test_min_cell_rule(rule, truth_reportable, coverage_reportable):
 
 def test_denominator_rule_applies_per_metric():
     # Urban: 2 selected among the truth rows (H0, H2) but 2 poor: a denominator of 3 hides both.
-    t = group_metrics(hand_frame(), by=["urban"], min_cell=MinCell(1, 3, 1, 0.0), n_boot=0)
+    t = group_metrics(households(hand_frame()), by=["urban"], min_cell=MinCell(1, 3, 1, 0.0), n_boot=0)
     urban = t[(t.value_1 == "True") & (t.subject == "model")].set_index("metric")
     assert not urban.loc["inclusion_error", "reportable"]
     assert not urban.loc["exclusion_error", "reportable"]

@@ -15,6 +15,13 @@ W = [1.0, 2, 1, 1, 3, 2]
 VERDICT = ["eligible", "eligible", "not_eligible", "eligible", "unknown", "not_eligible"]
 
 
+def households(frame):
+    """Hand-worked numbers here count households (survey weight only), not persons."""
+    from targeting.audit.decisions import AuditData
+
+    return AuditData.from_frame(frame, unit="household")
+
+
 def hand_frame(**overrides: object) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
@@ -59,12 +66,12 @@ def hand_frame(**overrides: object) -> pd.DataFrame:
     ],
 )
 def test_hand_worked_metrics(subject, metric, expected):
-    table = audit_metrics(hand_frame(), n_boot=0)
+    table = audit_metrics(households(hand_frame()), n_boot=0)
     assert metric_value(table, subject, metric) == pytest.approx(expected)
 
 
 def test_every_inclusion_error_is_named_with_its_definition():
-    table = audit_metrics(hand_frame(crit_a=[True, True, False, True, False, False]), n_boot=0)
+    table = audit_metrics(households(hand_frame(crit_a=[True, True, False, True, False, False])), n_boot=0)
     defs = table.set_index(["subject", "metric"])["definition"]
     assert "beneficiary-based" in defs["model", "inclusion_error"]
     assert "non-poor-based" in defs["model", "inclusion_error_nonpoor"]
@@ -74,9 +81,9 @@ def test_every_inclusion_error_is_named_with_its_definition():
 
 def test_intervals_bracket_estimates_and_are_reproducible():
     frame = make_decisions(1500, seed=11)
-    a = audit_metrics(frame, n_boot=120, seed=3)
-    b = audit_metrics(frame, n_boot=120, seed=3)
-    c = audit_metrics(frame, n_boot=120, seed=4)
+    a = audit_metrics(households(frame), n_boot=120, seed=3)
+    b = audit_metrics(households(frame), n_boot=120, seed=3)
+    c = audit_metrics(households(frame), n_boot=120, seed=4)
     pd.testing.assert_frame_equal(a, b)
     assert not np.allclose(a["ci_low"], c["ci_low"])
     inside = (a["ci_low"] <= a["estimate"] + 1e-9) & (a["estimate"] <= a["ci_high"] + 1e-9)
@@ -92,7 +99,7 @@ def test_intervals_bracket_estimates_and_are_reproducible():
 def test_perfect_selection_has_zero_errors_and_degenerate_interval():
     frame = make_decisions(400, seed=2)
     frame["selected"] = frame["poor_true"].astype(bool)
-    table = audit_metrics(frame, n_boot=50).set_index(["subject", "metric"])
+    table = audit_metrics(households(frame), n_boot=50).set_index(["subject", "metric"])
     assert table.loc[("model", "exclusion_error"), ["estimate", "ci_low", "ci_high"]].tolist() == [0, 0, 0]
     assert table.loc[("model", "targeting_differential"), "estimate"] == pytest.approx(1.0)
 
@@ -104,7 +111,7 @@ def test_selected_count_equal_to_poor_count_makes_both_errors_equal():
     order = np.argsort(frame["predicted_welfare"].to_numpy())
     frame["selected"] = False
     frame.loc[order[:n_poor], "selected"] = True
-    table = audit_metrics(frame, n_boot=0)
+    table = audit_metrics(households(frame), n_boot=0)
     assert metric_value(table, "model", "inclusion_error") == pytest.approx(
         metric_value(table, "model", "exclusion_error")
     )
@@ -112,7 +119,7 @@ def test_selected_count_equal_to_poor_count_makes_both_errors_equal():
 
 def test_registry_without_truth_reports_model_vs_rules_only():
     frame = make_decisions(300, truth=False)
-    table = audit_metrics(frame, n_boot=20)
+    table = audit_metrics(households(frame), n_boot=20)
     assert set(table["metric"]) == {
         "coverage",
         "agreement",
@@ -126,7 +133,7 @@ def test_registry_without_truth_reports_model_vs_rules_only():
 def test_rows_without_truth_are_left_out_of_truth_metrics_only():
     frame = hand_frame()
     frame["poor_true"] = pd.array([True, True, None, False, False, False], dtype="boolean")
-    table = audit_metrics(frame, n_boot=0)
+    table = audit_metrics(households(frame), n_boot=0)
     known = frame["poor_true"].notna().to_numpy()
     poor = frame["poor_true"].fillna(False).to_numpy(dtype=bool)
     expected = exclusion_error_rate(poor[known], np.array(SEL)[known], sample_weight=np.array(W)[known])

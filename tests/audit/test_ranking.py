@@ -10,6 +10,13 @@ from targeting.audit.ranking import decile_confusion, targeting_curve, welfare_d
 from tests.audit.factory import make_decisions
 
 
+def households(frame):
+    """Hand-worked numbers here count households (survey weight only), not persons."""
+    from targeting.audit.decisions import AuditData
+
+    return AuditData.from_frame(frame, unit="household")
+
+
 def test_true_deciles_hold_equal_population_shares():
     rng = np.random.default_rng(0)
     welfare = rng.lognormal(13, 0.5, 5000)
@@ -31,8 +38,9 @@ def test_decile_confusion_is_diagonal_for_a_perfect_model():
     )
     table = decile_confusion(frame)
     assert table.shape == (10, 10)
-    assert table.to_numpy().sum() == pytest.approx(frame["weight"].sum())
-    assert np.trace(table.to_numpy()) == pytest.approx(frame["weight"].sum())
+    persons = (frame["weight"] * frame["household_size"]).sum()
+    assert table.to_numpy().sum() == pytest.approx(persons)
+    assert np.trace(table.to_numpy()) == pytest.approx(table.to_numpy().sum())
 
 
 def test_decile_confusion_without_welfare_is_empty():
@@ -42,7 +50,7 @@ def test_decile_confusion_without_welfare_is_empty():
 def test_curve_matches_the_metrics_at_an_exact_cut():
     frame = make_decisions(200, seed=8)
     frame["weight"] = 1.0
-    curve = targeting_curve(frame, points=201)  # coverage steps of 1/200 = one household
+    curve = targeting_curve(households(frame), points=201)  # coverage steps of 1/200 = one household
     order = np.argsort(frame["predicted_welfare"].to_numpy(), kind="stable")
     poor = frame["poor_true"].to_numpy(dtype=bool)
     for k in (20, 50, 120):
@@ -66,7 +74,7 @@ def test_curve_without_truth_is_empty():
 @given(st.integers(0, 10_000))
 def test_curve_is_monotone_and_below_the_perfect_one(seed):
     frame = make_decisions(120, seed=seed)
-    curve = targeting_curve(frame, points=41)
+    curve = targeting_curve(households(frame), points=41)
     assert np.all(np.diff(curve["poor_coverage"]) >= -1e-12)
     assert np.all(curve["poor_coverage"] <= curve["poor_coverage_perfect"] + 1e-9)
     assert curve["poor_coverage"].between(0, 1).all()

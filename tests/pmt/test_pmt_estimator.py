@@ -10,8 +10,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from targeting.pmt import PMTRegressor
 from targeting.pmt.boosting import inner_split
+from targeting.pmt.design import design_frame, log_welfare
 from targeting.pmt.linear import weighted_median
-from targeting.pmt.validation import design_frame, log_welfare
 
 # Small-data settings for the scikit-learn checks (their data sets have ~20-200 rows).
 _TINY = {"n_estimators": 60, "learning_rate": 0.2, "min_child_samples": 5, "n_jobs": 1}

@@ -11,7 +11,7 @@ from targeting.audit.overall import audit_metrics, metric_value
 from targeting.audit.result import SUMMARY_METRICS
 from targeting.report import BROWSER_FLAGS, find_chromium, write_audit_report
 from targeting.report.i18n import Translator
-from tests.report.conftest import CARD, GENERATED, INFO, KEY
+from tests.report.conftest import CARD, GENERATED, INFO
 
 pytestmark = pytest.mark.browser
 CHROMIUM = find_chromium()
@@ -31,8 +31,7 @@ def browser():
 
 def test_report_renders_cleanly_and_shows_the_librarys_numbers(browser, decisions, result, ruleset, tmp_path):
     paths = write_audit_report(
-        None, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, key=KEY, pdf=False, info=INFO,
-        result=result, generated=GENERATED,
+        result, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, pdf=False, info=INFO, generated=GENERATED,
     )  # fmt: skip
     page = browser.new_page(viewport={"width": 1100, "height": 1400})
     problems: list[str] = []
@@ -56,6 +55,7 @@ def test_report_renders_cleanly_and_shows_the_librarys_numbers(browser, decision
     flags = compare(decisions)
     expected = {k: metric_value(metrics, s, m) for k, (s, m) in SUMMARY_METRICS.items()}
     expected |= {"households": len(decisions), "weighted_households": decisions["weight"].sum(),
+                 "weighted_persons": (decisions["weight"] * decisions["household_size"]).sum(),
                  "flagged": int(flags["flagged"].sum())}  # fmt: skip
     t = Translator("id")
     keys = {k for k, _, _ in shown}
@@ -64,7 +64,7 @@ def test_report_renders_cleanly_and_shows_the_librarys_numbers(browser, decision
         assert float(value) == pytest.approx(expected[key], rel=1e-12), key
         display = (
             t.num(expected[key])
-            if key in ("households", "weighted_households", "flagged")
+            if key in ("households", "weighted_households", "weighted_persons", "flagged")
             else t.pct(expected[key])
         )
         assert text == display, key
@@ -80,8 +80,8 @@ def test_report_renders_cleanly_and_shows_the_librarys_numbers(browser, decision
 
 def test_english_report_prints_to_pdf(browser, result, ruleset, tmp_path):
     paths = write_audit_report(
-        None, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, key=KEY, pdf=True, lang="en", info=INFO,
-        result=result, generated=GENERATED,
+        result, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, pdf=True, lang="en", info=INFO,
+        generated=GENERATED,
     )  # fmt: skip
     assert paths.pdf is not None and paths.pdf_skipped is None
     data = paths.pdf.read_bytes()

@@ -93,7 +93,7 @@ def test_written_outputs_never_hold_nik_in_clear(decisions, result, ruleset, tmp
     hid = decisions.loc[decisions["head_nik"] == NIK, "household_id"].iloc[0]
     assert hid in result.flagged["household_id"].tolist()  # so its pseudonym is exported
     paths = write_audit_report(
-        None, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, key=KEY, pdf=False, info=INFO, result=result
+        result, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, pdf=False, info=INFO
     )
     files = [
         paths.html,
@@ -115,7 +115,7 @@ def test_written_outputs_never_hold_nik_in_clear(decisions, result, ruleset, tmp
 
 def test_excel_is_localised_with_criteria_and_legend(result, ruleset, tmp_path):
     paths = write_audit_report(
-        None, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, key=KEY, pdf=False, info=INFO, result=result
+        result, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, pdf=False, info=INFO
     )
     sheets = pd.read_excel(paths.flagged_xlsx, sheet_name=None)
     assert list(sheets) == ["Rumah tangga ditandai", "Kriteria", "Keterangan"]
@@ -131,11 +131,11 @@ def test_excel_is_localised_with_criteria_and_legend(result, ruleset, tmp_path):
 
 def test_missing_chromium(result, ruleset, tmp_path, monkeypatch):
     monkeypatch.setenv("TARGETING_CHROMIUM", str(tmp_path / "no-such-chromium"))
-    kwargs = dict(model_card=CARD, ruleset=ruleset, key=KEY, info=INFO, result=result)
-    skipped = write_audit_report(None, out_dir=tmp_path / "a", pdf="if_available", **kwargs)
+    kwargs = dict(model_card=CARD, ruleset=ruleset, info=INFO)
+    skipped = write_audit_report(result, out_dir=tmp_path / "a", pdf="if_available", **kwargs)
     assert skipped.pdf is None and skipped.pdf_skipped == "Chromium not found"
     with pytest.raises(PdfError, match="HTML report was written to .*audit_report.html; pass --no-pdf"):
-        write_audit_report(None, out_dir=tmp_path / "b", pdf=True, **kwargs)
+        write_audit_report(result, out_dir=tmp_path / "b", pdf=True, **kwargs)
     assert (tmp_path / "b" / HTML_NAME).is_file()
 
 
@@ -158,7 +158,7 @@ def test_cli_audit(tmp_path, monkeypatch):
     # Without --no-pdf the PDF is required (a missing Chromium is an error: see test_missing_chromium).
     seen = {}
 
-    def fake(decisions, **kwargs):
+    def fake(result, **kwargs):
         seen.update(kwargs)
         raise PdfError("no chromium here")
 

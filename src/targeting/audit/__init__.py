@@ -1,7 +1,7 @@
 """Targeting audits: metrics, model vs rules vs measured welfare, and errors by group."""
 
 from targeting.audit.compare import compare, criteria_profile, flagged_households
-from targeting.audit.decisions import AuditData, derive_group_attributes, size_band
+from targeting.audit.decisions import AuditData, read_decisions
 from targeting.audit.groups import MinCell, group_metrics
 from targeting.audit.metrics import (
     auc_weighted,
@@ -28,11 +28,10 @@ __all__ = [
     "compare",
     "criteria_profile",
     "decile_confusion",
-    "derive_group_attributes",
     "flagged_households",
     "group_metrics",
     "run_audit",
-    "size_band",
+    "read_decisions",
     "targeting_curve",
     "welfare_deciles",
     "auc_weighted",

@@ -161,6 +161,17 @@ def auc_block(W: FloatArray, poor: BoolArray, score_groups: tuple[IntArray, int]
     return _div((wn * (poor_below + 0.5 * wp)).sum(axis=1), total_p * total_n)
 
 
+def r2_block(W: FloatArray, y: FloatArray, p: FloatArray) -> FloatArray:
+    """Weighted R² of ``p`` predicting ``y`` per replicate (as `targeting.audit.metrics.r2_weighted`)."""
+    sw = W.sum(axis=1)
+    mean = _div(W @ y, sw)
+    ss_tot = (W * (y[None, :] - mean[:, None]) ** 2).sum(axis=1)
+    ss_res = W @ ((y - p) ** 2)
+    out = 1.0 - _div(ss_res, ss_tot)
+    out[~(sw > 0)] = np.nan
+    return out
+
+
 def cgh_block(
     W: FloatArray,
     welfare_groups: tuple[IntArray, int],

@@ -13,11 +13,11 @@ import pandas as pd
 
 from targeting.audit.decisions import (
     CRITERION_PREFIX,
-    GROUP_ATTRIBUTES,
     PERSONAL_COLUMNS,
     AuditData,
     as_audit_data,
 )
+from targeting.decide.schema import join_reason_texts, reason_text_columns
 from targeting.privacy import pseudonymize
 
 #: Flag columns, in the order an inspector should look at them (field-verification priority).
@@ -79,6 +79,8 @@ def compare(
         out["household_id"] = pseudonymize(out["household_id"], key, prefix="h")
     if key is not None and "head_nik" in frame:
         out[PSEUDONYM_COLUMN] = pseudonymize(frame["head_nik"], key)
+    elif PSEUDONYM_COLUMN in frame:
+        out[PSEUDONYM_COLUMN] = frame[PSEUDONYM_COLUMN].astype("string")
     truth = pd.array(data.poor, dtype="boolean")
     truth[~data.truth_known] = pd.NA
     selected = pd.array(data.selected, dtype="boolean")
@@ -106,10 +108,11 @@ def compare(
     out["n_criteria_met"] = data.n_met
     for status in ("met", "not_met", "unknown"):
         out[f"criteria_{status}"] = _criteria_text(frame, data.criteria, status)
-    for col in ("reasons_id", "reasons_en"):
-        if col in frame:
-            out[col] = frame[col].astype("string")
-    for col in data.group_columns(GROUP_ATTRIBUTES):
+    # Reason slots as stored (dictionary-encoded): joined into one text per language only for the
+    # flagged rows that are written out (`flagged_households`).
+    for col in reason_text_columns(frame):
+        out[col] = frame[col]
+    for col in data.group_columns():
         out[col] = frame[col]
     assert not set(PERSONAL_COLUMNS) & set(out.columns)
     return out
@@ -126,7 +129,13 @@ def flagged_households(flags: pd.DataFrame) -> pd.DataFrame:
     flag_np = np.column_stack([hit[f].to_numpy(dtype=bool, na_value=False) for f in FLAGS])
     priority = np.where(flag_np.any(axis=1), flag_np.argmax(axis=1), len(FLAGS))
     order = np.lexsort((hit["predicted_welfare"].to_numpy(), priority))
-    return hit.iloc[order].reset_index(drop=True)
+    out = hit.iloc[order].reset_index(drop=True)
+    slots = reason_text_columns(out)
+    for lang in ("id", "en"):
+        cols = [c for c in slots if c.endswith(f"_text_{lang}")]
+        if cols:
+            out[f"reasons_{lang}"] = join_reason_texts(out, cols)
+    return out.drop(columns=slots)
 
 
 def criteria_profile(decisions: pd.DataFrame | AuditData) -> pd.DataFrame:
@@ -148,7 +157,7 @@ def criteria_profile(decisions: pd.DataFrame | AuditData) -> pd.DataFrame:
     table = pd.DataFrame(index=pd.Index(list(data.criteria), name="criterion"), columns=list(masks))
     sizes = {}
     for name, mask in masks.items():
-        w = data.weight * mask
+        w = data.rate_weight * mask
         total = float(w.sum())
         sizes[name] = total
         for cid in data.criteria:  # about ten criteria

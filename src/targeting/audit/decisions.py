@@ -1,8 +1,9 @@
 """The decisions frame an audit reads, checked once and turned into typed arrays.
 
-One row per household: the model's pick, the rule set's verdict, and (where welfare was measured)
-the truth. Column names follow the pipeline's interface (see :data:`REQUIRED_COLUMNS`); every
-check raises :class:`~targeting.errors.InputFileError` naming the column and the first bad row.
+One row per household: the model's pick, the rule set's verdict (when one was applied), and (where
+welfare was measured) the truth. Column names are those of the decisions table
+(:mod:`targeting.decide.schema`); every check raises :class:`~targeting.errors.InputFileError`
+naming the column and the first bad row.
 """
 
 from __future__ import annotations
@@ -16,27 +17,35 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from targeting.decide.schema import (
+    CRITERION_PREFIX,
+    PERSONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    RULE_VERDICT,
+    VERDICTS,
+    DecisionsMeta,
+)
 from targeting.errors import InputFileError
+from targeting.pmt.design import Unit, check_unit
 from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
+
+__all__ = [
+    "CRITERION_PREFIX",
+    "GROUP_ATTRIBUTES",
+    "PERSONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "SUBJECTS",
+    "VERDICTS",
+    "AuditData",
+    "as_audit_data",
+    "read_decisions",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "household_id",
-    "weight",
-    "household_size",
-    "predicted_welfare",
-    "desil",
-    "selected",
-    "rule_verdict",
-)
-VERDICTS: tuple[str, str, str] = ("eligible", "not_eligible", "unknown")
-CRITERION_PREFIX = "crit_"
-#: Personal identifiers (UU 27/2022): dropped from every output, NIK replaced by a keyed pseudonym.
-PERSONAL_COLUMNS: tuple[str, ...] = ("head_nik", "family_card_no")
-#: Group attributes the audit breaks errors down by, in report order.
+#: Group attributes the audit breaks errors down by when a table does not name its own, in report order.
 GROUP_ATTRIBUTES: tuple[str, ...] = (
     "kecamatan",
     "urban",
@@ -45,45 +54,8 @@ GROUP_ATTRIBUTES: tuple[str, ...] = (
     "disability",
     "size_band",
 )
-#: Household-size bands: (label, smallest size, largest size or None).
-SIZE_BANDS: tuple[tuple[str, int, int | None], ...] = (
-    ("1", 1, 1),
-    ("2-3", 2, 3),
-    ("4-5", 4, 5),
-    ("6+", 6, None),
-)
-ELDERLY_AGE = 60
-#: The three selections every metric is computed for.
+#: The three selections every metric is computed for (only the model's without a rule set).
 SUBJECTS: tuple[str, str, str] = ("model", "rules", "model_within_rules")
-
-
-def size_band(household_size: pd.Series) -> pd.Series:
-    """Household-size band of each household (:data:`SIZE_BANDS`), as text."""
-    size = pd.to_numeric(household_size, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    out = np.full(size.shape[0], None, dtype=object)
-    for label, low, high in SIZE_BANDS:  # a loop over four bands, not households
-        hit = (size >= low) & (size <= (np.inf if high is None else high))
-        out[hit] = label
-    return pd.Series(out, index=household_size.index, dtype="string")
-
-
-def derive_group_attributes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add missing group attributes that can be derived from survey-contract fields.
-
-    ``female_head`` from ``head_sex == "P"``, ``elderly_head`` from ``head_age >= 60``,
-    ``disability`` from ``n_disabled > 0``, ``size_band`` from ``household_size``. Attributes
-    already present are kept as given.
-    """
-    out = frame.copy()
-    if "female_head" not in out and "head_sex" in out:
-        out["female_head"] = out["head_sex"].astype("string").eq("P").astype("boolean")
-    if "elderly_head" not in out and "head_age" in out:
-        out["elderly_head"] = pd.to_numeric(out["head_age"], errors="coerce").ge(ELDERLY_AGE)
-    if "disability" not in out and "n_disabled" in out:
-        out["disability"] = pd.to_numeric(out["n_disabled"], errors="coerce").gt(0)
-    if "size_band" not in out and "household_size" in out:
-        out["size_band"] = size_band(out["household_size"])
-    return out
 
 
 def _first_bad(frame: pd.DataFrame, column: str, bad: BoolArray, what: str) -> InputFileError:
@@ -134,17 +106,20 @@ class AuditData:
 
     Attributes
     ----------
-    frame : the decisions with a fresh RangeIndex and the derivable group attributes added.
+    frame : the decisions with a fresh RangeIndex.
     weight : survey weight (households represented; 1 in a registry).
     size : household size (persons).
     predicted : predicted per-capita welfare.
     desil : predicted welfare decile, 1 (poorest) to 10.
     selected : the model's pick.
-    verdict : the rule set's verdict (eligible / not_eligible / unknown).
+    verdict : the rule set's verdict (eligible / not_eligible / unknown); all ``unknown`` and
+        ``has_rules`` False when no rule set was applied.
     poor, truth_known : the truth (False where unknown) and where it is known.
     welfare_true : measured per-capita welfare (NaN where not measured).
     criteria : criterion ids, from the ``crit_<id>`` columns, in column order.
     n_met : criteria met per household (unknown criteria count as not met).
+    unit : what every rate counts: ``person`` (weight x size) or ``household`` (weight).
+    meta : the table's own description (:class:`~targeting.decide.schema.DecisionsMeta`), if any.
     """
 
     frame: pd.DataFrame
@@ -159,10 +134,23 @@ class AuditData:
     welfare_true: FloatArray
     criteria: tuple[str, ...]
     n_met: IntArray
+    has_rules: bool = True
+    unit: Unit = "person"
+    meta: DecisionsMeta | None = None
 
     @property
     def n(self) -> int:
         return int(self.weight.shape[0])
+
+    @property
+    def rate_weight(self) -> FloatArray:
+        """What each household counts for in every share and rate: persons or households."""
+        return self.weight * self.size if self.unit == "person" else self.weight
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The selections audited: model, rules and model within rules (model only without rules)."""
+        return SUBJECTS if self.has_rules else SUBJECTS[:1]
 
     @property
     def eligible(self) -> BoolArray:
@@ -186,28 +174,34 @@ class AuditData:
         """Who a subject selects: ``model``, ``rules`` or ``model_within_rules``."""
         if subject == "model":
             return self.selected
+        if subject not in self.subjects:
+            raise ValueError(f"unknown subject {subject!r} (expected one of {self.subjects})")
         if subject == "rules":
             return self.eligible
-        if subject == "model_within_rules":
-            return self.selected & self.eligible
-        raise ValueError(f"unknown subject {subject!r} (expected one of {SUBJECTS})")
+        return self.selected & self.eligible
 
-    def group_columns(self, wanted: Sequence[str] = GROUP_ATTRIBUTES) -> list[str]:
-        """The wanted group attributes present in the frame."""
+    def group_columns(self, wanted: Sequence[str] | None = None) -> list[str]:
+        """Group attributes present in the frame: ``wanted``, else the table's own, else the usual ones."""
+        if wanted is None:
+            own = self.meta is not None and bool(self.meta.groups)
+            wanted = list(self.meta.groups) if own and self.meta is not None else GROUP_ATTRIBUTES
+            if self.meta is not None and self.meta.region and self.meta.region not in wanted:
+                wanted = [self.meta.region, *wanted]
         return [c for c in wanted if c in self.frame.columns]
 
     @classmethod
-    def from_frame(cls, decisions: pd.DataFrame, *, poverty_line: float | None = None) -> AuditData:
+    def from_frame(cls, decisions: pd.DataFrame, *, unit: Unit = "person",
+                   meta: DecisionsMeta | None = None) -> AuditData:
         """Check a decisions frame and convert its columns once.
 
-        ``poor_true`` may be absent (a registry): then, if ``welfare_true`` and ``poverty_line``
-        are given, the truth is ``welfare_true < poverty_line``; otherwise the truth is unknown
-        for every household.
+        The truth is ``poor_true`` where present (missing = not measured); a table without it has
+        no truth, and its audit is model vs rules.
         """
+        unit = check_unit(unit)
         missing = [c for c in REQUIRED_COLUMNS if c not in decisions.columns]
         if missing:
             raise InputFileError(f"decisions frame: missing column(s) {', '.join(missing)}")
-        frame = derive_group_attributes(decisions.reset_index(drop=True))
+        frame = decisions.reset_index(drop=True)
         ids = frame["household_id"]
         if ids.isna().any() or ids.duplicated().any():
             bad = (ids.isna() | ids.duplicated(keep="first")).to_numpy(dtype=bool)
@@ -228,18 +222,19 @@ class AuditData:
         if bad_d.any():
             raise _first_bad(frame, "desil", bad_d, "a decile from 1 to 10")
         selected, _ = _bool_column(frame, "selected", nullable=False)
-        verdict = frame["rule_verdict"].astype("string").to_numpy(dtype=object, na_value="unknown")
-        bad_v = ~np.isin(verdict, VERDICTS)
-        if bad_v.any():
-            raise _first_bad(frame, "rule_verdict", bad_v, f"one of {', '.join(VERDICTS)}")
+        has_rules = RULE_VERDICT in frame.columns
+        if has_rules:
+            verdict = frame[RULE_VERDICT].astype("string").to_numpy(dtype=object, na_value="unknown")
+            bad_v = ~np.isin(verdict, VERDICTS)
+            if bad_v.any():
+                raise _first_bad(frame, RULE_VERDICT, bad_v, f"one of {', '.join(VERDICTS)}")
+        else:
+            verdict = np.full(len(frame), "unknown", dtype=object)
         welfare = (
             _float_column(frame, "welfare_true") if "welfare_true" in frame else np.full(len(frame), np.nan)
         )
         if "poor_true" in frame:
             poor, known = _bool_column(frame, "poor_true", nullable=True)
-        elif poverty_line is not None:
-            known = np.isfinite(welfare)
-            poor = known & (welfare < poverty_line)
         else:
             poor = known = np.zeros(len(frame), dtype=bool)
         criteria_cols = [c for c in frame.columns if str(c).startswith(CRITERION_PREFIX)]
@@ -260,6 +255,9 @@ class AuditData:
             welfare_true=welfare,
             criteria=tuple(c[len(CRITERION_PREFIX) :] for c in criteria_cols),
             n_met=n_met,
+            has_rules=has_rules,
+            unit=unit,
+            meta=meta,
         )
 
 
@@ -270,17 +268,29 @@ def as_audit_data(decisions: pd.DataFrame | AuditData, **kwargs: Any) -> AuditDa
     return AuditData.from_frame(decisions, **kwargs)
 
 
-def read_decisions(path: Path) -> pd.DataFrame:
-    """Read a decisions file: Parquet (types kept) or CSV (identifiers read as text)."""
+def read_decisions(path: Path) -> tuple[pd.DataFrame, DecisionsMeta | None]:
+    """Read a decisions file and its description: Parquet (types and metadata kept) or CSV (ids as text).
+
+    A CSV carries no metadata of its own; a ``<stem>.meta.json`` beside it (written by
+    ``targeting score``) is read when present.
+    """
     if not path.is_file():
         raise InputFileError(f"{path}: decisions file not found")
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            frame = table.to_pandas()
+            return frame, DecisionsMeta.from_schema_metadata(table.schema.metadata)
         if suffix == ".csv":
             text_cols = {c: "string" for c in ("household_id", *PERSONAL_COLUMNS)}
-            return pd.read_csv(path, dtype=text_cols)
+            sidecar = path.with_name(f"{path.stem}.meta.json")
+            meta = None
+            if sidecar.is_file():
+                meta = DecisionsMeta.model_validate_json(sidecar.read_text("utf-8"))
+            return pd.read_csv(path, dtype=text_cols), meta
     except (OSError, ValueError) as exc:
         raise InputFileError(f"{path}: cannot read decisions ({exc})") from exc
     raise InputFileError(f"{path}: decisions must be a .parquet or .csv file, not {suffix or 'no suffix'}")

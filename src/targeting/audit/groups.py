@@ -25,7 +25,6 @@ import pandas as pd
 
 from targeting.audit import bootstrap as bs
 from targeting.audit.decisions import (
-    GROUP_ATTRIBUTES,
     SUBJECTS,
     AuditData,
     BoolArray,
@@ -33,8 +32,9 @@ from targeting.audit.decisions import (
     IntArray,
     as_audit_data,
 )
+from targeting.audit.engine import RATE_FUNCTIONS
 from targeting.audit.metrics import coverage_rate, exclusion_error_rate, inclusion_error_rate
-from targeting.audit.overall import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED, RATE_FUNCTIONS
+from targeting.audit.overall import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED
 
 if TYPE_CHECKING:
     from fairlearn.metrics import MetricFrame
@@ -203,13 +203,26 @@ GROUP_TRUTH_RATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def metric_specs(has_truth: bool) -> dict[Key, _MetricSpec]:
-    """Every (subject, metric) reported by group."""
+def metric_specs(has_truth: bool, subjects: Sequence[str] = SUBJECTS) -> dict[Key, _MetricSpec]:
+    """Every (subject, metric) reported by group (model–rules agreement only with the rules)."""
     specs: dict[Key, _MetricSpec] = {}
-    for s in SUBJECTS:
+    for s in subjects:
         specs[s, "coverage"] = _MetricSpec(
             _subject_metric(coverage_rate, s), s, "coverage", _DENOMINATORS["coverage"], False, False
         )
+    if has_truth:
+        for s, rates in GROUP_TRUTH_RATES.items():
+            if s not in subjects:
+                continue
+            for m in rates:
+                specs[s, m] = _MetricSpec(
+                    _subject_metric(RATE_FUNCTIONS[m], s), s, m, _DENOMINATORS[m], True, True
+                )
+        specs["truth", "poverty_rate"] = _MetricSpec(
+            _poverty_rate, "model", "poverty_rate", _DENOMINATORS["poverty_rate"], True, False
+        )
+    if "rules" not in subjects:
+        return specs
     specs["model_vs_rules", "agreement"] = _MetricSpec(
         _rules_vs_model(_agreement), "agreement", "agreement", _DENOMINATORS["agreement"], False, False
     )
@@ -219,15 +232,6 @@ def metric_specs(has_truth: bool) -> dict[Key, _MetricSpec]:
     specs["model_vs_rules", "rules_not_model"] = _MetricSpec(
         _rules_vs_model(exclusion_error_rate), "agreement", "exclusion_error", (2, 3), False, False
     )
-    if has_truth:
-        for s, rates in GROUP_TRUTH_RATES.items():
-            for m in rates:
-                specs[s, m] = _MetricSpec(
-                    _subject_metric(RATE_FUNCTIONS[m], s), s, m, _DENOMINATORS[m], True, True
-                )
-        specs["truth", "poverty_rate"] = _MetricSpec(
-            _poverty_rate, "model", "poverty_rate", _DENOMINATORS["poverty_rate"], True, False
-        )
     return specs
 
 
@@ -331,7 +335,7 @@ def _by_group(mf: MetricFrame, grouping: Grouping, column: str) -> FloatArray:
 def group_metrics(
     decisions: pd.DataFrame | AuditData,
     *,
-    by: Sequence[str] = GROUP_ATTRIBUTES,
+    by: Sequence[str] | None = None,
     intersections: bool = True,
     min_cell: MinCell | None = None,
     n_boot: int = DEFAULT_N_BOOT,
@@ -363,7 +367,7 @@ def group_metrics(
     rule = min_cell or MinCell()
     attrs = data.group_columns(by)
     states = household_states(data)
-    specs = metric_specs(data.has_truth)
+    specs = metric_specs(data.has_truth, data.subjects)
     schemes = sorted({spec.scheme for spec in specs.values()})
     maps = {sch: _state_to_cells(sch) for sch in schemes}
     groupings = [make_grouping(data.frame, a) for a in groupings_for(attrs, intersections)]
@@ -373,7 +377,7 @@ def group_metrics(
     reps: list[dict[Key, list[FloatArray]]] = [{k: [] for k in specs} for _ in groupings]
     overall_reps: list[dict[Key, list[FloatArray]]] = [{k: [] for k in specs} for _ in groupings]
     clusters = None if cluster is None else data.frame[cluster].to_numpy()
-    for W in bs.replicate_blocks(data.weight, n_boot=n_boot, seed=seed, cluster=clusters):
+    for W in bs.replicate_blocks(data.rate_weight, n_boot=n_boot, seed=seed, cluster=clusters):
         for gi, (g, ind) in enumerate(zip(groupings, indicators, strict=True)):
             sums = bs.code_sums(W, ind).reshape(W.shape[0], g.n_groups, N_STATES)
             rates = {}
@@ -387,10 +391,10 @@ def group_metrics(
 
     records: list[dict[str, Any]] = []
     for gi, g in enumerate(groupings):
-        mf = _collapsed_metric_frame(g, states, data.weight, specs)
+        mf = _collapsed_metric_frame(g, states, data.rate_weight, specs)
         key_all = g.code * N_STATES + states
         n_states = np.bincount(key_all, minlength=g.n_groups * N_STATES).reshape(-1, N_STATES)
-        w_states = np.bincount(key_all, weights=data.weight, minlength=g.n_groups * N_STATES)
+        w_states = np.bincount(key_all, weights=data.rate_weight, minlength=g.n_groups * N_STATES)
         w_states = w_states.reshape(-1, N_STATES)
         known, poor, _, _ = _state_bits(np.arange(N_STATES))
         base = {
@@ -423,7 +427,7 @@ def group_metrics(
     table.attrs = {
         "min_cell": rule.to_dict(),
         "groups": attrs,
-        "missing_groups": [a for a in by if a not in attrs],
+        "missing_groups": [a for a in (by or ()) if a not in attrs],
         "n_boot": n_boot,
         "seed": seed,
         "confidence": confidence,

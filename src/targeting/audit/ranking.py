@@ -31,11 +31,11 @@ def welfare_deciles(welfare: FloatArray, weight: FloatArray, size: FloatArray | 
 
 
 def decile_confusion(decisions: pd.DataFrame | AuditData, *, basis: DecileBasis = "persons") -> pd.DataFrame:
-    """Weighted households by predicted desil (rows) and true welfare decile (columns).
+    """Persons or households (the audit's unit) by predicted desil (rows) and true welfare decile (columns).
 
-    Only households with measured welfare count; the true deciles are computed among them.
-    Returns a 10 x 10 frame (index ``desil``, columns ``true_desil`` 1-10) of summed survey
-    weights; empty (all zeros) if no welfare was measured.
+    Only households with measured welfare count; the true deciles are computed among them (equal
+    shares of persons by default, as DTSEN's). Returns a 10 x 10 frame (index ``desil``, columns
+    ``true_desil`` 1-10) of summed unit weights; empty (all zeros) if no welfare was measured.
     """
     data = as_audit_data(decisions)
     idx = pd.Index(range(1, N_DECILES + 1), name="desil")
@@ -43,8 +43,9 @@ def decile_confusion(decisions: pd.DataFrame | AuditData, *, basis: DecileBasis 
     rows = np.flatnonzero(np.isfinite(data.welfare_true))
     if rows.size == 0:
         return pd.DataFrame(0.0, index=idx, columns=cols)
-    w = data.weight[rows]
-    true_d = welfare_deciles(data.welfare_true[rows], w, data.size[rows] if basis == "persons" else None)
+    w = data.rate_weight[rows]
+    true_d = welfare_deciles(data.welfare_true[rows], data.weight[rows],
+                             data.size[rows] if basis == "persons" else None)
     pred_d = data.desil[rows]
     cells = np.bincount((pred_d - 1) * N_DECILES + (true_d - 1), weights=w, minlength=N_DECILES * N_DECILES)
     return pd.DataFrame(cells.reshape(N_DECILES, N_DECILES), index=idx, columns=cols)
@@ -72,7 +73,7 @@ def targeting_curve(decisions: pd.DataFrame | AuditData, *, points: int = 101) -
     grid = np.linspace(0.0, 1.0, points)
     if rows.size == 0:
         return pd.DataFrame(columns=cols)
-    w, poor = data.weight[rows], data.poor[rows]
+    w, poor = data.rate_weight[rows], data.poor[rows]
     total, total_poor = w.sum(), (w * poor).sum()
 
     def poor_reached(score: FloatArray) -> FloatArray:

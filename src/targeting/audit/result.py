@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from targeting.audit.compare import compare, criteria_profile, flagged_households
-from targeting.audit.decisions import GROUP_ATTRIBUTES, AuditData, as_audit_data
+from targeting.audit.decisions import AuditData, as_audit_data
 from targeting.audit.groups import MinCell, group_metrics
 from targeting.audit.overall import (
     DEFAULT_BOTTOM_SHARE,
@@ -22,6 +22,8 @@ from targeting.audit.overall import (
     metric_value,
 )
 from targeting.audit.ranking import decile_confusion, targeting_curve
+from targeting.decide.schema import DecisionsMeta
+from targeting.pmt.design import Unit
 
 #: Headline numbers of the report's summary: key -> (subject, metric) in the metrics table.
 SUMMARY_METRICS: dict[str, tuple[str, str]] = {
@@ -69,6 +71,7 @@ class AuditResult:
     criteria: pd.DataFrame
     n_households: int
     weighted_households: float
+    weighted_persons: float
     has_truth: bool
     n_truth: int
     settings: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +81,7 @@ class AuditResult:
         out = {k: metric_value(self.metrics, s, m) for k, (s, m) in SUMMARY_METRICS.items()}
         out["households"] = float(self.n_households)
         out["weighted_households"] = float(self.weighted_households)
+        out["weighted_persons"] = float(self.weighted_persons)
         out["households_with_truth"] = float(self.n_truth)
         out["flagged"] = float(len(self.flagged))
         for flag in ("exclusion_error", "inclusion_error", "model_not_rules", "rules_not_model"):
@@ -129,21 +133,21 @@ def run_audit(
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
     bottom_share: float = DEFAULT_BOTTOM_SHARE,
-    groups: Sequence[str] = GROUP_ATTRIBUTES,
+    groups: Sequence[str] | None = None,
     intersections: bool = True,
     min_cell: MinCell | None = None,
     cluster: str | None = None,
-    poverty_line: float | None = None,
+    unit: Unit = "person",
+    meta: DecisionsMeta | None = None,
     pseudonymize_household_id: bool = False,
 ) -> AuditResult:
     """The whole audit: metrics, groups, flags, deciles, targeting curve, criteria profile.
 
-    ``poverty_line`` is only used when the frame has ``welfare_true`` but no ``poor_true``.
-    Other parameters as in :func:`audit_metrics`, :func:`group_metrics` and :func:`compare`.
+    ``unit`` (persons or households) is what every share and rate counts; ``meta`` is the
+    decisions table's own description (its groups, truth, selection). Other parameters as in
+    :func:`audit_metrics`, :func:`group_metrics` and :func:`compare`.
     """
-    data = (
-        decisions if isinstance(decisions, AuditData) else as_audit_data(decisions, poverty_line=poverty_line)
-    )
+    data = decisions if isinstance(decisions, AuditData) else as_audit_data(decisions, unit=unit, meta=meta)
     rule = min_cell or MinCell()
     flags = compare(data, key=key, pseudonymize_household_id=pseudonymize_household_id)
     return AuditResult(
@@ -172,6 +176,7 @@ def run_audit(
         criteria=criteria_profile(data),
         n_households=data.n,
         weighted_households=float(data.weight.sum()),
+        weighted_persons=float((data.weight * data.size).sum()),
         has_truth=data.has_truth,
         n_truth=int(data.truth_known.sum()),
         settings={
@@ -182,7 +187,9 @@ def run_audit(
             "bottom_share": bottom_share,
             "min_cell": rule.to_dict(),
             "groups": list(data.group_columns(groups)),
-            "missing_groups": [g for g in groups if g not in data.frame.columns],
+            "missing_groups": [g for g in (groups or ()) if g not in data.frame.columns],
+            "unit": data.unit,
+            "has_rules": data.has_rules,
             "intersections": intersections,
             "criteria": list(data.criteria),
             "bootstrap_unit": cluster or "household",

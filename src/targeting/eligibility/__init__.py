@@ -6,6 +6,7 @@ is a named threshold keyed by the date it takes effect.
 """
 
 from ._evaluate import (
+    CRITERION_PREFIX,
     VERDICTS,
     RuleSetNotInForceError,
     criterion_column,
@@ -20,6 +21,7 @@ from ._summary import RuleSummary, summarize
 from ._text import format_explanation, format_summary
 
 __all__ = [
+    "CRITERION_PREFIX",
     "VERDICTS",
     "CriterionExplanation",
     "HouseholdRuleExplanation",

@@ -20,9 +20,12 @@ Protocol
   selection rule ``"poverty_line"`` instead selects households whose *predicted* welfare is below
   their poverty line (coverage is then whatever share that selects): the rule under which a
   mean-regression PMT is known to exclude many of the poor (Brown, Ravallion & van de Walle 2018).
-* Confidence intervals: percentile bootstrap over clusters (households if none) of the pooled
-  predictions, vectorised over replicates. They capture sampling variation of the evaluation
-  sample, not refitting variation. Differences to the baseline are paired (same replicates).
+* Metrics come from the audit's engine (:mod:`targeting.audit.engine`), the project's one metrics
+  engine: a backend's exclusion error at a coverage is what the audit reports for that selection.
+* Confidence intervals: Poisson bootstrap over clusters (households if none) of the pooled
+  predictions, with each selection fixed as made, vectorised over replicates. They capture sampling
+  variation of the evaluation sample, not refitting variation. Differences to the baseline are
+  paired (same replicates).
 """
 
 from __future__ import annotations
@@ -38,14 +41,22 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, KFold
 
-from targeting.errors import InputFileError, SpecError
+from targeting.errors import SpecError
+from targeting.pmt.design import (
+    DEFAULT_POOR_SHARE,
+    Unit,
+    check_unit,
+    design_frame,
+    log_welfare,
+    poor_flags,
+    size_feature,
+)
 from targeting.pmt.estimator import PMTRegressor
 from targeting.pmt.ranking import population_shares
 from targeting.survey.dataset import SurveyData
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-Unit = Literal["person", "household"]
 Coverage = float | Literal["poverty_rate", "poverty_line"]
 
 __all__ = [
@@ -66,13 +77,10 @@ __all__ = [
 ]
 
 DEFAULT_COVERAGES: tuple[Coverage, ...] = ("poverty_rate", 0.2, 0.3, 0.4, "poverty_line")
-DEFAULT_POOR_SHARE = 0.2
 DEFAULT_BACKENDS: tuple[str, ...] = ("ols", "lightgbm", "quantile", "ensemble")
 CURVE_COVERAGES: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
 RANK_METRICS = ("spearman", "r2_log_welfare", "auc_poor")
 COVERAGE_METRICS = ("exclusion_error", "inclusion_error", "inclusion_error_nonpoor")
-#: Bootstrap replicates processed at once (bounds memory at ~block x n floats per array).
-BOOTSTRAP_BLOCK = 50
 # Relative fitting cost of each backend (to schedule parallel folds).
 _COST = {"ensemble": 8, "quantile": 4, "lightgbm": 2, "ols": 1}
 
@@ -99,87 +107,6 @@ class ValidationResult:
         """The table as JSON-friendly records (NaN becomes None), e.g. for a model card."""
         clean = self.table.astype(object).where(self.table.notna(), None)
         return [dict(r) for r in clean.to_dict(orient="records")]
-
-
-# ---- data roles ---------------------------------------------------------------------------------
-
-
-def design_frame(data: SurveyData, *, include_region: bool = True) -> pd.DataFrame:
-    """The PMT's input frame: the survey's features, plus the region as a categorical feature.
-
-    The region column is added (named after ``data.region``, default ``region``) only when the
-    features do not already hold an identical column, so region effects enter every backend.
-    """
-    X = data.features.copy()
-    if include_region and data.region is not None:
-        region = data.region.astype("string")
-        name = str(data.region.name or "region")
-        already = any(
-            X[c].astype("string").reset_index(drop=True).equals(region.reset_index(drop=True))
-            for c in X.columns
-            if isinstance(X[c].dtype, pd.CategoricalDtype) or X[c].dtype == object
-        )
-        if not already:
-            if name in X.columns:
-                name = f"{name}_region"
-            X[name] = pd.Categorical(region, categories=sorted(region.dropna().unique()))
-    return X
-
-
-def size_feature(data: SurveyData) -> str | None:
-    """The feature column holding household size (for the OLS size terms), if any."""
-    size = data.household_size.to_numpy(dtype=np.float64)
-    for name in data.features.columns:
-        col = data.features[name]
-        if pd.api.types.is_numeric_dtype(col.dtype) and np.array_equal(
-            col.to_numpy(dtype=np.float64, na_value=np.nan), size
-        ):
-            return str(name)
-    return None
-
-
-def log_welfare(data: SurveyData) -> FloatArray:
-    """Log per-capita welfare, the PMT target; refuses missing or non-positive welfare."""
-    if data.welfare is None:
-        raise InputFileError(f"dataset {data.name!r} has no welfare column: cannot train a PMT")
-    w = data.welfare.to_numpy(dtype=np.float64)
-    bad = np.nonzero(~(w > 0))[0]
-    if bad.size:
-        raise InputFileError(
-            f"dataset {data.name!r}: welfare must be positive for the log; row {int(bad[0])} "
-            f"(household {data.household_id.iloc[int(bad[0])]}) has {w[bad[0]]!r} "
-            f"({bad.size} such rows; set welfare.log_floor in the dataset spec)"
-        )
-    return np.log(w)
-
-
-def unit_weight(data: SurveyData, unit: Unit) -> FloatArray:
-    """Persons (weight x size) or households (weight) represented by each row."""
-    if unit == "person":
-        return data.population_weight.to_numpy(dtype=np.float64)
-    if unit == "household":
-        return data.weight.to_numpy(dtype=np.float64)
-    raise ValueError(f"unit must be 'person' or 'household', got {unit!r}")
-
-
-def poor_flags(data: SurveyData, *, poor_share: float | None = None, unit: Unit = "person") -> BoolArray:
-    """Who is truly poor.
-
-    The bottom ``poor_share`` of true welfare if given; else the survey's poverty flag; else
-    welfare < poverty line; else the bottom :data:`DEFAULT_POOR_SHARE` (shares counted in ``unit``).
-    """
-    if poor_share is None:
-        if data.poor is not None:
-            return data.poor.to_numpy(dtype=bool)
-        if data.poverty_line is not None and data.welfare is not None:
-            return data.welfare.to_numpy(dtype=np.float64) < data.poverty_line.to_numpy(dtype=np.float64)
-        poor_share = DEFAULT_POOR_SHARE
-    if not 0 < poor_share < 1:
-        raise ValueError(f"poor_share must be in (0, 1), got {poor_share}")
-    if data.welfare is None:
-        raise InputFileError(f"dataset {data.name!r} has no welfare: cannot rank the true poor")
-    shares = population_shares(data.welfare.to_numpy(dtype=np.float64), unit_weight(data, unit))
-    return shares < poor_share
 
 
 def make_estimators(
@@ -351,14 +278,40 @@ def _result(
 
 def _unit_weight_of(pred: pd.DataFrame, unit: Unit) -> FloatArray:
     w = pred["weight"].to_numpy(dtype=np.float64)
-    if unit == "person":
+    if check_unit(unit) == "person":
         return w * pred["household_size"].to_numpy(dtype=np.float64)
-    if unit == "household":
-        return w
-    raise ValueError(f"unit must be 'person' or 'household', got {unit!r}")
+    return w
 
 
-# ---- metrics with vectorised bootstrap --------------------------------------------------------------
+# ---- metrics: the audit's engine on out-of-sample predictions --------------------------------------
+
+
+def coverage_selections(
+    pred: pd.DataFrame, backends: Sequence[str], coverages: Sequence[Coverage], unit: Unit
+) -> dict[tuple[str, Coverage], BoolArray]:
+    """Who each backend selects at each coverage (point selection, fixed for the bootstrap).
+
+    A share ``c`` selects the households whose population share (mid-point rule of
+    `targeting.pmt.ranking`, counted in ``unit``) is below ``c`` — deciles 1..10c when ``unit`` is
+    persons; ``"poverty_rate"`` uses the share of the poor as ``c``; ``"poverty_line"`` selects
+    predicted welfare below the household's line (absent without a line).
+    """
+    uw = _unit_weight_of(pred, unit)
+    poor = pred["poor"].to_numpy(dtype=bool)
+    rate = float(uw[poor].sum() / uw.sum())
+    log_line = _log_line(pred)
+    out: dict[tuple[str, Coverage], BoolArray] = {}
+    for b in backends:
+        p = pred[f"pred_{b}"].to_numpy(dtype=np.float64)
+        shares = population_shares(p, uw)
+        for c in coverages:
+            if c == "poverty_line":
+                if log_line is not None:
+                    out[b, c] = p < log_line
+                continue
+            cut = rate if c == "poverty_rate" else float(c)
+            out[b, c] = shares < cut
+    return out
 
 
 def evaluate_predictions(
@@ -375,75 +328,81 @@ def evaluate_predictions(
 ) -> pd.DataFrame:
     """Tidy metrics (with cluster-bootstrap CIs) of out-of-sample predictions.
 
-    ``pred`` has the columns of :attr:`ValidationResult.predictions`; ``coverages`` are population
-    shares, ``"poverty_rate"`` (the share of the poor, recomputed in every replicate so the
-    exclusion = inclusion identity holds in each) or ``"poverty_line"`` (select predicted welfare
-    below the line; needs a ``poverty_line`` column, else its metrics are NaN).
+    Computed by the audit's engine (:mod:`targeting.audit.engine`), so a backend's exclusion error
+    at 20 % coverage here is the audit's exclusion error of the same selection (desil 1–2 when
+    counting persons). ``pred`` has the columns of :attr:`ValidationResult.predictions`;
+    ``coverages`` are population shares, ``"poverty_rate"`` (the share of the poor, so that the
+    exclusion and beneficiary-based inclusion errors are equal) or ``"poverty_line"`` (select
+    predicted welfare below the line; its rows are NaN without a ``poverty_line`` column).
+    Intervals resample clusters (Poisson multipliers; the selections stay as made); differences to
+    the baseline are paired (same replicates).
     """
+    from targeting.audit import engine
+
+    names = _metric_names(coverages)
+    if np.isnan(np.column_stack([pred[f"pred_{b}"].to_numpy(dtype=np.float64) for b in backends])).any():
+        raise ValueError("predictions contain NaN (a fold did not predict every household)")
     y = pred["log_welfare"].to_numpy(dtype=np.float64)
     poor = pred["poor"].to_numpy(dtype=bool)
     uw = _unit_weight_of(pred, unit)
-    P = np.column_stack([pred[f"pred_{b}"].to_numpy(dtype=np.float64) for b in backends])
-    if np.isnan(P).any():
-        raise ValueError("predictions contain NaN (a fold did not predict every household)")
-    # Resampling units: clusters; a household without a cluster is a unit of its own.
+    P = {b: pred[f"pred_{b}"].to_numpy(dtype=np.float64) for b in backends}
+    sels = coverage_selections(pred, backends, coverages, unit)
+    subject = {key: f"{key[0]}@{_coverage_label(key[1])}" for key in sels}
+    families = [
+        engine.confusion_family(poor, np.ones_like(poor), {subject[k]: v for k, v in sels.items()}, uw,
+                                rates=COVERAGE_METRICS, poverty_rate=None),
+        engine.spearman_family(y, P, uw, None),
+        engine.r2_family(y, P, uw, metric="r2_log_welfare"),
+        engine.auc_family(poor, P, uw, None),
+    ]
+    auc_key = {"auc_poor": "auc", "spearman": "spearman", "r2_log_welfare": "r2_log_welfare"}
+
+    def key(backend: str, metric: str, cov: Coverage | None) -> engine.Key:
+        if cov is None:
+            return backend, auc_key[metric]
+        return subject.get((backend, cov), f"{backend}@{_coverage_label(cov)}"), metric
+
+    pairs = [(key(b, m, c), key(baseline, m, c)) for b in backends if baseline is not None
+             and baseline in backends and b != baseline for m, c in names]
+    run = engine.run_families(families, len(pred), n_boot=n_bootstrap, seed=seed, confidence=ci_level,
+                              cluster=_cluster_codes_of(pred), pairs=pairs)
+    estimates = {k: v for fam in families for k, v in fam.estimates.items()}
+    intervals = {k: v for cis in run.intervals for k, v in cis.items()}
+    rate = float(uw[poor].sum() / uw.sum())
+    rows = []
+    nan2 = (np.nan, np.nan)
+    for metric, cov in names:
+        for b in backends:
+            k = key(b, metric, cov)
+            est = estimates.get(k, np.nan)
+            lo, hi = intervals.get(k, nan2)
+            d = dlo = dhi = np.nan
+            if baseline is not None and baseline in backends and b != baseline:
+                d = est - estimates.get(key(baseline, metric, cov), np.nan)
+                dlo, dhi = run.differences.get((k, key(baseline, metric, cov)), nan2)
+            if cov == "poverty_rate":
+                coverage = rate
+            elif cov == "poverty_line":
+                sel = sels.get((b, cov))
+                coverage = float(uw @ sel / uw.sum()) if sel is not None else np.nan
+            else:
+                coverage = np.nan if cov is None else float(cov)
+            rows.append({
+                "dataset": dataset, "backend": b, "metric": metric, "coverage": coverage,
+                "coverage_label": _coverage_label(cov), "estimate": float(est), "ci_low": lo,
+                "ci_high": hi, "diff_vs_baseline": float(d), "diff_ci_low": dlo, "diff_ci_high": dhi,
+            })
+    table = pd.DataFrame(rows)
+    table.attrs["unit"] = unit
+    return table
+
+
+def _cluster_codes_of(pred: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Resampling units: clusters; a household without a cluster is a unit of its own."""
     codes, uniques = pd.factorize(pred["cluster"].astype("string"))
     missing = codes < 0
     codes[missing] = len(uniques) + np.arange(int(missing.sum()))
-    n_clusters = int(codes.max()) + 1 if len(codes) else 0
-
-    log_line = _log_line(pred)
-    point = _metric_block(y, poor, P, uw[None, :], coverages, log_line)  # (1, metrics, backends)
-    rng = np.random.default_rng(seed)
-    reps = []
-    for start in range(0, n_bootstrap, BOOTSTRAP_BLOCK):
-        b = min(BOOTSTRAP_BLOCK, n_bootstrap - start)
-        counts = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=b)
-        reps.append(_metric_block(y, poor, P, uw[None, :] * counts[:, codes], coverages, log_line))
-    boot = np.concatenate(reps) if reps else np.empty((0, *point.shape[1:]))
-
-    alpha = (1 - ci_level) / 2
-    names = _metric_names(coverages)
-    base_idx = list(backends).index(baseline) if baseline is not None and baseline in backends else None
-    rate = float(uw[poor].sum() / uw.sum())
-    line_share = [
-        float(uw @ (P[:, k] < log_line) / uw.sum()) if log_line is not None else np.nan
-        for k in range(P.shape[1])
-    ]
-    rows = []
-    for m, (metric, cov) in enumerate(names):
-        for k, backend in enumerate(backends):
-            est = float(point[0, m, k])
-            lo, hi = _percentiles(boot[:, m, k], alpha)
-            d = dlo = dhi = np.nan
-            if base_idx is not None and k != base_idx:
-                d = est - float(point[0, m, base_idx])
-                dlo, dhi = _percentiles(boot[:, m, k] - boot[:, m, base_idx], alpha)
-            coverage = {"poverty_rate": rate, "poverty_line": line_share[k]}.get(str(cov), cov)
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "backend": backend,
-                    "metric": metric,
-                    "coverage": np.nan if coverage is None else float(coverage),
-                    "coverage_label": _coverage_label(cov),
-                    "estimate": est,
-                    "ci_low": lo,
-                    "ci_high": hi,
-                    "diff_vs_baseline": d,
-                    "diff_ci_low": dlo,
-                    "diff_ci_high": dhi,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _percentiles(values: FloatArray, alpha: float) -> tuple[float, float]:
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return float("nan"), float("nan")
-    lo, hi = np.quantile(v, [alpha, 1 - alpha])
-    return float(lo), float(hi)
+    return codes.astype(np.int64)
 
 
 def _coverage_label(cov: Coverage | None) -> str:
@@ -467,37 +426,6 @@ def _metric_names(coverages: Sequence[Coverage]) -> list[tuple[str, Coverage | N
     return names
 
 
-def _midranks(values: FloatArray, W: FloatArray) -> FloatArray:
-    """Weighted mid-ranks of ``values`` under each row of replicate weights ``W`` (b x n)."""
-    order = np.argsort(values, kind="stable")
-    v = values[order]
-    new_group = np.concatenate([[True], np.diff(v) != 0])
-    starts = np.nonzero(new_group)[0]
-    group = np.cumsum(new_group) - 1
-    gw = np.add.reduceat(W[:, order], starts, axis=1)
-    below = np.cumsum(gw, axis=1) - gw
-    mid_sorted = (below + 0.5 * gw)[:, group]
-    out = np.empty_like(mid_sorted)
-    out[:, order] = mid_sorted
-    return out
-
-
-def _wcorr(a: FloatArray, b: FloatArray, W: FloatArray) -> FloatArray:
-    sw = W.sum(axis=1, keepdims=True)
-    am = a - (W * a).sum(axis=1, keepdims=True) / sw
-    bm = b - (W * b).sum(axis=1, keepdims=True) / sw
-    cov = (W * am * bm).sum(axis=1)
-    va = (W * am * am).sum(axis=1)
-    vb = (W * bm * bm).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((va > 0) & (vb > 0), cov / np.sqrt(va * vb), np.nan)
-
-
-def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
-
-
 def _log_line(pred: pd.DataFrame) -> FloatArray | None:
     if "poverty_line" not in pred.columns:
         return None
@@ -505,66 +433,6 @@ def _log_line(pred: pd.DataFrame) -> FloatArray | None:
     if np.isnan(line).any() or np.any(line <= 0):
         return None
     return np.log(line)
-
-
-def _metric_block(
-    y: FloatArray,
-    poor: BoolArray,
-    P: FloatArray,
-    W: FloatArray,
-    coverages: Sequence[Coverage],
-    log_line: FloatArray | None = None,
-) -> FloatArray:
-    """All metrics for every replicate weight row of ``W``: array (b, n_metrics, n_backends).
-
-    Uses the definitions of :mod:`targeting.audit.metrics` and the mid-point selection rule of
-    :func:`targeting.pmt.ranking.select_coverage` (ties broken by row order).
-    """
-    b = W.shape[0]
-    names = _metric_names(coverages)
-    out = np.full((b, len(names), P.shape[1]), np.nan)
-    total = W.sum(axis=1)
-    total_poor = (W * poor).sum(axis=1)
-    total_nonpoor = total - total_poor
-    rate = _ratio(total_poor, total)
-    ranks_true = _midranks(y, W)
-    sw = W.sum(axis=1, keepdims=True)
-    y_mean = (W * y).sum(axis=1, keepdims=True) / sw
-    ss_tot = (W * (y - y_mean) ** 2).sum(axis=1)
-    for k in range(P.shape[1]):
-        p = P[:, k]
-        out[:, 0, k] = _wcorr(ranks_true, _midranks(p, W), W)
-        out[:, 1, k] = 1.0 - _ratio((W * (y - p) ** 2).sum(axis=1), ss_tot)
-        order = np.argsort(p, kind="stable")
-        Ws = W[:, order]
-        poor_s = poor[order]
-        # AUC over tie groups of the prediction (ties count one half).
-        ps = p[order]
-        starts = np.concatenate([[0], np.nonzero(np.diff(ps))[0] + 1])
-        wp = np.add.reduceat(Ws * poor_s, starts, axis=1)
-        wn = np.add.reduceat(Ws * ~poor_s, starts, axis=1)
-        below = np.cumsum(wp, axis=1) - wp
-        out[:, 2, k] = _ratio((wn * (below + 0.5 * wp)).sum(axis=1), total_poor * total_nonpoor)
-        cum = np.cumsum(Ws, axis=1)
-        share = _ratio(cum - 0.5 * Ws, total[:, None])
-        m = len(RANK_METRICS)
-        for c in coverages:
-            if c == "poverty_line":
-                if log_line is None:
-                    m += len(COVERAGE_METRICS)
-                    continue
-                sel = np.broadcast_to((p < log_line)[order], Ws.shape)
-            else:
-                sel = share < (rate[:, None] if c == "poverty_rate" else float(c))
-            # Sums of the cells themselves (not differences of totals), so 0 stays exactly 0.
-            sel_w = (Ws * sel).sum(axis=1)
-            poor_missed = (Ws * (~sel & poor_s)).sum(axis=1)
-            nonpoor_sel = (Ws * (sel & ~poor_s)).sum(axis=1)
-            out[:, m, k] = _ratio(poor_missed, total_poor)
-            out[:, m + 1, k] = _ratio(nonpoor_sel, sel_w)
-            out[:, m + 2, k] = _ratio(nonpoor_sel, total_nonpoor)
-            m += len(COVERAGE_METRICS)
-    return out
 
 
 # ---- presentation ---------------------------------------------------------------------------------
@@ -632,33 +500,20 @@ def targeting_curve(
     With ``perfect``, a ``true welfare`` row set shows the errors of ranking by true welfare: the
     floor any PMT faces at that coverage.
     """
+    from targeting.audit.engine import confusion_family
+
+    frame = pred.copy()
     names = list(backends)
-    P = np.column_stack([pred[f"pred_{b}"].to_numpy(dtype=np.float64) for b in names])
     if perfect:
+        frame["pred_true welfare"] = frame["log_welfare"]
         names.append("true welfare")
-        P = np.column_stack([P, pred["log_welfare"].to_numpy(dtype=np.float64)])
-    uw = _unit_weight_of(pred, unit)
-    block = _metric_block(
-        pred["log_welfare"].to_numpy(dtype=np.float64),
-        pred["poor"].to_numpy(dtype=bool),
-        P,
-        uw[None, :],
-        list(coverages),
-    )[0]
-    rows = []
-    m0 = len(RANK_METRICS)
-    for i, c in enumerate(coverages):
-        for k, name in enumerate(names):
-            m = m0 + i * len(COVERAGE_METRICS)
-            rows.append(
-                {
-                    "backend": name,
-                    "coverage": float(c),
-                    "exclusion_error": block[m, k],
-                    "inclusion_error": block[m + 1, k],
-                    "inclusion_error_nonpoor": block[m + 2, k],
-                }
-            )
+    sels = coverage_selections(frame, names, list(coverages), unit)
+    poor = frame["poor"].to_numpy(dtype=bool)
+    est = confusion_family(poor, np.ones_like(poor), {f"{b}|{c}": s for (b, c), s in sels.items()},
+                           _unit_weight_of(frame, unit), rates=COVERAGE_METRICS, poverty_rate=None).estimates
+    rows = [{"backend": b, "coverage": float(c),
+             **{m: est[f"{b}|{c}", m] for m in COVERAGE_METRICS}}
+            for c in coverages for b in names]
     return pd.DataFrame(rows)
 
 

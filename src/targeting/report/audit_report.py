@@ -11,13 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-import pandas as pd
 from markupsafe import Markup
 
-from targeting.audit.decisions import AuditData
-from targeting.audit.groups import MinCell
-from targeting.audit.overall import DEFAULT_N_BOOT, DEFAULT_SEED
-from targeting.audit.result import AuditResult, run_audit
+from targeting.audit.result import AuditResult
 from targeting.eligibility import RuleSet, load_ruleset
 from targeting.report.context import ReportInfo, build_context, number_html
 from targeting.report.export import write_flagged
@@ -87,36 +83,29 @@ def render_audit_html(
 
 
 def write_audit_report(
-    decisions: pd.DataFrame | AuditData,
+    result: AuditResult,
     *,
     model_card: Mapping[str, Any] | Any,
     ruleset: RuleSet | str | None,
     out_dir: Path,
-    key: bytes,
     lang: str = "id",
     pdf: PdfMode = True,
     info: ReportInfo | None = None,
-    result: AuditResult | None = None,
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
-    min_cell: MinCell | None = None,
-    pseudonymize_household_id: bool = False,
     generated: date | None = None,
 ) -> ReportPaths:
-    """Run the audit (unless ``result`` is given) and write every output into ``out_dir``.
+    """Render an audit result (`targeting.audit.run_audit`) and write every output into ``out_dir``.
+
+    The report never computes a number itself: what it shows is what ``result`` holds.
 
     Parameters
     ----------
-    decisions : the decisions frame (see :mod:`targeting.audit.decisions`).
+    result : the audit (its flagged list already pseudonymised: NIK never leaves in clear).
     model_card : the PMT's card (dict, or the pydantic ``ModelCard``).
-    ruleset : a :class:`RuleSet`, or its name / path for :func:`load_ruleset`.
-    key : pseudonymisation key (:func:`targeting.privacy.load_key`): NIK never leaves in clear.
+    ruleset : a :class:`RuleSet`, or its name / path for :func:`load_ruleset`; None without rules.
     pdf : True prints the PDF and raises :class:`PdfError` if Chromium is missing or fails
         (after the HTML and lists are written); ``"if_available"`` skips it with a reason in
         ``ReportPaths.pdf_skipped``; False never prints.
     info : what the audit is about (programme, selection, poverty line, data source...).
-    result : an :class:`AuditResult` already computed (then ``n_boot``, ``seed``, ``min_cell``
-        and ``pseudonymize_household_id`` are not used).
 
     Returns
     -------
@@ -126,17 +115,6 @@ def write_audit_report(
     """
     info = info or ReportInfo()
     rs = load_ruleset(ruleset) if isinstance(ruleset, str | Path) else ruleset
-    if result is None:
-        poverty_line = info.poverty_line
-        data = (
-            decisions
-            if isinstance(decisions, AuditData)
-            else AuditData.from_frame(decisions, poverty_line=poverty_line)
-        )
-        result = run_audit(
-            data, key=key, n_boot=n_boot, seed=seed, min_cell=min_cell,
-            pseudonymize_household_id=pseudonymize_household_id,
-        )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, xlsx_path = write_flagged(result.flagged, out_dir, lang=lang, ruleset=rs)
     metrics_csv = out_dir / "audit_metrics.csv"
