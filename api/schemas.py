@@ -199,6 +199,11 @@ class DecisionOut(BaseModel):
     national: RankOut
     regional: RegionalRankOut | None
     programs: dict[str, bool]
+    selected: bool = Field(
+        default=False,
+        description="Selected under the service's selection (default: eligible for any programme); the "
+        "reasons point down for a selected household and up for the others.",
+    )
     rules: RulesOut
     reasons: list[ReasonOut]
     lang: Lang
