@@ -279,11 +279,12 @@ def read_decisions(path: Path) -> tuple[pd.DataFrame, DecisionsMeta | None]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pq.read_table(path)
-            frame = table.to_pandas()
-            return frame, DecisionsMeta.from_schema_metadata(table.schema.metadata)
+            # Nullable booleans (a criterion unknown for some households) stay booleans, not objects.
+            frame = pq.read_table(path).to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+            return frame, DecisionsMeta.from_schema_metadata(pq.ParquetFile(path).metadata.metadata)
         if suffix == ".csv":
             text_cols = {c: "string" for c in ("household_id", *PERSONAL_COLUMNS)}
             sidecar = path.with_name(f"{path.stem}.meta.json")

@@ -244,10 +244,11 @@ class Scorer:
             from targeting.privacy import pseudonymize
 
             cols[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).to_numpy()
+        region_column = None if data.region is None else (data.region_column or "region")
         if data.region is not None:
-            cols[str(data.region.name or "region")] = data.region.astype("string").to_numpy()
+            cols[region_column] = data.region.astype("string").to_numpy()
         if data.cluster is not None:
-            cols[str(data.cluster.name or "cluster")] = data.cluster.astype("string").to_numpy()
+            cols[data.cluster_column or "cluster"] = data.cluster.astype("string").to_numpy()
         cols[s.WEIGHT] = data.weight.to_numpy(dtype=np.float64)
         cols[s.HOUSEHOLD_SIZE] = data.household_size.to_numpy(dtype=np.float64)
         cols[s.PREDICTED_LOG] = pred
@@ -312,7 +313,6 @@ class Scorer:
         elif data.poor is not None:
             cols[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
         table = pd.DataFrame(cols)
-        region_column = None if data.region is None else str(data.region.name or "region")
         return Decisions(table, idx, x, region_column)
 
     def describe(self, data_name: str = "") -> dict[str, Any]:

@@ -33,6 +33,8 @@ class SurveyData:
     poverty_line : per-household poverty line in welfare units, or ``None``.
     poor : official poverty flag where the survey ships one (else derived from welfare < line), or ``None``.
     groups : audit group attributes (e.g. urban, female_head, elderly_head, disability, size_band).
+    region_column, cluster_column : the source columns behind ``region`` and ``cluster`` (e.g.
+        ``kecamatan``, ``desa``), for tables that show them under their own names.
     """
 
     name: str
@@ -48,6 +50,8 @@ class SurveyData:
     poverty_line: pd.Series | None = None
     poor: pd.Series | None = None
     groups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    region_column: str | None = None
+    cluster_column: str | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -84,4 +88,6 @@ class SurveyData:
             poverty_line=take(self.poverty_line),
             poor=take(self.poor),
             groups=take(self.groups) if len(self.groups.columns) else pd.DataFrame(index=range(len(pos))),
+            region_column=self.region_column,
+            cluster_column=self.cluster_column,
         )
