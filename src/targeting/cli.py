@@ -104,14 +104,14 @@ def _read_households(path: Path):  # -> pandas.DataFrame (pandas is imported laz
 
     Rejected rows are written to ``<file>.rejects.csv`` and announced; rules run on the accepted rows.
     """
+    from targeting.spreadsheet import write_csv
     from targeting.survey.load import load_dataset
     from targeting.survey.spec import load_spec
 
     spec = load_spec("indonesia_household")
     loaded = load_dataset(spec, files={spec.files[0].name: path})
     if loaded.n_rejected_rows:
-        rejects = path.with_name(f"{path.stem}.rejects.csv")
-        loaded.rejects.to_csv(rejects, index=False)
+        rejects = write_csv(loaded.rejects, path.with_name(f"{path.stem}.rejects.csv"))
         typer.echo(
             f"{loaded.n_rejected_rows:,} baris ditolak oleh kontrak data / rows rejected by the contract "
             f"(not evaluated): {rejects}",
@@ -172,6 +172,7 @@ def rules_check(
 ) -> None:
     """Terapkan aturan / apply a rule set to every household: summary and per-household trace."""
     from targeting.eligibility import evaluate, format_summary, load_ruleset, summarize
+    from targeting.spreadsheet import write_csv
 
     frame = _read_households(file)
     rs = load_ruleset(ruleset)
@@ -187,7 +188,7 @@ def rules_check(
     if path.suffix.lower() == ".parquet":
         trace.to_parquet(path, index=False)
     else:
-        trace.to_csv(path, index=False)
+        write_csv(trace, path)
     typer.echo(f"\ntrace: {path}")
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
 
 from targeting.audit.compare import FLAGS
 from targeting.audit.decisions import GROUP_ATTRIBUTES, PERSONAL_COLUMNS, VERDICTS
 from targeting.eligibility import RuleSet
 from targeting.report.context import group_label
 from targeting.report.i18n import Translator
+from targeting.spreadsheet import write_csv, write_xlsx
 
 #: Columns of the exported list, in order (those present are written).
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -81,15 +81,6 @@ def _localised(frame: pd.DataFrame, t: Translator) -> pd.DataFrame:
     return out
 
 
-def _write_sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> None:
-    """One sheet in openpyxl's streaming mode (several times faster than pandas' writer)."""
-    ws = wb.create_sheet(title=title[:31])
-    ws.append([str(c) for c in frame.columns])
-    cells = frame.astype(object).where(frame.notna(), None)
-    for row in cells.itertuples(index=False, name=None):  # serialisation: openpyxl takes rows
-        ws.append(row)
-
-
 def write_flagged(
     flagged: pd.DataFrame,
     out_dir: Path,
@@ -98,13 +89,13 @@ def write_flagged(
     ruleset: RuleSet | None = None,
     stem: str = "flagged_households",
 ) -> tuple[Path, Path]:
-    """Write ``<stem>.csv`` and ``<stem>.xlsx``; return their paths."""
+    """Write ``<stem>.csv`` and ``<stem>.xlsx``; return their paths (no cell is ever a formula)."""
     t = Translator(lang)
     frame = export_frame(flagged)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / f"{stem}.csv"
     xlsx_path = out_dir / f"{stem}.xlsx"
-    frame.to_csv(csv_path, index=False, encoding="utf-8")
+    write_csv(frame, csv_path)
     # Legend: each Excel header with its CSV column name, then what each flag means.
     cols = [c for c in frame.columns if c not in FLAGS]
     legend = pd.DataFrame(
@@ -115,8 +106,7 @@ def write_flagged(
             + [t(f"flags_def.{f}") for f in FLAGS],
         }
     )
-    wb = Workbook(write_only=True)
-    _write_sheet(wb, t("export.sheet_flagged"), _localised(frame, t))
+    sheets = {t("export.sheet_flagged"): _localised(frame, t)}
     if ruleset is not None:
         crit = pd.DataFrame(
             {
@@ -125,7 +115,7 @@ def write_flagged(
                 t("ruleset.text_en"): [c.text_en for c in ruleset.criteria],
             }
         )
-        _write_sheet(wb, t("export.sheet_criteria"), crit)
-    _write_sheet(wb, t("export.sheet_legend"), legend)
-    wb.save(xlsx_path)
+        sheets[t("export.sheet_criteria")] = crit
+    sheets[t("export.sheet_legend")] = legend
+    write_xlsx(xlsx_path, sheets)
     return csv_path, xlsx_path

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from targeting.privacy import pseudonymize
+from targeting.spreadsheet import write_csv, write_xlsx
 from targeting.survey.contract import load_contract
 from targeting.survey.load import LoadedSurvey
 
@@ -22,26 +23,26 @@ def export_frame(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
 
 
 def write_validation(loaded: LoadedSurvey, source: Path, out_dir: Path, key: bytes) -> dict[str, Path]:
-    """Write ``<stem>.accepted.<ext>`` and ``<stem>.rejects.csv`` (plus .xlsx for Excel input)."""
+    """Write ``<stem>.accepted.<ext>`` and ``<stem>.rejects.csv`` (plus .xlsx for Excel input).
+
+    CSV and xlsx go through `targeting.spreadsheet`, so no cell is ever a live formula.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     stem, suffix = source.stem, source.suffix.lower()
     accepted = export_frame(loaded.data.frame, key)
     paths = {}
     acc_path = out_dir / f"{stem}.accepted{suffix if suffix in {'.csv', '.xlsx', '.parquet'} else '.csv'}"
     if acc_path.suffix == ".xlsx":
-        accepted.to_excel(acc_path, index=False)
+        write_xlsx(acc_path, {"diterima - accepted": accepted})
     elif acc_path.suffix == ".parquet":
         accepted.to_parquet(acc_path, index=False)
     else:
-        accepted.to_csv(acc_path, index=False)
+        write_csv(accepted, acc_path)
     paths["accepted"] = acc_path
-    rej_path = out_dir / f"{stem}.rejects.csv"
-    loaded.rejects.to_csv(rej_path, index=False)
-    paths["rejects"] = rej_path
+    paths["rejects"] = write_csv(loaded.rejects, out_dir / f"{stem}.rejects.csv")
     if suffix == ".xlsx":
         xl = out_dir / f"{stem}.rejects.xlsx"
-        loaded.rejects.to_excel(xl, index=False)
-        paths["rejects_xlsx"] = xl
+        paths["rejects_xlsx"] = write_xlsx(xl, {"ditolak - rejects": loaded.rejects})
     return paths
 
 

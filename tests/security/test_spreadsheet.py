@@ -1,0 +1,107 @@
+"""The one neutraliser every CSV and xlsx writer uses (`targeting.spreadsheet`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from targeting.spreadsheet import (
+    XLSX_MAX_CELL_CHARS,
+    is_formula_like,
+    safe_frame,
+    safe_text,
+    write_csv,
+    write_xlsx,
+)
+from tests.security.exports import PAYLOADS, csv_formula_fields, xlsx_formula_cells
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("=1+1", "'=1+1"),
+    ("+cmd", "'+cmd"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1", "'\t=1"),
+    ("\r=1", "'\r=1"),
+    ("\n=1", "'\n=1"),
+    ("  =1", "'  =1"),
+    # Plain numbers, even signed, are not formulas: left as they are.
+    ("-5", "-5"),
+    ("+62", "+62"),
+    ("-1.5e3", "-1.5e3"),
+    ("-0,5", "-0,5"),
+    # Ordinary text.
+    ("Desa Tenggarong 01", "Desa Tenggarong 01"),
+    ("a=b", "a=b"),
+    ("", ""),
+    ("-", "'-"),
+    ("-5\n", "'-5\n"),
+])
+def test_safe_text_hand_cases(text: str, expected: str) -> None:
+    assert safe_text(text) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12))
+def test_safe_text_never_leaves_a_formula(text: str) -> None:
+    out = safe_text(text)
+    assert not is_formula_like(out)
+    # Only ever one apostrophe added, in front; nothing else changes.
+    assert out in (text, "'" + text)
+
+
+def test_safe_frame_every_text_dtype_and_headers() -> None:
+    frame = pd.DataFrame({
+        "=id": pd.Series(["=1+1", "ok", None], dtype="string"),
+        "obj": pd.Series(["+x", 3, None], dtype=object),
+        "cat": pd.Categorical(["@a", "b", "@a"]),
+        "num": [-1.5, 2.0, np.nan],
+    })
+    out = safe_frame(frame)
+    assert list(out.columns) == ["'=id", "obj", "cat", "num"]
+    assert out["'=id"].tolist()[:2] == ["'=1+1", "ok"] and pd.isna(out["'=id"].iloc[2])
+    assert out["obj"].tolist()[:2] == ["'+x", 3]
+    assert out["cat"].tolist() == ["'@a", "b", "'@a"]
+    assert out["num"].tolist()[:2] == [-1.5, 2.0]
+    # The input is untouched.
+    assert frame["=id"].iloc[0] == "=1+1"
+
+
+def test_string_column_vectorised_path_agrees_with_safe_text() -> None:
+    values = [*PAYLOADS, "-5", "x", "", "+62", "  -3 "] * 30
+    got = safe_frame(pd.DataFrame({"v": pd.Series(values, dtype="string")}))["v"].tolist()
+    assert got == [safe_text(v) for v in values]
+
+
+def test_write_csv_and_xlsx_hold_no_formula(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"household_id": PAYLOADS, "n": range(len(PAYLOADS)), "kec": PAYLOADS[::-1]})
+    csv_path = write_csv(frame, tmp_path / "x.csv")
+    xlsx_path = write_xlsx(tmp_path / "x.xlsx", {"data": frame, "=evil": frame.head(1)})
+    assert csv_formula_fields(csv_path) == []
+    assert xlsx_formula_cells(xlsx_path) == []
+    wb = openpyxl.load_workbook(xlsx_path)
+    # The workbook keeps every value (no visible apostrophe; XML reads a bare CR as a line feed), and
+    # numbers as numbers.
+    data = [[c.value for c in row] for row in wb["data"].iter_rows(min_row=2)]
+    assert [r[0] for r in data] == [p.replace("\r", "\n") for p in PAYLOADS]
+    assert [r[1] for r in data] == list(range(len(PAYLOADS)))
+    # Formula-like texts carry Excel's quote prefix, so editing the cell keeps it text.
+    assert wb["data"]["A2"].quotePrefix is True and wb["data"]["B2"].quotePrefix is False
+    assert wb.sheetnames == ["data", "=evil"]
+    assert pd.read_csv(csv_path, dtype=str)["household_id"].tolist()[:3] == [
+        "'" + PAYLOADS[0], "'" + PAYLOADS[1], "'" + PAYLOADS[2]]
+
+
+def test_xlsx_shows_what_it_cannot_hold(tmp_path: Path) -> None:
+    long = "x" * (XLSX_MAX_CELL_CHARS + 10)
+    frame = pd.DataFrame({"v": ["a\x01b\x1f", long]})
+    wb = openpyxl.load_workbook(write_xlsx(tmp_path / "x.xlsx", {"s": frame}))
+    cells = [c.value for c in wb["s"]["A"]]
+    assert cells[1] == "a\u2401b\u241f"
+    assert len(cells[2]) == XLSX_MAX_CELL_CHARS and cells[2].endswith(f"{len(long):,} karakter / characters]")
