@@ -247,25 +247,124 @@ def demo(
     run_demo(get_settings(), n_registry=n_registry, seed=seed, lang=lang)
 
 
+# ---- score and audit --------------------------------------------------------------------------------
+
+
+def _selection(program: str | None, desil_max: int | None, quota: Path | None):  # -> Selection
+    from targeting.decide import Selection
+    from targeting.errors import SpecError
+
+    given = [x for x in (program, desil_max, quota) if x is not None]
+    if len(given) > 1:
+        raise typer.BadParameter("give at most one of --program, --desil-max, --quota")
+    if quota is None:
+        return Selection(program=program, desil_max=desil_max)
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(quota, dtype={"kecamatan": "string"})
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"--quota {quota}: cannot read it as CSV ({exc})") from exc
+    if list(table.columns[:2]) != ["kecamatan", "households"]:
+        raise SpecError(f"--quota {quota}: expected columns kecamatan,households (got {list(table.columns)})")
+    values = pd.to_numeric(table["households"], errors="coerce")
+    if values.isna().any() or (values < 0).any() or table["kecamatan"].duplicated().any():
+        bad = table.index[values.isna() | (values < 0) | table["kecamatan"].duplicated()][0]
+        raise SpecError(f"--quota {quota}: row {int(bad) + 2} is not a kecamatan with a non-negative number "
+                        "of households (each kecamatan once)")
+    return Selection(quota=dict(zip(table["kecamatan"].astype(str), values.astype(float), strict=True)))
+
+
+_ModelOpt = Annotated[
+    str, typer.Option(help="champion or challenger (registry alias), default (shipped), or a model folder.")
+]
+_RankOpt = Annotated[
+    str, typer.Option("--rank", help="within: desil among the file's own households (a registry); reference: "
+                      "against the model's training population (as the API ranks one household).")
+]
+_ProgramOpt = Annotated[
+    str | None, typer.Option(help="Select a programme's desil range (pkh, sembako, pbi_jk).")
+]
+_DesilOpt = Annotated[int | None, typer.Option(min=1, max=10, help="Select desil 1..K.")]
+_QuotaOpt = Annotated[
+    Path | None, typer.Option(help="CSV kecamatan,households: the poorest N households of each kecamatan.")
+]
+
+
+@app.command()
+def score(
+    file: Annotated[
+        Path | None, typer.Argument(help="Registry file (CSV, Parquet or Excel); default: the spec's own.")
+    ] = None,
+    spec: Annotated[str, typer.Option(help="Dataset spec name or YAML path.")] = "indonesia_household",
+    model: _ModelOpt = "champion",
+    ruleset: Annotated[
+        str, typer.Option(help="Rule set (see `targeting rules list`), or 'none'.")
+    ] = "kepmensos_262_2022",
+    k: _KOpt = None,
+    as_of: _AsOfOpt = None,
+    rank: _RankOpt = "within",
+    program: _ProgramOpt = None,
+    desil_max: _DesilOpt = None,
+    quota: _QuotaOpt = None,
+    top_k: Annotated[int, typer.Option(min=0, max=10, help="Reasons per household.")] = 4,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: <TARGETING_HOME>/runs/score-<spec>-<time>).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="parquet, plus csv and/or xlsx (comma-separated).")
+    ] = "parquet",
+    chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 65_536,
+    data: _DataOpt = "shared",
+) -> None:
+    """Nilai registri / score a registry: desil, programmes, rule verdict, reasons for every household.
+
+    Writes decisions.parquet (one row per household: predicted welfare, percentile, desil, programme
+    flags, the selection, every criterion's flag, top reasons as codes and texts in Bahasa Indonesia and
+    English, and the truth where the spec measures welfare), rejects.csv and summary.json.
+    Exit 0: all rows accepted; 1: some rows rejected (see rejects.csv); 2: unusable input.
+    """
+    from rich.console import Console
+
+    from targeting.jobs.score import score_job
+    from targeting.settings import get_settings
+
+    if rank not in ("within", "reference"):
+        raise typer.BadParameter("use within or reference", param_hint="--rank")
+    settings = get_settings()
+    formats = tuple(dict.fromkeys(["parquet", *[f.strip() for f in fmt.split(",") if f.strip()]]))
+    outcome = score_job(
+        settings, file, spec=spec, model=model, ruleset=None if ruleset == "none" else ruleset,
+        min_criteria_met=k, as_of=_as_of(as_of), ranking=rank,
+        selection=_selection(program, desil_max, quota), top_k=top_k, out_dir=out, formats=formats,
+        chunk_rows=chunk_rows, data_dir=_data_dir(data, settings),
+        console=Console(stderr=True),
+    )  # fmt: skip
+    typer.echo(str(outcome.decisions))
+    raise typer.Exit(1 if outcome.n_rejected else 0)
+
+
+def _data_dir(data: str, settings):  # -> Path
+    from targeting.survey.load import default_data_dir
+
+    if data not in ("home", "shared"):
+        raise typer.BadParameter("use home (generated data) or shared (real surveys)", param_hint="--data")
+    return settings.data_dir if data == "home" else default_data_dir()
+
+
 @app.command()
 def audit(
     decisions: Annotated[
-        Path, typer.Argument(help="Decisions file (.parquet or .csv), one row per household.")
+        Path, typer.Argument(help="decisions.parquet from `targeting score` (or a .csv with its .meta.json).")
     ],
     model_card: Annotated[
-        Path | None, typer.Option(help="Model card JSON (model_card.json of the saved model).")
+        Path | None, typer.Option(help="Model card JSON (default: the card of the model that scored).")
     ] = None,
-    ruleset: Annotated[str, typer.Option(help="Rule set name or YAML path.")] = "kepmensos_262_2022",
     out_dir: Annotated[
-        Path | None, typer.Option(help="Output folder (default: <TARGETING_HOME>/reports/audit).")
+        Path | None, typer.Option(help="Output folder (default: an 'audit' folder beside DECISIONS).")
     ] = None,
     lang: Annotated[str, typer.Option(help="Report language: id (default) or en.")] = "id",
-    selection: Annotated[
-        str | None,
-        typer.Option(
-            "--selection", "--coverage", help="How the model selected, e.g. 'desil 1-4' or 'coverage 10%'."
-        ),
-    ] = None,
+    unit: Annotated[str, typer.Option(help="What rates count: person (default) or household.")] = "person",
     program: Annotated[str | None, typer.Option(help="Programme and cut-off, e.g. 'PKH, desil 1-4'.")] = None,
     data_source: Annotated[str | None, typer.Option(help="Where the households come from.")] = None,
     synthetic: Annotated[bool, typer.Option(help="Mark the report as built on synthetic data.")] = False,
@@ -280,29 +379,18 @@ def audit(
 ) -> None:
     """Audit model vs rules vs measured welfare / tulis laporan audit (HTML, PDF, daftar verifikasi).
 
+    With a truth column (measured welfare or a poverty flag, from the registry's spec) the audit is
+    three-way; without one it compares the model with the rules only, and the report says so.
     Exit code 0: report written. 2: unusable input, or the PDF could not be printed (the HTML and
     lists are still written; the message says where): pass --no-pdf on machines without Chromium.
     """
-    import json
-
-    from targeting.audit import run_audit
-    from targeting.audit.decisions import read_decisions
-    from targeting.privacy import load_key
-    from targeting.report import ReportInfo, write_audit_report
+    from targeting.jobs.audit import audit_job
     from targeting.settings import get_settings
 
-    settings = get_settings()
-    card = json.loads(model_card.read_text(encoding="utf-8")) if model_card else {}
-    info = ReportInfo(
-        program=program, selection=selection, data_source=data_source or decisions.name,
-        poverty_line=settings.poverty_line, synthetic=synthetic,
-    )  # fmt: skip
-    frame, meta = read_decisions(decisions)
-    result = run_audit(frame, meta=meta, key=load_key(settings.home), n_boot=n_boot, seed=seed,
-                       pseudonymize_household_id=pseudonymize_ids)
-    paths = write_audit_report(
-        result, model_card=card, ruleset=ruleset, out_dir=out_dir or settings.reports_dir / "audit",
-        lang=lang, pdf=not no_pdf, info=info,
+    paths = audit_job(
+        get_settings(), decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
+        program=program, data_source=data_source, synthetic=synthetic, n_boot=n_boot, seed=seed,
+        pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids,
     )  # fmt: skip
     for name, path in paths.as_dict().items():
         if path is not None:

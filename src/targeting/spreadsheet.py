@@ -94,9 +94,17 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8") -> Path:
-    """Write ``frame`` (no index) as CSV with every text cell neutralised; return the path."""
+def write_csv(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8",
+              append: bool = False) -> Path:
+    """Write ``frame`` (no index) as CSV with every text cell neutralised; return the path.
+
+    ``append`` adds the rows to an existing file, without the header (a file written in chunks).
+    """
     path = Path(path)
+    if append:
+        safe_frame(frame).to_csv(path, mode="a", header=False, index=False, encoding=encoding,
+                                 lineterminator="\r\n")
+        return path
     # CRLF, as RFC 4180 and Excel write it: Python's csv module then also quotes a field holding a
     # bare CR, which with "\n" line ends it leaves unquoted, and a spreadsheet starts a new row there
     # (a cell after it would begin with whatever the attacker put after the CR).

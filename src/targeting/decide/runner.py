@@ -67,9 +67,7 @@ def streamable(spec: DatasetSpec) -> bool:
     """Whether the spec's files can be judged a chunk at a time."""
     if len(spec.files) != 1 or spec.joins:
         return False
-    if spec.poverty is not None and spec.poverty.bottom_share is not None:
-        return False
-    return True
+    return spec.poverty is None or spec.poverty.bottom_share is None
 
 
 class _Source:

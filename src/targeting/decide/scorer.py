@@ -245,7 +245,7 @@ class Scorer:
 
             cols[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).to_numpy()
         region_column = None if data.region is None else (data.region_column or "region")
-        if data.region is not None:
+        if data.region is not None and region_column is not None:
             cols[region_column] = data.region.astype("string").to_numpy()
         if data.cluster is not None:
             cols[data.cluster_column or "cluster"] = data.cluster.astype("string").to_numpy()

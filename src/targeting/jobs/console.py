@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 
@@ -52,7 +52,7 @@ class RowProgress:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.started: dict[str, float] = {}
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.last: dict[str, int] = {}
         self.bar: Progress | None = None
         if console.is_terminal:

@@ -92,8 +92,6 @@ def score_job(
 
 def export_decisions(decisions: Path, fmt: str) -> Path:
     """The decisions table as CSV or Excel beside the Parquet file (text cells safe to open)."""
-    import pandas as pd
-
     from targeting.audit.decisions import read_decisions
     from targeting.spreadsheet import write_csv, write_xlsx
 
@@ -102,10 +100,10 @@ def export_decisions(decisions: Path, fmt: str) -> Path:
     if fmt == "csv":
         write_csv(frame, out)
         if meta is not None:
-            out.with_name(f"{out.stem}.meta.json").write_text(meta.model_dump_json(indent=1), encoding="utf-8")
+            sidecar = out.with_name(f"{out.stem}.meta.json")
+            sidecar.write_text(meta.model_dump_json(indent=1), encoding="utf-8")
     else:
-        write_xlsx(out, {"keputusan": frame})
-    del pd
+        write_xlsx(out, {"keputusan - decisions": frame})
     return out
 
 

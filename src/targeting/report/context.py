@@ -51,7 +51,7 @@ class ReportInfo(BaseModel):
     district: str = "Kutai Kartanegara"
     program: str | None = None
     selection: str | None = None
-    poverty_line: float | None = 833_955.0
+    poverty_line: float | None = None
     truth: str | None = None
     data_source: str | None = None
     reference_date: date | None = None

@@ -48,4 +48,4 @@ def write_validation(loaded: LoadedSurvey, source: Path, out_dir: Path, key: byt
 
 def write_rejects_chunk(rejects: pd.DataFrame, path: Path, *, header: bool) -> None:
     """Append one chunk's rejects to a CSV (the header only with the first chunk)."""
-    rejects.to_csv(path, mode="w" if header else "a", header=header, index=False)
+    write_csv(rejects, path, append=not header)
