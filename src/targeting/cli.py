@@ -315,7 +315,7 @@ def score(
         str, typer.Option("--format", help="parquet, plus csv and/or xlsx (comma-separated).")
     ] = "parquet",
     chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 65_536,
-    data: _DataOpt = "shared",
+    data: _DataOpt = None,
 ) -> None:
     """Nilai registri / score a registry: desil, programmes, rule verdict, reasons for every household.
 
@@ -337,7 +337,7 @@ def score(
         settings, file, spec=spec, model=model, ruleset=None if ruleset == "none" else ruleset,
         min_criteria_met=k, as_of=_as_of(as_of), ranking=rank,
         selection=_selection(program, desil_max, quota), top_k=top_k, out_dir=out, formats=formats,
-        chunk_rows=chunk_rows, data_dir=_data_dir(data, settings),
+        chunk_rows=chunk_rows, data_dir=None if data is None else _data_dir(data, settings),
         console=Console(stderr=True),
     )  # fmt: skip
     typer.echo(str(outcome.decisions))
@@ -366,6 +366,9 @@ def audit(
     lang: Annotated[str, typer.Option(help="Report language: id (default) or en.")] = "id",
     unit: Annotated[str, typer.Option(help="What rates count: person (default) or household.")] = "person",
     program: Annotated[str | None, typer.Option(help="Programme and cut-off, e.g. 'PKH, desil 1-4'.")] = None,
+    selection: Annotated[
+        str | None, typer.Option(help="How the model selected (default: the table's own), e.g. 'desil 1-2'.")
+    ] = None,
     data_source: Annotated[str | None, typer.Option(help="Where the households come from.")] = None,
     synthetic: Annotated[bool, typer.Option(help="Mark the report as built on synthetic data.")] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 200,
@@ -389,7 +392,8 @@ def audit(
 
     paths = audit_job(
         get_settings(), decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
-        program=program, data_source=data_source, synthetic=synthetic, n_boot=n_boot, seed=seed,
+        program=program, selection=selection, data_source=data_source, synthetic=synthetic, n_boot=n_boot,
+        seed=seed,
         pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids,
     )  # fmt: skip
     for name, path in paths.as_dict().items():
@@ -549,7 +553,7 @@ def experiment_run(
     _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 
-def _adhoc(spec: str, backends: str, backend: str | None, folds: int, data: str,
+def _adhoc(spec: str, backends: str, backend: str | None, folds: int, data: str | None,
            train_year: int | None, test_year: int | None, n_bootstrap: int):
     from targeting.experiment import DatasetRef, Experiment, FinalModel, ValidationPlan
 
@@ -563,12 +567,17 @@ def _adhoc(spec: str, backends: str, backend: str | None, folds: int, data: str,
     final = FinalModel(backend=backend, register=True) if backend else None
     if backend and backend not in names:
         names.append(backend)
-    return Experiment(name=f"{spec}-{plan.kind}", dataset=DatasetRef(spec=spec, data=data),  # type: ignore[arg-type]
+    from targeting.survey.spec import load_spec
+
+    # Named after the spec's own name (never its path): outputs go under TARGETING_HOME/experiments.
+    return Experiment(name=f"{load_spec(spec).name}-{plan.kind}", dataset=DatasetRef(spec=spec, data=data),  # type: ignore[arg-type]
                       validation=plan, backends=names, n_bootstrap=n_bootstrap, final=final)
 
 
 _SpecOpt = Annotated[str, typer.Option(help="Dataset spec name or YAML path.")]
-_DataOpt = Annotated[str, typer.Option(help="home (generated synthetic data) or shared (real surveys).")]
+_DataOpt = Annotated[
+    str | None, typer.Option(help="home (generated data) or shared (real surveys); default: the spec's own.")
+]
 
 
 @app.command()
@@ -576,7 +585,7 @@ def train(
     spec: _SpecOpt = "kukar_survey",
     backend: Annotated[str, typer.Option(help="ols, lightgbm, quantile or ensemble.")] = "ensemble",
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    data: _DataOpt = "home",
+    data: _DataOpt = None,
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the CIs.")] = 200,
 ) -> None:
     """Latih model PMT / train a PMT: cross-validate against OLS, fit on all data, register (challenger)."""
@@ -589,7 +598,7 @@ def evaluate(
     spec: _SpecOpt = "kukar_survey",
     backends: Annotated[str, typer.Option(help="Comma-separated.")] = "ols,lightgbm,quantile,ensemble",
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    data: _DataOpt = "home",
+    data: _DataOpt = None,
     train_year: Annotated[int | None, typer.Option(help="Temporal validation: training round.")] = None,
     test_year: Annotated[int | None, typer.Option(help="Temporal validation: test round.")] = None,
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the CIs.")] = 200,

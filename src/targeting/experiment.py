@@ -24,9 +24,10 @@ class DatasetRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     spec: str
     variables: dict[str, Any] = Field(default_factory=dict)
-    data: Literal["home", "shared"] = Field(
-        default="shared",
-        description="home: <TARGETING_HOME>/data (generated synthetic data); shared: the real-survey folder.",
+    data: Literal["home", "shared"] | None = Field(
+        default=None,
+        description="home: <TARGETING_HOME>/data (generated synthetic data); shared: the real-survey folder; "
+        "default: the spec's own data_root.",
     )
 
 
@@ -87,22 +88,27 @@ class ExperimentOutcome:
     n_rejected: int
 
 
-def _data_dir(ref: DatasetRef, settings: Settings) -> Path:
+def _data_dir(ref: DatasetRef, spec: Any, settings: Settings) -> Path:
     from targeting.survey.load import default_data_dir
 
-    return settings.data_dir if ref.data == "home" else default_data_dir()
+    root = ref.data or (spec.data_root if spec.data_root in ("home", "shared") else None)
+    if root is None:
+        return spec.base_dir()
+    return settings.data_dir if root == "home" else default_data_dir()
 
 
 def _load(ref: DatasetRef, settings: Settings, variables: dict[str, Any]) -> tuple[Any, pd.DataFrame]:
     from targeting.survey.load import load_dataset
+    from targeting.survey.spec import load_spec
 
-    data_dir = _data_dir(ref, settings)
-    if ref.data == "home" and ref.spec.startswith("kukar") and not (data_dir / "kukar").exists():
+    spec = load_spec(ref.spec)
+    data_dir = _data_dir(ref, spec, settings)
+    if spec.name.startswith("kukar") and data_dir == settings.data_dir and not (data_dir / "kukar").exists():
         from targeting.survey import synthetic
 
         synthetic.write(synthetic.generate(seed=settings.seed), data_dir / "kukar")
     values = {**ref.variables, **variables}
-    loaded = load_dataset(ref.spec, data_dir=data_dir, variables=values)
+    loaded = load_dataset(spec, data_dir=data_dir, variables=values)
     data = loaded.data
     if values:  # e.g. "paraguay_ephc[year=2023]": tables and cards say which round
         label = ",".join(f"{k}={v}" for k, v in sorted(values.items()))

@@ -73,7 +73,7 @@ def test_a_rule_set_not_in_force_is_refused_at_start(tmp_path: Path, model_dir: 
 
     settings = get_api_settings(project=get_settings(home=tmp_path), model_dir=model_dir,
                                 ruleset="kepmensos_146_2013")  # revoked by 262/HUK/2022
-    with pytest.raises(RuleSetError, match="kepmensos_146_2013 is not in force on [0-9-]+ .*revoked 2022-12-31"):
+    with pytest.raises(RuleSetError, match="146_2013 is not in force on [0-9-]+ .*revoked 2022-12-31"):
         load_scorer(settings)
 
 

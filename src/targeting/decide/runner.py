@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from targeting.decide import schema as s
 from targeting.decide.scorer import Scorer
 from targeting.errors import InputFileError
-from targeting.survey.load import LoadedSurvey, default_data_dir, frame_to_survey, load_dataset
+from targeting.survey.load import LoadedSurvey, frame_to_survey, load_dataset
 from targeting.survey.read import STREAMABLE_FORMATS, count_rows, detect_format, iter_raw
 from targeting.survey.spec import DatasetSpec
 
@@ -77,12 +77,12 @@ class _Source:
                  variables: dict[str, Any] | None, chunk_rows: int) -> None:
         self.spec = spec
         self.files = dict(files or {})
-        self.data_dir = data_dir or default_data_dir()
+        self.data_dir = data_dir
         self.variables = dict(variables or {})
         self.chunk_rows = chunk_rows
         first = spec.files[0]
-        self.paths = [Path(self.files.get(f.name) or spec.resolve_path(f, self.data_dir, self.variables))
-                      for f in spec.files]
+        self.paths = [Path(self.files[f.name]) if f.name in self.files
+                      else spec.locate(f, self.data_dir, self.variables) for f in spec.files]
         self.path = self.paths[0]
         fmt = detect_format(self.path, first.format) if self.path.suffix or first.format != "auto" else "csv"
         self.streams = streamable(spec) and fmt in STREAMABLE_FORMATS

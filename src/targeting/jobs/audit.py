@@ -33,16 +33,16 @@ def model_card_for(meta: DecisionsMeta | None, given: Path | None) -> dict[str, 
 
 
 def report_info(meta: DecisionsMeta | None, *, program: str | None, data_source: str | None,
-                synthetic: bool, decisions: Path, lang: str) -> Any:
+                synthetic: bool, decisions: Path, lang: str, selection: str | None = None) -> Any:
     """What the report says the audit is about, from the table's own metadata where it has it."""
     from targeting.report import ReportInfo
 
     if meta is None:
-        return ReportInfo(program=program, data_source=data_source or decisions.name, synthetic=synthetic,
-                          poverty_line=None)
+        return ReportInfo(program=program, selection=selection, data_source=data_source or decisions.name,
+                          synthetic=synthetic, poverty_line=None)
     truth = meta.truth
     rs = meta.ruleset or {}
-    text = meta.selection.get(f"text_{lang}") or meta.selection.get("text_id")
+    text = selection or meta.selection.get(f"text_{lang}") or meta.selection.get("text_id")
     return ReportInfo(
         program=program or text,
         selection=text,
@@ -56,6 +56,7 @@ def report_info(meta: DecisionsMeta | None, *, program: str | None, data_source:
 
 def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = None,
               out_dir: Path | None = None, lang: str = "id", unit: str = "person", program: str | None = None,
+              selection: str | None = None,
               data_source: str | None = None, synthetic: bool = False, n_boot: int = 200, seed: int = 2024,
               pdf: Any = True, pseudonymize_ids: bool = False) -> Any:
     """Audit a decisions table and write the report, the flagged lists and the tables."""
@@ -79,6 +80,6 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
     if meta is None and "rule_verdict" not in frame.columns:
         ruleset = None
     info = report_info(meta, program=program, data_source=data_source, synthetic=synthetic,
-                       decisions=decisions, lang=lang)
+                       decisions=decisions, lang=lang, selection=selection)
     return write_audit_report(result, model_card=model_card_for(meta, model_card), ruleset=ruleset,
                               out_dir=out_dir or decisions.parent / "audit", lang=lang, pdf=pdf, info=info)

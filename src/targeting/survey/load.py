@@ -74,16 +74,19 @@ def load_dataset(
 ) -> LoadedSurvey:
     """Read, join and validate the files of a spec into `SurveyData`.
 
-    ``files`` overrides individual file paths by file name (e.g. ``{"survey": Path("my.csv")}``).
+    ``files`` overrides individual file paths by file name (e.g. ``{"survey": Path("my.csv")}``);
+    other paths resolve against ``data_dir`` if given, else the spec's ``data_root``.
     """
     spec = spec if isinstance(spec, DatasetSpec) else load_spec(spec)
-    data_dir = data_dir or default_data_dir()
     variables = variables or {}
     files = files or {}
     frames = {}
     for f in spec.files:
-        path = files.get(f.name) or spec.resolve_path(f, data_dir, variables)
-        frames[f.name] = (read_raw(Path(path), f), Path(path), f)
+        given = files.get(f.name)
+        if given is not None and not Path(given).exists():
+            raise InputFileError(f"file not found: {Path(given).resolve()}")
+        path = Path(given) if given is not None else spec.locate(f, data_dir, variables)
+        frames[f.name] = (read_raw(path, f), path, f)
     raw, join_problems = _join(spec, frames)
     return frame_to_survey(raw, spec, where=str(frames[spec.files[0].name][1]),
                            join_problems=join_problems)

@@ -6,12 +6,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from targeting.errors import SpecError
+from targeting.errors import InputFileError, SpecError
 from targeting.yaml_models import load_yaml_model
 
 FeatureKind = Literal["numeric", "categorical", "binary"]
+DataRoot = Literal["spec", "home", "shared"]
 
 
 class FileSpec(BaseModel):
@@ -112,6 +113,11 @@ class DatasetSpec(BaseModel):
     name: str
     title: str = ""
     source: str = ""
+    data_root: DataRoot = Field(
+        default="spec",
+        description="What relative file paths start from: the spec file's folder (spec), the generated "
+        "data under TARGETING_HOME (home), or the real-survey folder (shared: TARGETING_DATA_DIR).",
+    )
     variables: dict[str, Any] = Field(default_factory=dict)
     files: list[FileSpec]
     joins: list[JoinSpec] = Field(default_factory=list)
@@ -161,14 +167,55 @@ class DatasetSpec(BaseModel):
             raise ValueError(f"role columns {clash} cannot also be features (welfare/weight/id leak)")
         return self
 
-    def resolve_path(self, file: FileSpec, data_dir: Path, variables: dict[str, Any]) -> Path:
-        """The concrete path of a file, with ``{variables}`` filled in."""
+    _folder: Path | None = PrivateAttr(default=None)
+    _where: str = PrivateAttr(default="")
+
+    @property
+    def where(self) -> str:
+        """Where the spec was read from (a file path, or the packaged name)."""
+        return self._where or f"spec {self.name!r}"
+
+    def base_dir(self, data_dir: Path | None = None) -> Path:
+        """The folder relative paths start from: ``data_dir`` if given, else the spec's ``data_root``."""
+        if data_dir is not None:
+            return Path(data_dir)
+        if self.data_root == "home":
+            from targeting.settings import get_settings
+
+            return get_settings().data_dir
+        if self.data_root == "shared":
+            from targeting.survey.load import default_data_dir
+
+            return default_data_dir()
+        return self._folder if self._folder is not None else Path.cwd()
+
+    def resolve_path(self, file: FileSpec, data_dir: Path | None, variables: dict[str, Any]) -> Path:
+        """The concrete path of a file, with ``{variables}`` filled in (absolute paths stay as given)."""
         values = {**self.variables, **variables}
         try:
             rel = file.path.format(**values)
         except KeyError as exc:
             raise SpecError(f"spec {self.name!r}: file path {file.path!r} needs variable {exc}") from exc
-        return (data_dir / rel).resolve()
+        return (self.base_dir(data_dir) / rel).resolve()
+
+    def locate(self, file: FileSpec, data_dir: Path | None, variables: dict[str, Any]) -> Path:
+        """:meth:`resolve_path`, refusing a file that is not there with where it was looked for."""
+        path = self.resolve_path(file, data_dir, variables)
+        if not path.exists():
+            how = {
+                "spec": "paths in this spec start from the spec file's folder",
+                "home": "this spec reads generated data under TARGETING_HOME/data (`targeting generate` "
+                        "writes it; TARGETING_HOME changes where)",
+                "shared": "this spec reads the real-survey folder (TARGETING_DATA_DIR changes where; "
+                          "default ../shared/data beside the checkout)",
+            }[self.data_root if data_dir is None else "spec"]
+            if data_dir is not None:
+                how = f"paths start from the data folder given ({data_dir})"
+            raise InputFileError(
+                f"{self.where}: file {file.name!r} not found at {path} ({how}); give the file on the "
+                "command line or fix `path` in the spec"
+            )
+        return path
 
 
 def _packaged_specs() -> dict[str, str]:
@@ -188,13 +235,18 @@ def list_specs() -> list[str]:
 def load_spec(name_or_path: str | Path) -> DatasetSpec:
     """Load a dataset spec by packaged name or YAML path; errors name the file and the field."""
     path = Path(name_or_path)
+    folder: Path | None = None
     if path.suffix in {".yaml", ".yml"}:
         if not path.exists():
-            raise SpecError(f"dataset spec file not found: {path}")
-        text, where = path.read_text(encoding="utf-8"), str(path)
+            raise SpecError(f"dataset spec file not found: {path.resolve()}")
+        text, where, folder = path.read_text(encoding="utf-8"), str(path), path.resolve().parent
     else:
         specs = _packaged_specs()
         if str(name_or_path) not in specs:
-            raise SpecError(f"unknown dataset spec {name_or_path!r} (known: {', '.join(sorted(specs))})")
+            raise SpecError(f"unknown dataset spec {name_or_path!r} (known: {', '.join(sorted(specs))}; "
+                            "or give the path of a .yaml file)")
         text, where = specs[str(name_or_path)], f"specs/{name_or_path}.yaml"
-    return load_yaml_model(text, DatasetSpec, where)
+    spec = load_yaml_model(text, DatasetSpec, where)
+    spec._folder = folder
+    spec._where = where
+    return spec
