@@ -129,7 +129,7 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
         targeting_curve,
         temporal_validation,
     )
-    from targeting.pmt.design import log_welfare, size_feature
+    from targeting.pmt.design import size_feature, target
     from targeting.pmt.reference import reference_from_predictions, save_reference
 
     plan = experiment.validation
@@ -162,7 +162,7 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
                            **{"size_feature": size_feature(train), **experiment.params})
         groups = None if train.cluster is None else train.cluster.astype("string").to_numpy()
         X_train = design_frame(train)
-        est.fit(X_train, log_welfare(train), train.weight.to_numpy(), groups=groups)
+        est.fit(X_train, target(train), train.weight.to_numpy(), groups=groups)
         model_dir = out_dir / "model"
         save_model(est, model_dir, dataset_name=train.name, dataset_spec=experiment.dataset.spec,
                    feature_types=dict(train.feature_types), validation=result, overwrite=True,

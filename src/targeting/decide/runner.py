@@ -319,7 +319,7 @@ def score_dataset(
         t0 = time.perf_counter()
         pred = np.concatenate(preds)
         del preds
-        has_region = spec.region is not None
+        has_region = spec.region_column is not None
         ranks = scorer.rank(pred, np.concatenate(pops), np.concatenate(regions) if has_region else None)
         del pops, regions
         seconds["rank"] = time.perf_counter() - t0
@@ -392,8 +392,8 @@ def _meta(scorer: Scorer, spec: DatasetSpec, source: _Source, package_version: s
         spec=spec.name,
         dataset_title=spec.title,
         source_files=[Path(p).name for p in source.paths],
-        region=spec.region,
-        cluster=spec.cluster,
+        region=spec.region_column,
+        cluster=spec.cluster_column,
         groups=groups,
         truth=truth,
         **scorer.describe(spec.name),

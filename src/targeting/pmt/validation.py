@@ -50,6 +50,7 @@ from targeting.pmt.design import (
     log_welfare,
     poor_flags,
     size_feature,
+    target,
 )
 from targeting.pmt.estimator import PMTRegressor
 from targeting.pmt.ranking import population_shares
@@ -146,7 +147,7 @@ def _prediction_frame(data: SurveyData, poor: BoolArray) -> pd.DataFrame:
             "cluster": None if data.cluster is None else data.cluster.to_numpy(),
             "weight": data.weight.to_numpy(dtype=np.float64),
             "household_size": data.household_size.to_numpy(dtype=np.float64),
-            "log_welfare": log_welfare(data),
+            "log_welfare": target(data, check_leaks=False),
             "poor": poor,
             "poverty_line": np.nan
             if data.poverty_line is None
@@ -181,7 +182,7 @@ def cross_validate(
     """
     estimators = make_estimators(backends, data, params=params)
     X = design_frame(data, include_region=include_region)
-    y = log_welfare(data)
+    y = target(data)
     w = data.weight.to_numpy(dtype=np.float64)
     groups = _cluster_codes(data)
     if groups is not None and len(np.unique(groups)) >= n_splits:
@@ -213,7 +214,8 @@ def cross_validate(
         pred.loc[te, "fold"] = fold
     for name, values in out.items():
         pred[f"pred_{name}"] = values
-    return _result(data.name, pred, tuple(estimators), baseline, coverages, n_bootstrap, seed, unit)
+    return _result(data.name, pred, tuple(estimators), baseline, coverages, n_bootstrap, seed, unit,
+                   money=data.welfare_is_money)
 
 
 def temporal_validation(
@@ -240,7 +242,7 @@ def temporal_validation(
             f"test dataset {test.name!r} lacks feature(s) of {train.name!r}: {', '.join(missing)}"
         )
     X_test = X_test[list(X_train.columns)]
-    y = log_welfare(train)
+    y = target(train)
     w = train.weight.to_numpy(dtype=np.float64)
     groups = _cluster_codes(train)
     pred = _prediction_frame(test, poor_flags(test, poor_share=poor_share, unit=unit))
@@ -248,7 +250,8 @@ def temporal_validation(
         model = clone(est).fit(X_train, y, w, groups=groups)
         pred[f"pred_{name}"] = model.predict(X_test)
     name = f"{train.name} -> {test.name}"
-    return _result(name, pred, tuple(estimators), baseline, coverages, n_bootstrap, seed, unit)
+    return _result(name, pred, tuple(estimators), baseline, coverages, n_bootstrap, seed, unit,
+                   money=train.welfare_is_money and test.welfare_is_money)
 
 
 def _result(
@@ -260,6 +263,8 @@ def _result(
     n_bootstrap: int,
     seed: int,
     unit: Unit,
+    *,
+    money: bool = True,
 ) -> ValidationResult:
     table = evaluate_predictions(
         pred,
@@ -270,6 +275,7 @@ def _result(
         seed=seed,
         unit=unit,
         baseline=baseline,
+        money=money,
     )
     uw = _unit_weight_of(pred, unit)
     rate = float(uw[pred["poor"].to_numpy(bool)].sum() / uw.sum())
@@ -325,8 +331,12 @@ def evaluate_predictions(
     unit: Unit = "person",
     baseline: str | None = "ols",
     ci_level: float = 0.95,
+    money: bool = True,
 ) -> pd.DataFrame:
     """Tidy metrics (with cluster-bootstrap CIs) of out-of-sample predictions.
+
+    ``money`` False (welfare is an ordinal class or a poverty flag): Spearman and R² against
+    welfare and the poverty-line rule need money and are skipped (NaN, ``note`` says why).
 
     Computed by the audit's engine (:mod:`targeting.audit.engine`), so a backend's exclusion error
     at 20 % coverage here is the audit's exclusion error of the same selection (desil 1–2 when
@@ -346,15 +356,17 @@ def evaluate_predictions(
     poor = pred["poor"].to_numpy(dtype=bool)
     uw = _unit_weight_of(pred, unit)
     P = {b: pred[f"pred_{b}"].to_numpy(dtype=np.float64) for b in backends}
-    sels = coverage_selections(pred, backends, coverages, unit)
+    sels = coverage_selections(pred, backends, [c for c in coverages if money or c != "poverty_line"], unit)
     subject = {key: f"{key[0]}@{_coverage_label(key[1])}" for key in sels}
     families = [
         engine.confusion_family(poor, np.ones_like(poor), {subject[k]: v for k, v in sels.items()}, uw,
                                 rates=COVERAGE_METRICS, poverty_rate=None),
-        engine.spearman_family(y, P, uw, None),
-        engine.r2_family(y, P, uw, metric="r2_log_welfare"),
         engine.auc_family(poor, P, uw, None),
     ]
+    if money:
+        families += [engine.spearman_family(y, P, uw, None),
+                     engine.r2_family(y, P, uw, metric="r2_log_welfare")]
+    skipped = "" if money else "skipped: welfare is a class or a flag, not money"
     auc_key = {"auc_poor": "auc", "spearman": "spearman", "r2_log_welfare": "r2_log_welfare"}
 
     def key(backend: str, metric: str, cov: Coverage | None) -> engine.Key:
@@ -387,10 +399,12 @@ def evaluate_predictions(
                 coverage = float(uw @ sel / uw.sum()) if sel is not None else np.nan
             else:
                 coverage = np.nan if cov is None else float(cov)
+            needs_money = metric in ("spearman", "r2_log_welfare") or cov == "poverty_line"
             rows.append({
                 "dataset": dataset, "backend": b, "metric": metric, "coverage": coverage,
                 "coverage_label": _coverage_label(cov), "estimate": float(est), "ci_low": lo,
                 "ci_high": hi, "diff_vs_baseline": float(d), "diff_ci_low": dlo, "diff_ci_high": dhi,
+                "note": skipped if needs_money else "",
             })
     table = pd.DataFrame(rows)
     table.attrs["unit"] = unit

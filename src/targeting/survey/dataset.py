@@ -25,6 +25,7 @@ class SurveyData:
     feature_types : ``numeric`` | ``categorical`` | ``binary`` for each feature column.
     household_id : string ids, unique.
     welfare : per-capita welfare (already divided by household size where the source was total);
+        for ``welfare_kind`` ``class`` the class rank (1 = poorest), for ``flag`` 1 = not poor;
         ``None`` for a registry without measured welfare.
     weight : survey weight per household (ones where the survey has none).
     household_size : persons per household (for population-share deciles: weight x size).
@@ -52,6 +53,13 @@ class SurveyData:
     groups: pd.DataFrame = field(default_factory=pd.DataFrame)
     region_column: str | None = None
     cluster_column: str | None = None
+    welfare_kind: str = "per_capita"
+    leak_allowed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def welfare_is_money(self) -> bool:
+        """Whether welfare is money (per capita): else a class rank or a not-poor flag, with no log."""
+        return self.welfare_kind in ("per_capita", "total")
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -90,4 +98,6 @@ class SurveyData:
             groups=take(self.groups) if len(self.groups.columns) else pd.DataFrame(index=range(len(pos))),
             region_column=self.region_column,
             cluster_column=self.cluster_column,
+            welfare_kind=self.welfare_kind,
+            leak_allowed=dict(self.leak_allowed),
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from targeting.survey.dataset import FeatureType, SurveyData
 from targeting.survey.read import ROW, read_raw
 from targeting.survey.spec import DatasetSpec, FeatureSpec, load_spec
 from targeting.survey.validate import (
+    REJECT_COLUMNS,
     Problems,
     Validated,
     _as_text,
@@ -40,16 +42,29 @@ DATA_DIR_ENV = "TARGETING_DATA_DIR"
 
 @dataclass(frozen=True)
 class LoadedSurvey:
-    """A loaded survey: the accepted households as `SurveyData`, and every rejected one with reasons."""
+    """A loaded survey: the accepted households as `SurveyData`, and every rejected one with reasons.
+
+    ``excluded`` lists the rows the spec's filters left out (with the filter's reason: not errors),
+    ``notes`` the values the spec changed cell by cell (out of range, treated as missing), and
+    ``effects`` one counted line per thing the spec did (recodes, filters, aggregation, notes).
+    ``n_input`` counts the rows read (households, or persons for a person-level file).
+    """
 
     data: SurveyData
     rejects: pd.DataFrame
     n_input: int
     ignored_columns: list[str]
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    effects: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n_rejected_rows(self) -> int:
         return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
+
+    @property
+    def n_excluded_rows(self) -> int:
+        return int(self.excluded["row"].nunique()) if len(self.excluded) else 0
 
 
 def default_data_dir() -> Path:
@@ -87,9 +102,26 @@ def load_dataset(
             raise InputFileError(f"file not found: {Path(given).resolve()}")
         path = Path(given) if given is not None else spec.locate(f, data_dir, variables)
         frames[f.name] = (read_raw(path, f), path, f)
+    person_problems = pd.DataFrame(columns=REJECT_COLUMNS)
+    effects: list[dict[str, Any]] = []
+    n_persons = None
+    if spec.persons is not None:
+        from targeting.survey.prepare import aggregate_persons
+
+        persons, ppath, pfile = frames[spec.persons.file]
+        n_persons = len(persons)
+        households, person_problems, effects = aggregate_persons(persons, spec.persons, spec, str(ppath))
+        frames[spec.persons.file] = (households, ppath, pfile)
     raw, join_problems = _join(spec, frames)
-    return frame_to_survey(raw, spec, where=str(frames[spec.files[0].name][1]),
-                           join_problems=join_problems)
+    problems = pd.concat([p for p in (join_problems, person_problems) if len(p)], ignore_index=True) \
+        if len(join_problems) or len(person_problems) else None
+    loaded = frame_to_survey(raw, spec, where=str(frames[spec.files[0].name][1]), join_problems=problems)
+    if spec.persons is not None and spec.persons.file == spec.files[0].name:
+        # The rows read were persons; the households they make are what the rest counts.
+        loaded = dataclasses.replace(loaded, n_input=int(n_persons or 0))
+    if effects:
+        loaded = dataclasses.replace(loaded, effects=effects + loaded.effects)
+    return loaded
 
 
 def _join(spec: DatasetSpec, frames: dict[str, tuple[pd.DataFrame, Path, Any]]
@@ -147,18 +179,33 @@ def _household_ids(raw: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
 
 def frame_to_survey(raw: pd.DataFrame, spec: DatasetSpec, *, where: str = "<frame>",
                     join_problems: pd.DataFrame | None = None) -> LoadedSurvey:
-    """Validate an in-memory raw frame under a spec (used by files, the API and the synthetic data)."""
+    """Validate an in-memory raw frame under a spec (used by files, the API and the synthetic data).
+
+    The spec's row-local preparation (recodes, row filters, derived keys: `targeting.survey.prepare`)
+    runs first, so a file read a chunk at a time gives the same result as the whole file.
+    """
+    from targeting.survey.prepare import prepare
+
     if not _has_default_index(raw):
         raw = raw.reset_index(drop=True)
     if ROW not in raw.columns:
         raw = raw.assign(**{ROW: np.arange(2, len(raw) + 2)})
+    n_read = len(raw)
+    prepared = prepare(raw, spec)
+    raw = prepared.frame
+    if len(prepared.rejects):
+        gone = np.isin(raw[ROW].to_numpy(), prepared.rejects["row"].to_numpy())
+        raw = raw.loc[~gone].reset_index(drop=True)
+        join_problems = pd.concat([p for p in (join_problems, prepared.rejects) if p is not None and len(p)],
+                                  ignore_index=True)
+    notes = Problems()
     if spec.contract is not None:
         contract = load_contract(spec.contract)
         validated = validate_contract(raw, contract, where=where, extra_required=_role_columns(spec))
         validated = _with_absent_features(_with_roles_from_contract(validated, spec), contract)
         feature_types = _contract_feature_types(spec, contract, validated.accepted)
     else:
-        validated = _validate_generic(raw, spec, where)
+        validated = _validate_generic(raw, spec, where, notes)
         feature_types = {n: f.type for n, f in spec.features.items()}
     rejects = validated.rejects
     unmatched = raw.get("_unmatched")
@@ -182,8 +229,28 @@ def frame_to_survey(raw: pd.DataFrame, spec: DatasetSpec, *, where: str = "<fram
     if join_problems is not None and len(join_problems):
         rejects = pd.concat([rejects, join_problems], ignore_index=True)
     data = _build_survey(validated.accepted, spec, feature_types, validated.arrays)
+    note_table = _notes_table(notes, raw, spec, validated)
+    effects = list(prepared.effects)
+    if len(note_table):
+        for (col, reason), n in note_table.groupby(["column", "reason_en"]).size().items():
+            effects.append({"effect": "treated_as_missing", "column": col, "reason": reason, "n": int(n)})
     return LoadedSurvey(data=data, rejects=rejects.reset_index(drop=True),
-                        n_input=validated.n_input, ignored_columns=validated.ignored_columns)
+                        n_input=n_read, ignored_columns=validated.ignored_columns,
+                        excluded=prepared.excluded, notes=note_table, effects=effects)
+
+
+def _notes_table(notes: Problems, raw: pd.DataFrame, spec: DatasetSpec, validated: Validated) -> pd.DataFrame:
+    """Values the spec treats as missing, for the households that were accepted."""
+    table = notes.table()
+    if not len(table):
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    pos = table["pos"].to_numpy(dtype=np.int64)
+    rows = raw[ROW].to_numpy()[pos]
+    keep = np.isin(rows, validated.accepted.attrs.get("source_rows", np.array([])))
+    return pd.DataFrame({
+        "row": rows[keep], "household_id": _household_ids(raw, spec).to_numpy()[pos][keep],
+        **{c: table[c].to_numpy()[keep] for c in REJECT_COLUMNS[2:]},
+    }, columns=REJECT_COLUMNS)
 
 
 def _role_columns(spec: DatasetSpec) -> list[str]:
@@ -192,7 +259,7 @@ def _role_columns(spec: DatasetSpec) -> list[str]:
         cols.append(spec.welfare.column)
     if spec.weight:
         cols.append(spec.weight)
-    for c in (spec.region, spec.cluster):
+    for c in (spec.region_column, spec.cluster_column):
         if c:
             cols.append(c)
     if spec.poverty is not None:
@@ -247,8 +314,8 @@ def _contract_feature_types(spec: DatasetSpec, contract: Contract,
     # Optional feature fields a file leaves out are missing for every household (the model handles
     # missing values); the column is added by `_with_absent_features`, never guessed.
     names = list(contract.by_role("feature"))
-    if spec.region and spec.region not in names:
-        names.insert(0, spec.region)
+    if spec.region_column in contract.fields and spec.region_column not in names:
+        names.insert(0, spec.region_column)
     names += [c for c in spec.extra_features if c not in names]
     leaks = sorted(set(names) & set(spec.never_features))
     if leaks:
@@ -260,7 +327,7 @@ def _contract_feature_types(spec: DatasetSpec, contract: Contract,
     return types
 
 
-def _validate_generic(raw: pd.DataFrame, spec: DatasetSpec, where: str) -> Validated:
+def _validate_generic(raw: pd.DataFrame, spec: DatasetSpec, where: str, notes: Problems) -> Validated:
     """Validate a survey without a contract: role columns and typed features from the spec."""
     needed = [*_role_columns(spec), *spec.features, *spec.keep_columns,
               *{g.column for g in spec.groups.values()}]
@@ -282,21 +349,33 @@ def _validate_generic(raw: pd.DataFrame, spec: DatasetSpec, where: str) -> Valid
             problems.add(np.isfinite(num) & low, col, s, "harus positif", "must be positive")
         typed[col] = pd.Series(num)
 
-    if spec.welfare is not None:
+    if spec.welfare is not None and spec.welfare.is_money:
         number(spec.welfare.column, positive=True, allow_zero=True)
+    elif spec.welfare is not None:
+        wcol = spec.welfare.column
+        s = raw[wcol].reset_index(drop=True)
+        blank = blank_mask(s, _blank_values(spec))
+        problems.add(blank, wcol, s, "wajib diisi", "required value is empty")
+        text = _as_text(s)
+        if spec.welfare.measure == "class":
+            allowed = [_code_text(c) for c in spec.welfare.classes or []]
+            bad = ~blank & ~text.isin(allowed).fillna(False).to_numpy(dtype=bool)
+            problems.add(bad, wcol, s, f"bukan kelas yang sah (pilihan: {', '.join(allowed)})",
+                         f"not a valid class (allowed: {', '.join(allowed)})")
+        typed[wcol] = text
     if spec.weight:
         number(spec.weight, positive=True, allow_zero=False)
     number(spec.household_size, positive=True, allow_zero=False)
     if spec.poverty is not None and spec.poverty.line_column:
         number(spec.poverty.line_column, positive=True, allow_zero=False)
-    for col in (spec.region, spec.cluster, spec.poverty.flag_column if spec.poverty else None):
-        if col:
+    for col in (spec.region_column, spec.cluster_column, spec.poverty.flag_column if spec.poverty else None):
+        if col is not None:
             s = raw[col].reset_index(drop=True)
             blank = blank_mask(s, _blank_values(spec))
             problems.add(blank, col, s, "wajib diisi", "required value is empty")
             typed[col] = _as_text(s)
     for name, fspec in spec.features.items():
-        typed[name] = _parse_feature(raw[name].reset_index(drop=True), name, fspec, spec, problems)
+        typed[name] = _parse_feature(raw[name].reset_index(drop=True), name, fspec, spec, problems, notes)
     for col in {*spec.keep_columns, *(g.column for g in spec.groups.values())} - set(typed):
         typed[col] = raw[col].reset_index(drop=True)
     frame = pd.DataFrame(typed)
@@ -317,8 +396,15 @@ def _decimal(spec: DatasetSpec) -> str:
     return spec.files[0].decimal
 
 
+def _code_text(v: Any) -> str:
+    """A code from a spec as the cell text it matches (``1.0`` as ``1``)."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
 def _parse_feature(s: pd.Series, name: str, fspec: FeatureSpec, spec: DatasetSpec,
-                   problems: Problems) -> pd.Series:
+                   problems: Problems, notes: Problems | None = None) -> pd.Series:
     missing_codes = [str(c) for c in (*spec.missing_codes, *fspec.missing_codes)]
     text = _as_text(s)
     is_missing_code = text.isin(missing_codes).fillna(False).to_numpy(dtype=bool)
@@ -341,8 +427,14 @@ def _parse_feature(s: pd.Series, name: str, fspec: FeatureSpec, spec: DatasetSpe
                      "must be 0 or 1")
     lo = -np.inf if fspec.min is None else fspec.min
     hi = np.inf if fspec.max is None else fspec.max
-    problems.add(np.isfinite(num) & ((num < lo) | (num > hi)), name, s,
-                 f"di luar rentang [{lo}, {hi}]", f"out of range [{lo}, {hi}]")
+    outside = np.isfinite(num) & ((num < lo) | (num > hi))
+    if fspec.out_of_range == "missing" and notes is not None:
+        # The spec says so: the value is dropped from this household, which is kept, and counted.
+        notes.add(outside, name, s, f"di luar rentang [{lo}, {hi}]: dianggap kosong",
+                  f"out of range [{lo}, {hi}]: treated as missing")
+        num = np.where(outside, np.nan, num)
+    else:
+        problems.add(outside, name, s, f"di luar rentang [{lo}, {hi}]", f"out of range [{lo}, {hi}]")
     return pd.Series(num)
 
 
@@ -381,15 +473,29 @@ def _build_survey(acc: pd.DataFrame, spec: DatasetSpec, feature_types: dict[str,
     size = float_values(arrays[spec.household_size])
     weight = float_values(arrays[spec.weight]) if spec.weight else np.ones(len(acc))
     welfare = None
+    measure: str = spec.welfare_kind or "per_capita"
+    class_poor: np.ndarray | None = None
     if spec.welfare is not None and spec.welfare.column in acc.columns:
-        w = float_values(arrays[spec.welfare.column])
-        welfare = pd.Series(w if spec.welfare.per_capita else w / size, name="welfare")
-    line, poor = _poverty(acc, spec, welfare, weight * size)
+        if spec.welfare.is_money:
+            w = float_values(arrays[spec.welfare.column])
+            welfare = pd.Series(w if measure == "per_capita" else w / size, name="welfare")
+        else:
+            # An ordinal class becomes its rank (1 = poorest); a flag 0 (poor) / 1 (not poor).
+            text = _as_text(pd.Series(arrays[spec.welfare.column])).to_numpy(dtype=object)
+            class_poor = np.isin(text, [_code_text(v) for v in spec.welfare.poor or []])
+            if measure == "class":
+                order = {_code_text(v): i + 1 for i, v in enumerate(spec.welfare.classes or [])}
+                welfare = pd.Series([float(order[t]) for t in text], dtype="float64", name="welfare")
+            else:
+                welfare = pd.Series((~class_poor).astype(np.float64), name="welfare")
+    line, poor = _poverty(acc, spec, welfare if measure in ("per_capita", "total") else None, weight * size)
+    if class_poor is not None:
+        poor = pd.Series(class_poor, name="poor")
     if welfare is not None and spec.welfare is not None and spec.welfare.log_floor is not None:
         # Poverty status above used the raw value; the log-welfare PMT target gets the documented floor.
         welfare = welfare.clip(lower=spec.welfare.log_floor)
     # Read once: the region is both a SurveyData field and an audit group.
-    region = acc[spec.region].astype("string") if spec.region else None
+    region = acc[spec.region_column].astype("string") if spec.region_column else None
     groups = _groups(arrays, spec, region, acc.index)
     return SurveyData(
         name=spec.name,
@@ -401,9 +507,11 @@ def _build_survey(acc: pd.DataFrame, spec: DatasetSpec, feature_types: dict[str,
         household_size=pd.Series(size, name="household_size"),
         welfare=welfare,
         region=region.rename("region") if region is not None else None,
-        cluster=_as_string(acc[spec.cluster]).rename("cluster") if spec.cluster else None,
-        region_column=spec.region,
-        cluster_column=spec.cluster,
+        cluster=_as_string(acc[spec.cluster_column]).rename("cluster") if spec.cluster_column else None,
+        region_column=spec.region_column,
+        cluster_column=spec.cluster_column,
+        welfare_kind=measure,
+        leak_allowed=dict(spec.welfare_leak_allowed),
         poverty_line=line,
         poor=poor,
         groups=groups,

@@ -40,17 +40,186 @@ class JoinSpec(BaseModel):
     right_on: list[str]
 
 
+WelfareKind = Literal["per_capita", "total", "class", "flag"]
+#: Welfare kinds measured in money: only they have log welfare, R², Spearman against welfare, CGH.
+MONEY_KINDS: tuple[str, str] = ("per_capita", "total")
+
+
 class WelfareSpec(BaseModel):
-    """The welfare measure: a column, and whether it is already per capita."""
+    """The welfare measure: money per capita or per household, an ordinal class, or a poverty flag.
+
+    * ``per_capita`` (default) / ``total``: money; a total is divided by household size. The PMT
+      predicts log welfare.
+    * ``class``: an ordinal class (e.g. 1 extreme poor, 2 poor, 3 not poor) with ``classes`` listed
+      poorest first and the ``poor`` ones named; the PMT predicts the class rank, and every metric
+      that needs money (R², Spearman against welfare, CGH, the poverty-line rule) is skipped with a
+      reason, never computed on a class.
+    * ``flag``: only a poor / not-poor flag (``poor`` lists the values meaning poor); the PMT
+      predicts 1 for not poor, 0 for poor (a linear probability model).
+    """
 
     model_config = ConfigDict(extra="forbid")
     column: str
+    kind: WelfareKind | None = None
     per_capita: bool = True
+    classes: list[Any] | None = Field(default=None, description="class: the values, poorest first.")
+    poor: list[Any] | None = Field(default=None, description="class / flag: the values meaning poor.")
     log_floor: float | None = Field(
         default=None,
         description="Welfare values below this are raised to it before taking logs for the PMT "
         "(zero-income households); the poverty classification uses the raw value.",
     )
+
+    @property
+    def measure(self) -> WelfareKind:
+        """The kind, with the older ``per_capita: false`` meaning ``total``."""
+        return self.kind or ("per_capita" if self.per_capita else "total")
+
+    @property
+    def is_money(self) -> bool:
+        return self.measure in MONEY_KINDS
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> WelfareSpec:
+        kind = self.measure
+        if kind == "class" and (not self.classes or not self.poor):
+            raise ValueError("welfare kind 'class' needs `classes` (poorest first) and `poor`")
+        if kind == "flag" and not self.poor:
+            raise ValueError("welfare kind 'flag' needs `poor` (the values meaning poor)")
+        if kind in ("class", "flag") and self.log_floor is not None:
+            raise ValueError("log_floor is for money welfare only")
+        if kind == "class" and self.poor and self.classes:
+            unknown = [p for p in self.poor if p not in self.classes]
+            if unknown:
+                raise ValueError(f"poor classes {unknown} are not among `classes`")
+        return self
+
+
+Scalar = str | int | float | bool
+
+
+class Condition(BaseModel):
+    """One comparison of a column's cell with a value, from a closed set of operators.
+
+    ``equals``/``not_equals``/``isin``/``not_in`` compare the cell's text (stripped; a whole number
+    written ``1.0`` equals ``1``); ``lt``/``le``/``gt``/``ge`` compare numbers (a cell that is not a
+    number cannot be compared: its row is rejected); ``blank: true`` matches empty cells.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    column: str
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    isin: list[Scalar] | None = None
+    not_in: list[Scalar] | None = None
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+    blank: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Condition:
+        ops = [k for k in OPERATORS if getattr(self, k) is not None]
+        if len(ops) != 1:
+            raise ValueError(f"a condition on {self.column!r} takes exactly one of {', '.join(OPERATORS)}")
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(k for k in OPERATORS if getattr(self, k) is not None)
+
+    @property
+    def operand(self) -> Any:
+        return getattr(self, self.operator)
+
+    def describe(self) -> str:
+        v = self.operand
+        shown = int(v) if isinstance(v, float) and v.is_integer() else v
+        return f"{self.column} {self.operator} {shown!r}"
+
+
+OPERATORS: tuple[str, ...] = ("equals", "not_equals", "isin", "not_in", "lt", "le", "gt", "ge", "blank")
+
+
+class RowFilter(Condition):
+    """A row filter: the condition and, always, why (it is printed with the rows it excludes)."""
+
+    because: str = Field(min_length=3, description="Why: shown with the count of rows it excludes.")
+
+
+class RowsSpec(BaseModel):
+    """Rows the spec excludes: every ``keep_if`` must hold, no ``drop_if`` may (reported, not rejected)."""
+
+    model_config = ConfigDict(extra="forbid")
+    keep_if: list[RowFilter] = Field(default_factory=list)
+    drop_if: list[RowFilter] = Field(default_factory=list)
+
+
+class KeySpec(BaseModel):
+    """A region or cluster made of several columns (unique only together), joined into one key."""
+
+    model_config = ConfigDict(extra="forbid")
+    columns: list[str] = Field(min_length=1)
+    sep: str = "/"
+    name: str | None = Field(default=None, description="Name of the derived column (default: parts joined).")
+
+    @property
+    def column(self) -> str:
+        return self.name or "+".join(self.columns)
+
+
+class OneHotSpec(BaseModel):
+    """A region stored as one 0/1 column per region: exactly one must be 1 in each row."""
+
+    model_config = ConfigDict(extra="forbid")
+    one_hot: dict[str, str] = Field(min_length=2, description="column -> region label")
+    name: str = "region"
+
+    @property
+    def column(self) -> str:
+        return self.name
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.one_hot)
+
+
+RoleColumn = str | KeySpec | OneHotSpec
+
+AggregateHow = Literal["head", "count", "any", "all", "max", "min", "mean", "sum"]
+
+
+class Aggregate(BaseModel):
+    """One household column made from its persons' rows.
+
+    ``head``: the head's value; ``count``: persons (meeting ``where`` if given); ``any``/``all``:
+    1 if any / every person meets ``where``, else 0; ``max``/``min``/``mean``/``sum`` of a numeric
+    ``column`` over the persons (meeting ``where`` if given; missing values skipped).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    how: AggregateHow
+    column: str | None = None
+    where: Condition | None = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> Aggregate:
+        if self.how in ("head", "max", "min", "mean", "sum") and self.column is None:
+            raise ValueError(f"aggregate {self.how!r} needs `column`")
+        if self.how in ("any", "all") and self.where is None:
+            raise ValueError(f"aggregate {self.how!r} needs `where`")
+        return self
+
+
+class PersonsSpec(BaseModel):
+    """A person-level file made into one row per household before anything else reads it."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(description="The person-level file (one of `files`).")
+    household: list[str] = Field(min_length=1, description="Its columns identifying the household.")
+    head: Condition = Field(description="Which person is the head (exactly one per household).")
+    columns: dict[str, Aggregate] = Field(min_length=1)
 
 
 class PovertySpec(BaseModel):
@@ -100,6 +269,11 @@ class FeatureSpec(BaseModel):
     min: float | None = None
     max: float | None = None
     missing_codes: list[Any] = Field(default_factory=list)
+    out_of_range: Literal["reject", "missing"] = Field(
+        default="reject",
+        description="A value outside [min, max]: reject the household, or treat the value as missing "
+        "(counted and reported).",
+    )
     label: str = ""
 
 
@@ -126,8 +300,20 @@ class DatasetSpec(BaseModel):
     welfare: WelfareSpec | None = None
     weight: str | None = None
     household_size: str
-    region: str | None = None
-    cluster: str | None = None
+    region: RoleColumn | None = None
+    cluster: RoleColumn | None = None
+    persons: PersonsSpec | None = None
+    rows: RowsSpec = Field(default_factory=RowsSpec)
+    recode: dict[str, dict[str, Scalar | None]] = Field(
+        default_factory=dict,
+        description="column -> {text as written: value}: cells are replaced before validation (matched "
+        "stripped and case-insensitively); cells not listed stay as they are. Every change is counted.",
+    )
+    welfare_leak_allowed: dict[str, str] = Field(
+        default_factory=dict,
+        description="Column -> why it may stay although its rank correlation with welfare exceeds the "
+        "leak threshold.",
+    )
     poverty: PovertySpec | None = None
     groups: dict[str, GroupSpec] = Field(default_factory=dict)
     features: dict[str, FeatureSpec] = Field(default_factory=dict)
@@ -155,6 +341,11 @@ class DatasetSpec(BaseModel):
         leaks = sorted(set(self.features) & set(self.never_features))
         if leaks:
             raise ValueError(f"columns {leaks} are listed as never_features but used as features")
+        # A welfare proxy must not sneak in as a role either (a region that is an income decile).
+        for role, cols in self.role_sources().items():
+            bad = sorted(set(cols) & set(self.never_features))
+            if bad:
+                raise ValueError(f"{role} uses column(s) {bad}, which are listed as never_features")
         if self.contract is None and not self.features:
             raise ValueError("a spec without a contract must list its features")
         roles = set(self.household_id)
@@ -165,7 +356,35 @@ class DatasetSpec(BaseModel):
         clash = sorted(roles & set(self.features))
         if clash:
             raise ValueError(f"role columns {clash} cannot also be features (welfare/weight/id leak)")
+        if self.persons is not None and self.persons.file not in names:
+            raise ValueError(f"persons names file {self.persons.file!r}, which is not one of `files`")
         return self
+
+    @property
+    def region_column(self) -> str | None:
+        """The column holding the region once derived keys are built (None without a region)."""
+        return _role_column(self.region)
+
+    @property
+    def cluster_column(self) -> str | None:
+        return _role_column(self.cluster)
+
+    @property
+    def welfare_kind(self) -> WelfareKind | None:
+        return None if self.welfare is None else self.welfare.measure
+
+    def role_sources(self) -> dict[str, list[str]]:
+        """The source columns of every role except the id and welfare (which never_features name)."""
+        out: dict[str, list[str]] = {}
+        for role, value in (("region", self.region), ("cluster", self.cluster)):
+            if value is not None:
+                out[role] = [value] if isinstance(value, str) else list(value.columns)
+        if self.weight:
+            out["weight"] = [self.weight]
+        out["household_size"] = [self.household_size]
+        for name, g in self.groups.items():
+            out[f"group {name}"] = [g.column]
+        return out
 
     _folder: Path | None = PrivateAttr(default=None)
     _where: str = PrivateAttr(default="")
@@ -216,6 +435,12 @@ class DatasetSpec(BaseModel):
                 "command line or fix `path` in the spec"
             )
         return path
+
+
+def _role_column(value: RoleColumn | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.column
 
 
 def _packaged_specs() -> dict[str, str]:
