@@ -1,4 +1,4 @@
-"""Spec features that let a survey be read as it comes: each on a tiny hand-made file, answers worked out by hand."""
+"""Spec features that let a survey be read as it comes: tiny hand-made files, answers worked out by hand."""
 
 from __future__ import annotations
 
@@ -90,7 +90,8 @@ def test_out_of_range_missing_keeps_the_household_and_reports_the_value(tmp_path
     assert len(loaded.data) == 5 and len(loaded.rejects) == 0
     rooms = loaded.data.features["rooms"].to_numpy()
     assert np.isnan(rooms[2]) and rooms[[0, 1, 3, 4]].tolist() == [2.0, 3.0, 1.0, 1.0]
-    assert loaded.notes[["row", "household_id", "column", "value"]].values.tolist() == [[4, "3", "rooms", "9"]]
+    notes = loaded.notes[["row", "household_id", "column", "value"]].values.tolist()
+    assert notes == [[4, "3", "rooms", "9"]]
     (effect,) = [e for e in loaded.effects if e["effect"] == "treated_as_missing"]
     assert effect["n"] == 1 and effect["column"] == "rooms"
     # The default stays strict: the same value rejects the household.
@@ -209,7 +210,8 @@ def test_welfare_as_an_ordinal_class_is_a_rank_not_money(tmp_path):
 
     assert target(d, check_leaks=False).tolist() == [1.0, 3.0, 2.0]  # never log of a class
     with pytest.raises(SpecError, match="needs `classes`"):
-        load_spec(write(tmp_path, BASE + "welfare: {column: status, kind: class}\nfeatures: {rooms: {type: numeric}}\n"))
+        load_spec(write(tmp_path, BASE + "welfare: {column: status, kind: class}\n"
+                                         "features: {rooms: {type: numeric}}\n"))
 
 
 def test_welfare_as_a_poverty_flag_only(tmp_path):
@@ -270,6 +272,6 @@ def test_paths_start_from_the_spec_folder_and_a_missing_file_says_where_it_looke
     finally:
         os.chdir(cwd)
     (folder / "hh.csv").unlink()
-    with pytest.raises(InputFileError, match=r"file 'hh' not found at .*district/hh\.csv \(paths in this spec "
-                                             r"start from the spec file's folder\)"):
+    with pytest.raises(InputFileError, match=r"file 'hh' not found at .*district/hh\.csv \(paths in "
+                                             r"this spec start from the spec file's folder\)"):
         load_dataset(load_spec(spec))
