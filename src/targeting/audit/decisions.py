@@ -159,7 +159,8 @@ class AuditData:
 
     @property
     def rules_unknown(self) -> BoolArray:
-        return np.asarray(self.verdict == "unknown", dtype=bool)
+        """Verdict left open by missing answers (never, when no rule set was applied)."""
+        return np.asarray(self.verdict == "unknown", dtype=bool) & self.has_rules
 
     @property
     def has_truth(self) -> bool:

@@ -66,6 +66,15 @@ class Decisions:
         return len(self.table)
 
 
+def _catalogue_for(spec: Any) -> Any:
+    """The reason catalogue for a spec's indicators (None: the packaged, contract-based one)."""
+    if spec is None or getattr(spec, "contract", None) is not None:
+        return None
+    from targeting.explain import ReasonCatalogue
+
+    return ReasonCatalogue.from_spec(spec)
+
+
 def file_version(path: str | Path) -> str:
     """Content version of a data file: the first 16 hex digits of its SHA-256."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
@@ -96,6 +105,8 @@ class Scorer:
     selection : who the model selects (default: any programme).
     ranking : ``within`` the scored population, or against the model's ``reference``.
     top_k : reasons per household. ``key`` pseudonymises NIK into ``head_nik_pseudonym``.
+    spec : the dataset spec of the households scored: a survey outside the Indonesian contract names
+        its indicators with its spec's labels (`targeting.explain.ReasonCatalogue.from_spec`).
     """
 
     def __init__(
@@ -115,6 +126,7 @@ class Scorer:
         top_k: int = 4,
         min_abs: float = 0.0,
         key: bytes | None = None,
+        spec: Any = None,
     ) -> None:
         from targeting.eligibility import RuleSet, load_ruleset
         from targeting.explain import Explainer
@@ -148,7 +160,8 @@ class Scorer:
         self.top_k = int(top_k)
         self.key = key
         # Compiles the model for exact contributions and checks the reason catalogue covers it.
-        self.explainer = Explainer(self.model, top_k=max(1, self.top_k), min_abs=min_abs)
+        self.explainer = Explainer(self.model, catalogue=_catalogue_for(spec), top_k=max(1, self.top_k),
+                                   min_abs=min_abs)
         self.features = list(self.model.schema_.names)
         version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE)
         card_dict = card.model_dump(mode="json")

@@ -75,7 +75,7 @@ def score_job(
         console.print(f"[yellow]{chosen.note}[/yellow]")
     scorer = Scorer(chosen.path, model_name=chosen.name, label=chosen.label, source=chosen.source,
                     ruleset=ruleset, as_of=as_of, min_criteria_met=min_criteria_met, selection=selection,
-                    ranking=ranking, top_k=top_k, key=load_key(settings.home))  # type: ignore[arg-type]
+                    ranking=ranking, top_k=top_k, key=load_key(settings.home), spec=spec_obj)  # type: ignore[arg-type]
     console.print(f"model {scorer.info.model_version} ({chosen.source}); "
                   f"aturan / rules: {scorer.info.ruleset_id or '-'}; peringkat / ranking: {ranking}")
     files = {spec_obj.files[0].name: Path(file)} if file is not None else None

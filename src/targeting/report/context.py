@@ -8,6 +8,7 @@ compare it with the library's.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -100,6 +101,7 @@ class ReportContext:
     flagged: dict[str, Any]
     metrics_ci: dict[str, str]
     files: dict[str, str] = field(default_factory=dict)
+    has_rules: bool = True
 
 
 # ---- labels -------------------------------------------------------------------------------------
@@ -190,10 +192,11 @@ def _findings(result: AuditResult, t: Translator, numbers: dict[str, Number]) ->
             out.append({"key": "summary.finding_inclusion", "numbers": ["model.inclusion_error"],
                         "extra": {"ci": _ci(t, ie.ci_low, ie.ci_high)}})  # fmt: skip
         rules_ee = _metric_row(m, "rules", "exclusion_error")
-        side = _disjoint(ee, rules_ee)
-        key = {1: "summary.finding_rules_better", -1: "summary.finding_model_better",
-               0: "summary.finding_no_clear_winner"}[side]  # fmt: skip
-        out.append({"key": key, "numbers": ["model.exclusion_error", "rules.exclusion_error"], "extra": {}})
+        if rules_ee is not None:
+            side = _disjoint(ee, rules_ee)
+            key = {1: "summary.finding_rules_better", -1: "summary.finding_model_better",
+                   0: "summary.finding_no_clear_winner"}[side]  # fmt: skip
+            out.append({"key": key, "numbers": ["model.exclusion_error", "rules.exclusion_error"], "extra": {}})
         worst = _worst_group(result, t)
         if worst is None:
             out.append({"key": "summary.finding_no_group_gap", "numbers": [], "extra": {}})
@@ -201,9 +204,12 @@ def _findings(result: AuditResult, t: Translator, numbers: dict[str, Number]) ->
             out.append({"key": "summary.finding_group_gap", "numbers": [], "extra": worst})
     else:
         out.append({"key": "summary.finding_no_truth", "numbers": [], "extra": {}})
-    out.append({"key": "summary.finding_agreement",
-                "numbers": ["model_vs_rules.agreement", "model_vs_rules.model_not_rules",
-                            "model_vs_rules.rules_not_model"], "extra": {}})  # fmt: skip
+    if result.settings.get("has_rules", True):
+        out.append({"key": "summary.finding_agreement",
+                    "numbers": ["model_vs_rules.agreement", "model_vs_rules.model_not_rules",
+                                "model_vs_rules.rules_not_model"], "extra": {}})  # fmt: skip
+    else:
+        out.append({"key": "summary.finding_no_rules", "numbers": [], "extra": {}})
     out.append({"key": "summary.finding_flagged", "numbers": ["flagged"], "extra": {}})
     for f in out:
         f["html"] = finding_html(t, numbers, f)
@@ -627,9 +633,11 @@ def build_context(
     settings["bootstrap_unit_text"] = (
         t("methods.unit_household") if unit == "household" else t("methods.unit_cluster", column=unit)
     )
-    metrics_ci = {
+    # An interval the audit did not compute (no rule set, no truth) shows as a dash, never an error.
+    metrics_ci: dict[str, str] = defaultdict(lambda: MISSING)
+    metrics_ci.update({
         f"{r.subject}.{r.metric}": t.interval(r.ci_low, r.ci_high) for r in result.metrics.itertuples()
-    }
+    })
     return ReportContext(
         lang=lang,
         t=t,
@@ -653,4 +661,5 @@ def build_context(
         flagged=_flagged(result, t, max_flagged_rows),
         metrics_ci=metrics_ci,
         files=dict(files or {}),
+        has_rules=bool(result.settings.get("has_rules", True)),
     )
