@@ -24,8 +24,9 @@ from api.security import create_key
 from targeting.settings import get_settings
 from targeting.survey.dataset import SurveyData
 from tests.conftest import valid_household
+from tests.models import train_model_folder
 
-__all__ = ["TestClient", "valid_household"]
+__all__ = ["TestClient", "train_model_folder", "valid_household"]
 
 
 class FakeScorer:
@@ -93,32 +94,6 @@ def registry_households(n: int, seed: int) -> list[dict[str, Any]]:
     frame = generate(n_survey=20, n_registry=n, seed=seed).registry
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return [{str(k): (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in records]
-
-
-def train_model_folder(directory: Path, *, n_survey: int = 2000, seed: int = 1, **params: Any) -> Path:
-    """A real saved PMT (OLS unless ``params`` say otherwise) trained on the synthetic Kukar survey,
-    with its reference distribution."""
-    from targeting.pmt import PMTRegressor
-    from targeting.pmt.design import design_frame, log_welfare, size_feature
-    from targeting.pmt.persistence import save_model
-    from targeting.pmt.reference import reference_from_predictions, save_reference
-    from targeting.survey.load import frame_to_survey
-    from targeting.survey.spec import load_spec
-    from targeting.survey.synthetic import generate
-
-    survey = frame_to_survey(generate(n_survey=n_survey, n_registry=10, seed=seed).survey,
-                             load_spec("kukar_survey")).data
-    assert survey.welfare is not None and survey.cluster is not None and survey.region is not None
-    # As `targeting experiment run` fits its final model.
-    X = design_frame(survey)
-    model = PMTRegressor(**{"backend": "ols", "size_feature": size_feature(survey), **params})
-    groups = survey.cluster.astype("string").to_numpy()
-    model.fit(X, log_welfare(survey), survey.weight.to_numpy(), groups=groups)
-    save_model(model, directory, dataset_name="synthetic kukar (tests)", dataset_spec="kukar_survey",
-               feature_types=dict(survey.feature_types))
-    save_reference(reference_from_predictions(model.predict(X), survey.population_weight, survey.region),
-                   directory)
-    return directory
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,116 @@
+"""`targeting score` end to end: chunks give the whole file's answer, bad files are answered cleanly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from targeting.decide import Scorer, Selection
+from targeting.decide.runner import score_dataset
+from targeting.errors import InputFileError
+from targeting.survey.spec import load_spec
+from targeting.survey.synthetic import generate
+from tests.models import train_model_folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return train_model_folder(tmp_path_factory.mktemp("model"), n_survey=1500, seed=4)
+
+
+@pytest.fixture(scope="module")
+def registry() -> pd.DataFrame:
+    return generate(n_survey=20, n_registry=3000, seed=8).registry
+
+
+def _score(model_dir, path, out, **kw):
+    scorer = Scorer(model_dir, selection=Selection(desil_max=3), key=bytes(32))
+    return score_dataset(scorer, load_spec("indonesia_household"), out, files={"households": path}, **kw)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_chunks_give_the_same_decisions_as_one_pass(model_dir, registry, tmp_path, suffix):
+    path = tmp_path / f"registry{suffix}"
+    registry.to_csv(path, index=False) if suffix == ".csv" else registry.to_parquet(path, index=False)
+    whole = _score(model_dir, path, tmp_path / "whole", chunk_rows=10**6)
+    chunked = _score(model_dir, path, tmp_path / "chunked", chunk_rows=1000)
+    a = pd.read_parquet(whole.decisions)
+    b = pd.read_parquet(chunked.decisions)
+    pd.testing.assert_frame_equal(a, b, check_categorical=False)
+    # Desil within the registry: equal shares of persons, selected = desil 1-3 (~30 % of persons).
+    persons = a["household_size"]
+    share = persons[a["selected"]].sum() / persons.sum()
+    assert share == pytest.approx(0.3, abs=0.01)
+    assert chunked.counts["selected"] == int(a["selected"].sum()) and chunked.n_households == 3000
+    summary = json.loads(chunked.summary.read_text())
+    assert summary["meta"]["selection"]["desil_max"] == 3 and summary["counts"]["households"] == 3000
+    assert "head_nik" not in a.columns and a["head_nik_pseudonym"].str.match(r"^p[0-9a-f]{16}$").all()
+
+
+def test_a_repeated_id_in_another_chunk_is_a_file_level_error(model_dir, registry, tmp_path):
+    frame = registry.copy()
+    frame.loc[2500, "household_id"] = frame.loc[10, "household_id"]
+    path = tmp_path / "dup.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputFileError, match=r"not unique across the file .*R0000011"):
+        _score(model_dir, path, tmp_path / "out", chunk_rows=1000)
+
+
+def test_cli_score_reports_rejects_with_exit_1_and_writes_safe_exports(model_dir, registry, tmp_path,
+                                                                     monkeypatch):
+    from targeting.cli import app
+
+    monkeypatch.setenv("TARGETING_HOME", str(tmp_path / "home"))
+    frame = registry.head(300).copy()
+    frame["household_size"] = frame["household_size"].astype(object)
+    frame.loc[5, "household_size"] = "lima"
+    frame.loc[7, "desa"] = '=HYPERLINK("http://x","y")'
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["score", str(path), "--model", str(model_dir), "--program", "pkh",
+                                      "--format", "csv", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    rejects = pd.read_csv(out / "rejects.csv", dtype=str)
+    assert rejects["household_id"].tolist() == [frame.loc[5, "household_id"]]
+    assert rejects["value"].tolist() == ["lima"]
+    decisions = pd.read_parquet(out / "decisions.parquet")
+    assert len(decisions) == 299
+    # PKH is desil 1-4: the selection is the programme's flag.
+    np.testing.assert_array_equal(decisions["selected"], decisions["program_pkh"])
+    text = (out / "decisions.csv").read_text(encoding="utf-8")
+    assert '"\'=HYPERLINK(""http://x""' in text  # quoted, and prefixed: text, never a formula
+    assert ',=HYPERLINK' not in text and '"=HYPERLINK' not in text
+    assert (out / "decisions.meta.json").is_file()
+
+
+def test_cli_score_names_a_missing_file_and_a_bad_option(tmp_path, monkeypatch):
+    from targeting.cli import main
+
+    monkeypatch.setenv("TARGETING_HOME", str(tmp_path / "home"))
+    import sys
+
+    for args, message in (
+        (["score", str(tmp_path / "nope.csv"), "--model", "default"], "file not found"),
+        (["score", "--spec", "kukar_registry", "--model", "default"], "not found at"),
+        (["score", str(tmp_path / "x.csv"), "--model", str(tmp_path)], "not champion/challenger/default"),
+    ):
+        monkeypatch.setattr(sys, "argv", ["targeting", *args])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        assert exc.value.code == 2
+
+
+def test_no_accepted_household_is_a_clear_error(model_dir, registry, tmp_path):
+    frame = registry.head(5).copy()
+    frame["household_size"] = "x"
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputFileError, match=r"no household was accepted \(5 rows read, 5 rejected"):
+        _score(model_dir, path, tmp_path / "out")
+    assert (tmp_path / "out" / "rejects.csv").is_file()
