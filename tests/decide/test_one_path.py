@@ -1,4 +1,4 @@
-"""One scoring path and one metrics engine: the same household, model and unit give the same answer everywhere."""
+"""One scoring path and one metrics engine: the same household, model and unit, the same answer."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def registry(tmp_path_factory):
 
 def test_api_and_score_decide_every_field_the_same(model_dir, registry, tmp_path, monkeypatch):
     """`targeting score --rank reference` and POST /v1/score: field by field, household by household."""
-    from api.scoring import ModelScorer
     from api.intake import validate_households
+    from api.scoring import ModelScorer
     from targeting.cli import app
     from tests.api.conftest import registry_households
 
@@ -106,7 +106,8 @@ def test_validation_table_and_audit_give_the_same_exclusion_error(tmp_path):
     v = validation.table
     for metric in ("exclusion_error", "inclusion_error", "inclusion_error_nonpoor"):
         row = v[(v.metric == metric) & (v.coverage_label == "20%")]
-        assert metric_value(table, "model", metric) == pytest.approx(float(row["estimate"].iloc[0]), abs=1e-12)
+        expected = float(row["estimate"].iloc[0])
+        assert metric_value(table, "model", metric) == pytest.approx(expected, abs=1e-12)
     assert 0.1 < metric_value(table, "model", "exclusion_error") < 0.9
     # The selection is exactly the validation's at 20 % of persons.
     from targeting.pmt.validation import coverage_selections

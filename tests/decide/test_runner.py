@@ -89,7 +89,7 @@ def test_cli_score_reports_rejects_with_exit_1_and_writes_safe_exports(model_dir
     assert (out / "decisions.meta.json").is_file()
 
 
-def test_cli_score_names_a_missing_file_and_a_bad_option(tmp_path, monkeypatch):
+def test_cli_score_names_a_missing_file_and_a_bad_option(tmp_path, monkeypatch, capsys):
     from targeting.cli import main
 
     monkeypatch.setenv("TARGETING_HOME", str(tmp_path / "home"))
@@ -104,6 +104,8 @@ def test_cli_score_names_a_missing_file_and_a_bad_option(tmp_path, monkeypatch):
         with pytest.raises(SystemExit) as exc:
             main()
         assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
 
 
 def test_no_accepted_household_is_a_clear_error(model_dir, registry, tmp_path):

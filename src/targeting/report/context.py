@@ -196,7 +196,8 @@ def _findings(result: AuditResult, t: Translator, numbers: dict[str, Number]) ->
             side = _disjoint(ee, rules_ee)
             key = {1: "summary.finding_rules_better", -1: "summary.finding_model_better",
                    0: "summary.finding_no_clear_winner"}[side]  # fmt: skip
-            out.append({"key": key, "numbers": ["model.exclusion_error", "rules.exclusion_error"], "extra": {}})
+            out.append({"key": key, "numbers": ["model.exclusion_error", "rules.exclusion_error"],
+                        "extra": {}})
         worst = _worst_group(result, t)
         if worst is None:
             out.append({"key": "summary.finding_no_group_gap", "numbers": [], "extra": {}})
