@@ -228,7 +228,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 2024,
 ) -> None:
     """Buat data sintetis Kukar / generate the synthetic Kukar survey, registry and ground truth."""
-    from targeting.pipeline import generate_kukar
+    from targeting.jobs.demo import generate_kukar
     from targeting.settings import get_settings
 
     generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed)
@@ -240,11 +240,35 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2024,
     lang: Annotated[str, typer.Option(help="Report language: id or en.")] = "id",
 ) -> None:
-    """Jalankan seluruh alur / run the whole pipeline on the embedded synthetic Kukar data."""
-    from targeting.pipeline import run_demo
+    """Jalankan seluruh alur / run the whole job on the embedded synthetic Kukar data.
+
+    The same as `targeting run kukar_demo` (the shipped plan), with these overrides.
+    """
+    from targeting.jobs.demo import run_demo
     from targeting.settings import get_settings
 
     run_demo(get_settings(), n_registry=n_registry, seed=seed, lang=lang)
+
+
+@app.command()
+def run(
+    plan: Annotated[
+        str, typer.Argument(help="Plan YAML, or a shipped plan (kukar_demo, paraguay_2024, kukar_small).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: <TARGETING_HOME>/runs/<plan>-<time>).")
+    ] = None,
+) -> None:
+    """Jalankan rencana / run a district's plan: train (or pick) a model, score the registry, audit, report.
+
+    A plan (YAML) names the training survey or a trained model, the registry, the rule set and its
+    k, the selection (programme, desil or quota per kecamatan), the audit and the report language.
+    """
+    from targeting.jobs.plan import load_plan, run_plan
+    from targeting.settings import get_settings
+
+    plan_obj, base = load_plan(plan)
+    run_plan(get_settings(), plan_obj, base=base, out_dir=out)
 
 
 # ---- score and audit --------------------------------------------------------------------------------
@@ -252,27 +276,12 @@ def demo(
 
 def _selection(program: str | None, desil_max: int | None, quota: Path | None):  # -> Selection
     from targeting.decide import Selection
-    from targeting.errors import SpecError
 
-    given = [x for x in (program, desil_max, quota) if x is not None]
-    if len(given) > 1:
+    if sum(x is not None for x in (program, desil_max, quota)) > 1:
         raise typer.BadParameter("give at most one of --program, --desil-max, --quota")
-    if quota is None:
-        return Selection(program=program, desil_max=desil_max)
-    import pandas as pd
-
-    try:
-        table = pd.read_csv(quota, dtype={"kecamatan": "string"})
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"--quota {quota}: cannot read it as CSV ({exc})") from exc
-    if list(table.columns[:2]) != ["kecamatan", "households"]:
-        raise SpecError(f"--quota {quota}: expected columns kecamatan,households (got {list(table.columns)})")
-    values = pd.to_numeric(table["households"], errors="coerce")
-    if values.isna().any() or (values < 0).any() or table["kecamatan"].duplicated().any():
-        bad = table.index[values.isna() | (values < 0) | table["kecamatan"].duplicated()][0]
-        raise SpecError(f"--quota {quota}: row {int(bad) + 2} is not a kecamatan with a non-negative number "
-                        "of households (each kecamatan once)")
-    return Selection(quota=dict(zip(table["kecamatan"].astype(str), values.astype(float), strict=True)))
+    if quota is not None:
+        return Selection.from_quota_file(quota)
+    return Selection(program=program, desil_max=desil_max)
 
 
 _ModelOpt = Annotated[
@@ -510,7 +519,7 @@ def _run_with_spinner(exp, *, track: bool = True):
     from rich.console import Console
 
     from targeting.experiment import run_experiment
-    from targeting.pipeline import step
+    from targeting.jobs.console import step
     from targeting.settings import get_settings
 
     what = f"{exp.validation.kind} validation of {', '.join(exp.backends)} on {exp.dataset.spec}"
@@ -521,7 +530,7 @@ def _run_with_spinner(exp, *, track: bool = True):
 def _print_outcome(outcome) -> None:
     from rich.console import Console
 
-    from targeting.pipeline import print_frame
+    from targeting.jobs.console import print_frame
 
     console = Console(width=max(160, Console().width))
     exp = outcome.experiment

@@ -333,7 +333,8 @@ class Scorer:
         rs = self.ruleset
         return {
             "model": {"name": self.info.model_name, "version": self.info.model_version,
-                      "source": self.info.source, "backend": self.card.backend,
+                      "source": self.info.source, "dir": str(self.model_dir.resolve()),
+                      "backend": self.card.backend,
                       "trained_on": self.card.dataset.spec or self.card.dataset.name,
                       "components": self.info.components},
             "ruleset": None if rs is None else {

@@ -71,6 +71,26 @@ class Selection(BaseModel):
                            for p in programs.programs.values())
         return ("program mana pun / any programme: " if lang == "id" else "any programme: ") + ranges
 
+    @classmethod
+    def from_quota_file(cls, path: Any) -> Selection:
+        """A quota per kecamatan from a CSV with columns ``kecamatan,households`` (each kecamatan once)."""
+        import pandas as pd
+
+        try:
+            table = pd.read_csv(path, dtype={"kecamatan": "string"})
+        except (OSError, ValueError) as exc:
+            raise SpecError(f"quota file {path}: cannot read it as CSV ({exc})") from exc
+        if list(table.columns[:2]) != ["kecamatan", "households"]:
+            raise SpecError(f"quota file {path}: expected columns kecamatan,households "
+                            f"(got {list(table.columns)})")
+        values = pd.to_numeric(table["households"], errors="coerce")
+        bad = values.isna() | (values < 0) | table["kecamatan"].duplicated() | table["kecamatan"].isna()
+        if bad.any():
+            row = int(table.index[bad][0]) + 2
+            raise SpecError(f"quota file {path}: row {row} is not a kecamatan with a non-negative number of "
+                            "households (each kecamatan once)")
+        return cls(quota=dict(zip(table["kecamatan"].astype(str), values.astype(float), strict=True)))
+
     def select(self, desil: npt.ArrayLike, programs_table: Any) -> BoolArray:
         """The pick from each household's desil and programme flags (not for quotas)."""
         d = np.asarray(desil)

@@ -20,9 +20,8 @@ def model_card_for(meta: DecisionsMeta | None, given: Path | None) -> dict[str, 
             raise InputFileError(f"--model-card {given}: not a readable JSON model card ({exc})") from exc
     if meta is None:
         return {}
-    source = str(meta.model.get("source", ""))
-    folder = Path(source.removeprefix("folder ").removeprefix("default model ")) if source else None
-    card = folder / "model_card.json" if folder is not None else None
+    folder = meta.model.get("dir")
+    card = Path(folder) / "model_card.json" if folder else None
     if card is not None and card.is_file():
         out = dict(json.loads(card.read_text(encoding="utf-8")))
         out.setdefault("name", meta.model.get("name"))

@@ -44,6 +44,7 @@ def score_job(
     *,
     spec: Any = "indonesia_household",
     model: str = "champion",
+    model_choice: Any = None,
     ruleset: str | None = "kepmensos_262_2022",
     min_criteria_met: int | None = None,
     as_of: date | None = None,
@@ -70,7 +71,9 @@ def score_job(
     if bad:
         raise TargetingError(f"--format {','.join(bad)}: choose from {', '.join(EXPORT_FORMATS)}")
     spec_obj = spec if isinstance(spec, DatasetSpec) else load_spec(spec)
-    chosen = resolve_model(settings, model)
+    if data_dir is None and spec_obj.data_root == "home":
+        data_dir = settings.data_dir  # this job's state folder, not the environment's
+    chosen = model_choice if model_choice is not None else resolve_model(settings, model)
     if chosen.note:
         console.print(f"[yellow]{chosen.note}[/yellow]")
     scorer = Scorer(chosen.path, model_name=chosen.name, label=chosen.label, source=chosen.source,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from targeting.errors import InputFileError, SpecError
-from targeting.yaml_models import load_yaml_model
+from targeting.yaml_models import load_yaml_model, merged, parse_yaml
 
 FeatureKind = Literal["numeric", "categorical", "binary"]
 DataRoot = Literal["spec", "home", "shared"]
@@ -222,8 +222,37 @@ class PersonsSpec(BaseModel):
     columns: dict[str, Aggregate] = Field(min_length=1)
 
 
+class PovertyLine(BaseModel):
+    """An official poverty line kept as data (``poverty_lines.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: float = Field(gt=0)
+    unit: str
+    area: str
+    period: str
+    source: str
+
+
+def poverty_lines() -> dict[str, PovertyLine]:
+    """The shipped poverty lines by key (e.g. ``kaltim_2024_03``)."""
+    text = resources.files("targeting.survey").joinpath("poverty_lines.yaml").read_text(encoding="utf-8")
+    raw = parse_yaml(text, "targeting/survey/poverty_lines.yaml") or {}
+    return {k: PovertyLine.model_validate(v) for k, v in raw.items()}
+
+
+def poverty_line(key: str) -> PovertyLine:
+    """One shipped poverty line; an unknown key names the known ones."""
+    lines = poverty_lines()
+    if key not in lines:
+        raise SpecError(f"unknown poverty line {key!r} (poverty_lines.yaml has {', '.join(lines)})")
+    return lines[key]
+
+
 class PovertySpec(BaseModel):
-    """How a household is classified poor: a line (number or column), a flag column, or a bottom share."""
+    """How a household is classified poor: a line (number or column), a flag column, or a bottom share.
+
+    ``line`` may name a line of ``poverty_lines.yaml`` (its value and source are used).
+    """
 
     model_config = ConfigDict(extra="forbid")
     line: float | None = None
@@ -232,6 +261,15 @@ class PovertySpec(BaseModel):
     flag_poor_values: list[Any] = Field(default_factory=lambda: [1])
     bottom_share: float | None = Field(default=None, gt=0, lt=1)
     source: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_line(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("line"), str):
+            found = poverty_line(data["line"])
+            data = {**data, "line": found.value,
+                    "source": data.get("source") or f"{found.area}, {found.period}: {found.source}"}
+        return data
 
     @model_validator(mode="after")
     def _one_definition(self) -> PovertySpec:
@@ -471,7 +509,19 @@ def load_spec(name_or_path: str | Path) -> DatasetSpec:
             raise SpecError(f"unknown dataset spec {name_or_path!r} (known: {', '.join(sorted(specs))}; "
                             "or give the path of a .yaml file)")
         text, where = specs[str(name_or_path)], f"specs/{name_or_path}.yaml"
-    spec = load_yaml_model(text, DatasetSpec, where)
+    raw = parse_yaml(text, where)
+    if isinstance(raw, dict) and "extends" in raw:
+        # A spec may extend a shipped one (e.g. the registry plus its measured truth): mappings merge
+        # key by key, anything else is replaced; one level, so the chain stays readable.
+        base_name = raw.pop("extends")
+        specs = _packaged_specs()
+        if base_name not in specs:
+            raise SpecError(f"{where}: extends {base_name!r}, which is not a shipped spec")
+        base = parse_yaml(specs[base_name], f"specs/{base_name}.yaml")
+        if isinstance(base, dict) and "extends" in base:
+            raise SpecError(f"specs/{base_name}.yaml: a spec that is extended cannot extend another")
+        raw = merged(base, raw)
+    spec = load_yaml_model(text, DatasetSpec, where, raw=raw)
     spec._folder = folder
     spec._where = where
     return spec

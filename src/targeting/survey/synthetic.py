@@ -206,7 +206,7 @@ def _parse_parameters(raw: dict[str, Any], contract: dict[str, Any], path: Path)
         welfare_shift=np.array([float(r["shift"]) for r in rows]),
         flags=flags,
         villages=villages,
-        poverty_line=float(raw["poverty_line"]["value"]),
+        poverty_line=_poverty_line(raw["poverty_line"]),
         population=float(raw["district"]["population"]),
         households=float(raw["district"]["households"]),
         targets=targets,
@@ -221,6 +221,15 @@ def _parse_parameters(raw: dict[str, Any], contract: dict[str, Any], path: Path)
         numeric=raw["numeric"],
         field_types={name: str(f["type"]) for name, f in fields.items()},
     )
+
+
+def _poverty_line(entry: Any) -> float:
+    """The calibration's poverty line: a key of ``poverty_lines.yaml`` (written once there) or a value."""
+    from targeting.survey.spec import poverty_line
+
+    if isinstance(entry, dict) and "ref" in entry:
+        return poverty_line(str(entry["ref"])).value
+    return float(entry["value"])
 
 
 def _allowed_levels(name: str, fields: dict[str, Any], codes: dict[str, Any]) -> set[str]:

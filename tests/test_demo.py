@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from targeting.pipeline import run_demo
+from targeting.jobs.demo import run_demo
 from targeting.settings import get_settings
 
 
@@ -31,7 +31,9 @@ def test_demo_end_to_end(tmp_path):
     # reasons for every selected household point down, and their texts are Indonesian
     sel = decisions[decisions["selected"]]
     assert (sel["reason_1_code"].notna()).all()
-    assert sel["reasons_id"].str.contains("menurunkan").all()
+    assert sel["reason_1_text_id"].astype(str).str.contains("menurunkan").all()
+    # the audit had the synthetic truth: three-way, with the rules
+    assert decisions["poor_true"].notna().all()
     # NIK never in clear in any export
     registry = pd.read_parquet(settings.data_dir / "kukar" / "registry.parquet")
     niks = set(registry["head_nik"].dropna().head(50))
@@ -50,3 +52,26 @@ def test_demo_end_to_end(tmp_path):
     # the model went through the registry: v1 registered and promoted on the first run
     log = (tmp_path / "log.txt").read_text()
     assert "promoted to @champion" in log
+
+
+def test_a_small_shipped_plan_runs_through_the_cli(tmp_path, monkeypatch):
+    """`targeting run kukar_small`: generate, the shipped model, score, rules, audit; every file written."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from targeting.cli import app
+
+    monkeypatch.setenv("TARGETING_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    result = CliRunner().invoke(app, ["run", "kukar_small", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    decisions = pd.read_parquet(tmp_path / "run" / "decisions.parquet")
+    assert len(decisions) == 5000
+    assert (decisions["selected"] == decisions["program_pkh"]).all()
+    payload = json.loads((tmp_path / "run" / "audit" / "audit.json").read_text())
+    assert payload["has_truth"] and payload["ruleset"] == "kepmensos_262_2022"
+    # PKH covers desil 1-4: with a 7 % poverty rate most of the poor are reached, many others too.
+    summary = payload["summary"]
+    assert summary["model.exclusion_error"] < 0.2 < summary["model.inclusion_error"]
+    assert 0.38 < summary["model.coverage"] < 0.42  # 40 % of persons
