@@ -11,6 +11,7 @@ from scipy.special import ndtri
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from targeting.community._ranks import community_codes
 
@@ -81,6 +82,19 @@ class CommunityBlend(BaseEstimator):
         r = np.full(n, np.nan) if rank is None else np.asarray(rank, dtype=np.float64).reshape(-1)
         if r.shape[0] != n or w.shape[0] != n:
             raise ValueError(f"rank, sample_weight and y must have {n} entries")
+        # One BLAS thread: several small PMT fits; threaded BLAS only contends on a shared machine.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y_arr, r, w, community, n)
+
+    def _fit(
+        self,
+        X: Any,
+        y_arr: FloatArray,
+        r: FloatArray,
+        w: FloatArray,
+        community: npt.ArrayLike | pd.DataFrame | None,
+        n: int,
+    ) -> Self:
         known = np.isfinite(y_arr)
         self.pmt_ = clone(self._template()).fit(_rows(X, known), y_arr[known], sample_weight=w[known])
         ranked = known & ~np.isnan(r)

@@ -11,6 +11,7 @@ from scipy import optimize
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from targeting.community._design import as_frame, make_design
 from targeting.community._plackett_luce import Rankings, log_likelihood
@@ -132,6 +133,21 @@ class CommunityRankHybrid(BaseEstimator):
             if col.dtype == np.float64 and np.isinf(col.to_numpy()).any():
                 raise ValueError(f"Input X contains infinity (column {name!r})")
 
+        # One BLAS thread: the problem is small (tens of columns) and threaded BLAS on a shared
+        # machine made each L-BFGS step ~10x slower (measured), never faster.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, frame, r, codes, w, welfare, n)
+
+    def _fit(
+        self,
+        X: Any,
+        frame: pd.DataFrame,
+        r: FloatArray,
+        codes: npt.NDArray[np.int64],
+        w: FloatArray,
+        welfare: npt.ArrayLike | None,
+        n: int,
+    ) -> Self:
         self.prior_ = self._fit_prior(X, welfare, w, n)
         offset = None if self.prior_ is None else np.asarray(self.prior_.predict(X), dtype=np.float64)
         self.design_ = make_design(frame).fit(frame)
