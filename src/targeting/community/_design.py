@@ -27,7 +27,8 @@ def as_frame(X: Any) -> pd.DataFrame:
     frame.columns = [str(c) for c in frame.columns]
     for c in frame.columns:
         if _is_categorical(frame[c]):
-            frame[c] = frame[c].astype(object).where(frame[c].notna(), MISSING_LEVEL).astype(str)
+            text = frame[c].astype(object).where(frame[c].notna(), MISSING_LEVEL)
+            frame[c] = pd.Series(np.asarray(text, dtype=str).astype(object), index=frame.index, dtype=object)
         else:
             frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(np.float64)
     return frame
@@ -39,7 +40,7 @@ def make_design(frame: pd.DataFrame) -> ColumnTransformer:
     One-hot categorical levels (an unseen level is all zero); numbers median-imputed with a
     missing-value indicator.
     """
-    cat = [c for c in frame.columns if frame[c].dtype == object]
+    cat = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     num = [c for c in frame.columns if c not in cat]
     parts: list[tuple[str, Any, list[str]]] = []
     if num:

@@ -71,7 +71,9 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 #: Group columns broken down when present in ``CommunityData.groups``.
-DEFAULT_GROUPS: tuple[str, ...] = ("female_head", "elderly", "widow_head", "disability", "large_household")
+DEFAULT_GROUPS: tuple[str, ...] = (
+    "female_head", "elderly", "widow_head", "disability", "large_household", "village_head_relative"
+)
 
 
 # ---- data and protocol -------------------------------------------------------------------------------
