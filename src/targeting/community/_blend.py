@@ -7,6 +7,7 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
 from scipy.special import ndtri
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold
@@ -76,6 +77,10 @@ class CommunityBlend(BaseEstimator):
 
         ``community`` (whole communities stay in one fold) is needed when any row is ranked.
         """
+        if sparse.issparse(X):
+            raise TypeError(f"{type(self).__name__} does not support sparse input: pass a dense array")
+        if _is_complex(X) or _is_complex(y):
+            raise ValueError("Complex data not supported")
         y_arr = np.asarray(y, dtype=np.float64).reshape(-1)
         n = y_arr.shape[0]
         w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -168,6 +173,10 @@ def normal_score(percentile: npt.ArrayLike) -> FloatArray:
     """Φ⁻¹ of a within-community percentile (0 = poorest): the rank as a standard normal score."""
     p = np.asarray(percentile, dtype=np.float64)
     return np.asarray(ndtri(np.clip(p, EPS, 1.0 - EPS)), dtype=np.float64)
+
+
+def _is_complex(a: Any) -> bool:
+    return not isinstance(a, pd.DataFrame) and np.asarray(a).dtype.kind == "c"
 
 
 def _rows(X: Any, mask: npt.NDArray[np.bool_]) -> Any:

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import optimize
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from targeting.community._design import as_frame, make_design
@@ -96,27 +96,27 @@ class CommunityRankHybrid(BaseEstimator):
     def fit(
         self,
         X: pd.DataFrame | npt.ArrayLike,
-        ranks: npt.ArrayLike,
+        y: npt.ArrayLike,
         *,
         community: npt.ArrayLike | pd.DataFrame | None = None,
         welfare: npt.ArrayLike | None = None,
         sample_weight: npt.ArrayLike | None = None,
     ) -> Self:
-        """Learn indicator weights from ``ranks`` (n,) or (n, m), NaN = not ranked.
+        """Learn indicator weights from the ranks ``y``, (n,) or (n, m), NaN = not ranked.
 
         A rank is a position within the community, lower = poorer (e.g. the percentiles of
         :func:`~targeting.community.rank_percentiles`); only its order inside a ranking counts.
         ``community`` names the ranking each row belongs to (default: one ranking of all rows);
-        each column of ``ranks`` is a separate ranking of that community (several informants).
+        each column of ``y`` is a separate ranking of that community (several informants).
         ``welfare`` (log per-capita welfare, NaN where unmeasured) trains the ``prior``.
         """
-        frame = as_frame(X)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        frame = as_frame(self._validated(X, reset=True))
         n = len(frame)
-        if n == 0:
-            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        if ranks is None:
-            raise ValueError(f"{type(self).__name__} requires y (the ranks) to be passed, but it is None")
-        r = np.asarray(ranks, dtype=np.float64)
+        if np.asarray(y).dtype.kind == "c":
+            raise ValueError("Complex data not supported")
+        r = np.asarray(y, dtype=np.float64)
         r = r.reshape(r.shape[0], -1) if r.ndim else r.reshape(1, 1)
         if r.shape[0] != n:
             raise ValueError(f"ranks have {r.shape[0]} rows, X has {n}")
@@ -126,9 +126,6 @@ class CommunityRankHybrid(BaseEstimator):
         if codes.shape[0] != n:
             raise ValueError(f"community has {codes.shape[0]} entries, X has {n}")
         w = _check_weight(sample_weight, n)
-        self.n_features_in_ = frame.shape[1]
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         for name, col in frame.items():
             if col.dtype == np.float64 and np.isinf(col.to_numpy()).any():
                 raise ValueError(f"Input X contains infinity (column {name!r})")
@@ -222,16 +219,24 @@ class CommunityRankHybrid(BaseEstimator):
     def predict(self, X: pd.DataFrame | npt.ArrayLike) -> FloatArray:
         """Welfare index from indicators only (higher = better off; see the class notes for its scale)."""
         check_is_fitted(self)
-        frame = as_frame(X)
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {frame.shape[1]} features, but {type(self).__name__} expects "
-                             f"{self.n_features_in_}")
+        frame = as_frame(self._validated(X, reset=False))
         Z = np.asarray(self.design_.transform(frame), dtype=np.float64)
         index = Z @ self.coef_
         if self.prior_ is not None:
             prior = np.asarray(self.prior_.predict(X), dtype=np.float64)
             index += self.prior_scale_ * (prior - self.offset_mean_) / self.offset_sd_
         return index
+
+    def _validated(self, X: Any, *, reset: bool) -> Any:
+        """Checked input: a DataFrame keeps its dtypes (categorical levels), an array becomes float."""
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if len(X) == 0:
+                raise ValueError(
+                    f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+                )
+            return X
+        return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
 
     def weights(self) -> pd.Series:
         """δ by design column, largest magnitude first (what the communities weigh beyond the prior)."""
@@ -280,4 +285,6 @@ def _check_weight(sample_weight: npt.ArrayLike | None, n: int) -> FloatArray:
         raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError("sample_weight must be finite and non-negative")
+    if w.sum() <= 0:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return w
