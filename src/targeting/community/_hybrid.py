@@ -38,13 +38,14 @@ class CommunityRankHybrid(BaseEstimator):
 
         f(x) = c · prior(x) + z(x) · δ,
 
-    the PMT's welfare prediction with an estimated scale ``c`` plus ridge-penalised deviations ``δ``
-    on the standardised indicators ``z``: with few ranked communities the hybrid stays close to the
-    PMT, with many it moves to the community's own weights, the role the shared prior mean plays in
-    Follett & Henderson's Bayesian model. :meth:`predict` then returns ``f / c`` shifted onto the
-    prior's scale (predicted log welfare adjusted by the community's weights), so deciles and
-    poverty-line rules still read it. Without a prior, ``f = z · δ`` (a welfare index in arbitrary
-    units, higher = better off, only its order means anything).
+    the PMT's (standardised) welfare prediction with a scale ``c`` fitted first on its own, plus
+    ridge-penalised deviations ``δ`` on the standardised indicators ``z``: the stronger the penalty
+    (chosen by cross-validation over communities) the closer the hybrid stays to the PMT's order, the
+    role the shared prior mean plays in Follett & Henderson's Bayesian model. Without a prior,
+    ``f = z · δ``. :meth:`predict` returns ``f``: a welfare index in the community's units, higher =
+    better off, whose *order* is what counts (deciles and quotas read it; a poverty-line rule cannot,
+    it is not log welfare). ``c`` can come out negative: in Burkina Faso the PMT's per-capita welfare
+    runs partly against the villages' view (they rank large households richer).
 
     Parameters
     ----------

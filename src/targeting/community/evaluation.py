@@ -6,9 +6,10 @@ The protocol inspectors ask for, after Follett & Henderson (2023):
    shuffled; the first ``n_eval`` are the **evaluation** communities, and among the rest the first
    ``k`` lend their ranks for training (``k`` in ``ks``; nested, so the rank set for k = 10 contains
    the one for k = 5 and the comparison across ``k`` is not blurred by new draws). The PMT learns
-   from the measured welfare of every community that is not an evaluation one. No method ever sees
-   an evaluation community's welfare, and only methods that by design use a household's own rank
-   (CBT, the blend) see the evaluation communities' ranks (checked on every split).
+   from the measured welfare of every community that is not an evaluation one. No method is ever
+   given a training row from an evaluation community (checked on every split) nor an evaluation
+   household's welfare; evaluation ranks are read only by the methods built on a household's own
+   rank (CBT, the blend: ``Method.uses_own_rank``).
 2. **Selection at a coverage per community.** Every method selects the poorest households of each
    community at the same coverage (:func:`~targeting.community.select_within_community`), so
    methods differ only in how they rank households inside a village.
