@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from targeting.errors import SpecError
 
 FieldType = Literal["string", "category", "int", "float", "bool"]
-Role = Literal["id", "personal", "location", "feature", "rule", "audit", "welfare", "weight"]
+Role = Literal["id", "personal", "location", "feature", "rule", "audit", "welfare", "weight", "community"]
 
 
 class Label(BaseModel):

@@ -17,7 +17,7 @@ targets in ``kukar_calibration.yaml`` whatever the kecamatan parameters say.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,7 @@ class KukarParameters:
     choices: dict[str, ChoiceModel]
     numeric: dict[str, Any]
     field_types: dict[str, str]  # contract field -> type, in contract order
+    village_meetings: dict[str, Any] = field(default_factory=lambda: {"share_of_desa": 0.0})
 
     @property
     def urban_target(self) -> float:
@@ -220,6 +221,7 @@ def _parse_parameters(raw: dict[str, Any], contract: dict[str, Any], path: Path)
         choices=choices,
         numeric=raw["numeric"],
         field_types={name: str(f["type"]) for name, f in fields.items()},
+        village_meetings=_meeting_parameters(raw.get("village_meetings"), path),
     )
 
 
@@ -230,6 +232,32 @@ def _poverty_line(entry: Any) -> float:
     if isinstance(entry, dict) and "ref" in entry:
         return poverty_line(str(entry["ref"])).value
     return float(entry["value"])
+
+
+_MEETING_KEYS = frozenset(
+    {"share_of_desa", "noise_sd", "log_household_size", "elderly_head", "disabled_member"}
+    | {"widowed_head", "recent_shock", "shock_rate", "elite_capture"}
+)
+
+
+def _meeting_parameters(raw: dict[str, Any] | None, path: Path) -> dict[str, Any]:
+    """The village-meeting block, checked (absent = no meetings)."""
+    if raw is None:
+        return {"share_of_desa": 0.0}
+    unknown = sorted(set(raw) - _MEETING_KEYS)
+    if unknown:
+        raise SpecError(f"{path}: village_meetings: unknown keys {unknown}")
+    share = float(raw["share_of_desa"])
+    if not 0.0 <= share <= 1.0:
+        raise SpecError(f"{path}: village_meetings.share_of_desa must be in [0, 1], got {share}")
+    if share > 0:
+        missing = sorted(_MEETING_KEYS - set(raw))
+        if missing:
+            raise SpecError(f"{path}: village_meetings: missing keys {missing}")
+        ec = raw["elite_capture"]
+        if not 0.0 <= float(ec["share"]) < 1.0 or float(raw["noise_sd"]) < 0:
+            raise SpecError(f"{path}: village_meetings: elite_capture.share in [0, 1), noise_sd >= 0")
+    return dict(raw)
 
 
 def _allowed_levels(name: str, fields: dict[str, Any], codes: dict[str, Any]) -> set[str]:
@@ -425,6 +453,7 @@ def _draw_households(
         "n60": n60.astype(np.int64),
         "n_disabled": n_disabled.astype(np.int64),
         "n_cwc": n_cwc.astype(np.int64),
+        "spouse": spouse,
         "education": np.array(edu_model.levels, dtype=object)[edu],
         "employment": employment,
         "sector": sector,
@@ -622,6 +651,58 @@ def _draw_indicators(
     return v, na
 
 
+def _village_meetings(
+    rng: np.random.Generator,
+    held: BoolArray,
+    hh: dict[str, Any],
+    true_log: FloatArray,
+    p: KukarParameters,
+    cal: _Calibration,
+) -> dict[str, npt.NDArray[Any]]:
+    """Village-meeting ranks (1 = poorest within the desa; NaN where no meeting), elite ties, shocks.
+
+    Draws only from ``rng`` (its own stream), in a fixed order, so every other column is unchanged.
+    """
+    m = p.village_meetings
+    n = true_log.size
+    z = (true_log - cal.welfare_mean) / cal.welfare_sd
+    ec = m["elite_capture"]
+    relative = rng.random(n) < expit(np.log(ec["share"] / (1.0 - ec["share"])) + ec["richer"] * z)
+    shock = rng.random(n) < float(m["shock_rate"])
+    widowed = ~hh["spouse"] & (hh["age"] >= 50)
+    perceived = (
+        z
+        + m["log_household_size"] * (np.log(hh["size"]) - _CENTRE_LOG_SIZE)
+        - m["elderly_head"] * (hh["age"] >= 60)
+        - m["disabled_member"] * (hh["n_disabled"] > 0)
+        - m["widowed_head"] * widowed
+        - m["recent_shock"] * shock
+        - ec["size"] * relative
+        + rng.normal(0.0, float(m["noise_sd"]), n)
+    )
+    village = hh["village"]
+    ranked = held[village]
+    order = np.lexsort((perceived, village))
+    order = order[ranked[order]]
+    position = pd.Series(village[order]).groupby(village[order]).cumcount().to_numpy() + 1
+    rank = np.full(n, np.nan)
+    rank[order] = position
+    return {"musdes_rank": rank, "village_head_relative": relative, "recent_shock": shock}
+
+
+def _meeting_columns(values: dict[str, npt.NDArray[Any]], names: tuple[str, ...]) -> dict[str, Any]:
+    """The meeting columns as nullable pandas arrays (a rank is missing where no meeting was held)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        v = values[name]
+        if name == "musdes_rank":
+            miss = np.isnan(v)
+            out[name] = pd.arrays.IntegerArray(np.where(miss, 0, v).astype(np.int64), miss)
+        else:
+            out[name] = np.asarray(v, dtype=bool)
+    return out
+
+
 def _round_to(x: FloatArray, step: float) -> FloatArray:
     return np.maximum(np.rint(x / step), 1.0) * step
 
@@ -636,9 +717,13 @@ class SyntheticKukar:
     Attributes
     ----------
     survey : contract columns + measured ``expenditure_pc`` (Rp/capita/month) + ``weight``
-        (households represented; sums to the district household count).
+        (households represented; sums to the district household count). With village meetings
+        (``village_meetings.share_of_desa`` > 0) also ``musdes_rank`` (1 = poorest among the desa's
+        sample households; missing where no meeting) and ``village_head_relative``.
     registry : the same contract columns for every household, without welfare or weight.
-    truth : ``household_id`` and true ``expenditure_pc`` for each registry household.
+    truth : ``household_id`` and true ``expenditure_pc`` for each registry household; with
+        meetings also ``musdes_rank`` (among all the desa's registry households),
+        ``village_head_relative`` and ``recent_shock``.
     """
 
     survey: pd.DataFrame
@@ -773,8 +858,13 @@ def generate(
         raise ValueError(f"need n_survey >= {k} (one per kecamatan) and n_registry >= 1")
     geo = _geography(p)
     cal = _calibrate(p, geo)
-    # Separate streams: the registry does not change when only the survey size changes.
-    survey_rng, registry_rng = np.random.default_rng(seed).spawn(2)
+    # Separate streams: the registry does not change when only the survey size changes, and the
+    # village meetings (spawned third) change nothing else.
+    root = np.random.default_rng(seed)
+    survey_rng, registry_rng = root.spawn(2)
+    meeting_rng = root.spawn(1)[0]
+    meetings = float(p.village_meetings.get("share_of_desa", 0.0)) > 0
+    held = meeting_rng.random(geo.name.size) < float(p.village_meetings.get("share_of_desa", 0.0))
 
     kec = registry_rng.choice(k, size=n_registry, p=p.household_share).astype(np.int64)
     hh = _draw_households(registry_rng, kec, p, geo)
@@ -785,6 +875,10 @@ def generate(
     truth = pd.DataFrame(
         {"household_id": pd.array(ids, dtype="str"), "expenditure_pc": np.round(np.exp(true_log))}
     )
+    if meetings:
+        values_m = _village_meetings(meeting_rng, held, hh, true_log, p, cal)
+        names = ("musdes_rank", "village_head_relative", "recent_shock")
+        truth = truth.assign(**_meeting_columns(values_m, names))
 
     n_h = _allocate(n_survey, p)
     kec = survey_rng.permutation(np.repeat(np.arange(k, dtype=np.int64), n_h))
@@ -796,6 +890,9 @@ def generate(
     survey["expenditure_pc"] = np.round(np.exp(true_log + cal.error_shift + error))
     # Inverse inclusion probability: stratum households / stratum sample size.
     survey["weight"] = (p.households * p.household_share / n_h)[kec]
+    if meetings:
+        values_m = _village_meetings(meeting_rng, held, hh, true_log, p, cal)
+        survey = survey.assign(**_meeting_columns(values_m, ("musdes_rank", "village_head_relative")))
     return SyntheticKukar(survey=survey, registry=registry, truth=truth)
 
 
