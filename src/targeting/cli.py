@@ -550,6 +550,10 @@ def _print_outcome(outcome) -> None:
 def experiment_run(
     file: Annotated[str, typer.Argument(help="Experiment YAML, or a shipped one's name (e.g. kukar_kfold).")],
     n_bootstrap: Annotated[int | None, typer.Option(help="Override bootstrap replicates.")] = None,
+    unit: _UnitOpt = None,
+    poor_share: _PoorShareOpt = None,
+    coverages: _CoveragesOpt = None,
+    seed: _SeedOpt = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
 ) -> None:
     """Jalankan eksperimen / run an experiment: validation table per backend vs OLS, MLflow run."""
@@ -559,28 +563,77 @@ def experiment_run(
     exp = load_experiment(find("experiments", file))
     if n_bootstrap is not None:
         exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
     _print_outcome(_run_with_spinner(exp, track=not no_track))
+
+
+_UnitOpt = Annotated[str | None, typer.Option(help="What rates count: person (default) or household.")]
+_PoorShareOpt = Annotated[
+    float | None, typer.Option(help="Poor = this bottom share of welfare (instead of the spec's truth).")
+]
+_CoveragesOpt = Annotated[
+    str | None, typer.Option(help="Comma-separated: poverty_rate, poverty_line and shares, e.g. 0.2,0.3.")
+]
+_SeedOpt = Annotated[int | None, typer.Option(help="Seed of the folds and the bootstrap.")]
+
+
+def _with_options(exp, *, unit: str | None, poor_share: float | None, coverages: str | None,
+                  seed: int | None):  # -> Experiment
+    """Command-line choices on top of an experiment, checked as the YAML is (one-line errors)."""
+    from targeting.experiment import Experiment
+    from targeting.yaml_models import merged
+
+    update: dict = {}
+    if unit is not None:
+        update["unit"] = unit
+    if poor_share is not None:
+        update["poor_share"] = poor_share
+    if coverages is not None:
+        update["coverages"] = [c if c in ("poverty_rate", "poverty_line") else _share(c)
+                               for c in (x.strip() for x in coverages.split(",")) if c]
+    if seed is not None:
+        update["validation"] = {"seed": seed}
+    if not update:
+        return exp
+    return _checked(Experiment, merged(exp.model_dump(by_alias=True), update), "command-line options")
+
+
+def _share(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not poverty_rate, poverty_line or a share like 0.2",
+                                 param_hint="--coverages") from None
+
+
+def _checked(model, raw, where: str):  # -> the model instance
+    """Validate into a typed model; a problem is one line naming the option."""
+    import json
+
+    from targeting.yaml_models import load_yaml_model
+
+    return load_yaml_model("", model, where, raw=json.loads(json.dumps(raw, default=str)))
 
 
 def _adhoc(spec: str, backends: str, backend: str | None, folds: int, data: str | None,
            train_year: int | None, test_year: int | None, n_bootstrap: int):
-    from targeting.experiment import DatasetRef, Experiment, FinalModel, ValidationPlan
+    from targeting.experiment import Experiment
+    from targeting.survey.spec import load_spec
 
-    plan = ValidationPlan(kind="kfold", folds=folds)
+    validation: dict = {"kind": "kfold", "folds": folds}
     if train_year is not None or test_year is not None:
         if train_year is None or test_year is None:
             raise typer.BadParameter("temporal validation needs both --train-year and --test-year")
-        plan = ValidationPlan(kind="temporal", train_variables={"year": train_year},
-                              test_variables={"year": test_year})
+        validation = {"kind": "temporal", "train_variables": {"year": train_year},
+                      "test_variables": {"year": test_year}}
     names = [b.strip() for b in backends.split(",") if b.strip()]
-    final = FinalModel(backend=backend, register=True) if backend else None
     if backend and backend not in names:
         names.append(backend)
-    from targeting.survey.spec import load_spec
-
     # Named after the spec's own name (never its path): outputs go under TARGETING_HOME/experiments.
-    return Experiment(name=f"{load_spec(spec).name}-{plan.kind}", dataset=DatasetRef(spec=spec, data=data),  # type: ignore[arg-type]
-                      validation=plan, backends=names, n_bootstrap=n_bootstrap, final=final)
+    raw = {"name": f"{load_spec(spec).name}-{validation['kind']}", "dataset": {"spec": spec, "data": data},
+           "validation": validation, "backends": names, "n_bootstrap": n_bootstrap,
+           "final": {"backend": backend, "register": True} if backend else None}
+    return _checked(Experiment, raw, "--backends/--backend")
 
 
 _SpecOpt = Annotated[str, typer.Option(help="Dataset spec name or YAML path.")]
@@ -596,9 +649,14 @@ def train(
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     data: _DataOpt = None,
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the CIs.")] = 200,
+    unit: _UnitOpt = None,
+    poor_share: _PoorShareOpt = None,
+    coverages: _CoveragesOpt = None,
+    seed: _SeedOpt = None,
 ) -> None:
     """Latih model PMT / train a PMT: cross-validate against OLS, fit on all data, register (challenger)."""
     exp = _adhoc(spec, "ols", backend, folds, data, None, None, n_bootstrap)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
     _print_outcome(_run_with_spinner(exp))
 
 
@@ -611,10 +669,16 @@ def evaluate(
     train_year: Annotated[int | None, typer.Option(help="Temporal validation: training round.")] = None,
     test_year: Annotated[int | None, typer.Option(help="Temporal validation: test round.")] = None,
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for the CIs.")] = 200,
+    unit: _UnitOpt = None,
+    poor_share: _PoorShareOpt = None,
+    coverages: _CoveragesOpt = None,
+    seed: _SeedOpt = None,
+    no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
 ) -> None:
     """Evaluasi model / compare backends out of sample (K-fold or temporal); nothing is registered."""
     exp = _adhoc(spec, backends, None, folds, data, train_year, test_year, n_bootstrap)
-    _print_outcome(_run_with_spinner(exp))
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 
 @models_app.command("list")

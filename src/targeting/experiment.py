@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from targeting.errors import SpecError
 from targeting.settings import Settings
@@ -63,8 +63,24 @@ class Experiment(BaseModel):
     coverages: list[Coverage] = Field(default_factory=lambda: ["poverty_rate", 0.2, 0.3, 0.4])  # type: ignore[arg-type]
     n_bootstrap: int = Field(default=200, ge=0)
     poor_share: float | None = Field(default=None, gt=0, lt=1)
+    unit: Literal["person", "household"] = Field(
+        default="person", description="What shares and rates count: persons (default) or households."
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="PMTRegressor parameters.")
     final: FinalModel | None = Field(default_factory=FinalModel)
+
+    @model_validator(mode="after")
+    def _known_backends(self) -> Experiment:
+        # Refused here, before any data is read or any model fitted.
+        from targeting.pmt.estimator import BACKENDS
+
+        names = [*self.backends, *([self.final.backend] if self.final else [])]
+        unknown = [b for b in dict.fromkeys(names) if b not in BACKENDS]
+        if unknown:
+            raise ValueError(f"unknown backend(s) {', '.join(unknown)} (choose from {', '.join(BACKENDS)})")
+        if self.baseline not in self.backends:
+            raise ValueError(f"baseline {self.baseline!r} is not among the backends {self.backends}")
+        return self
 
 
 def load_experiment(path: Path) -> Experiment:
@@ -86,6 +102,36 @@ class ExperimentOutcome:
     model_version: str | None
     model_dir: Path | None
     n_rejected: int
+
+
+def _check_rounds(experiment: Experiment, settings: Settings) -> None:
+    """A temporal split needs two different rounds: refuse one that would test on its training rows."""
+    from targeting.survey.spec import load_spec
+
+    plan = experiment.validation
+    spec = load_spec(experiment.dataset.spec)
+    used = {name for f in spec.files for name in _placeholders(f.path)}
+    asked = set(plan.train_variables) | set(plan.test_variables)
+    if not asked or not asked <= used:
+        missing = sorted(asked - used) or ["(none given)"]
+        raise SpecError(
+            f"temporal validation of spec {spec.name!r}: its files do not vary with {', '.join(missing)} "
+            f"(its paths use {sorted(used) or 'no variables'}), so train and test would be the same "
+            "households; use K-fold validation, or a spec whose file paths hold the round, e.g. {year}"
+        )
+    data_dir = _data_dir(experiment.dataset, spec, settings)
+    base = {**spec.variables, **experiment.dataset.variables}
+    train = [spec.resolve_path(f, data_dir, {**base, **plan.train_variables}) for f in spec.files]
+    test = [spec.resolve_path(f, data_dir, {**base, **plan.test_variables}) for f in spec.files]
+    if train == test:
+        raise SpecError(f"temporal validation of spec {spec.name!r}: train and test rounds are the same "
+                        f"files ({', '.join(map(str, train))})")
+
+
+def _placeholders(path: str) -> set[str]:
+    import string
+
+    return {name for _, name, _, _ in string.Formatter().parse(path) if name}
 
 
 def _data_dir(ref: DatasetRef, spec: Any, settings: Settings) -> Path:
@@ -135,7 +181,9 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
     plan = experiment.validation
     common: dict[str, Any] = dict(params=experiment.params, seed=plan.seed, coverages=experiment.coverages,
                   n_bootstrap=experiment.n_bootstrap, poor_share=experiment.poor_share,
-                  baseline=experiment.baseline)
+                  baseline=experiment.baseline, unit=experiment.unit)
+    if plan.kind == "temporal":
+        _check_rounds(experiment, settings)
     if plan.kind == "kfold":
         train, rejects = _load(experiment.dataset, settings, {})
         result = cross_validate(train, experiment.backends, n_splits=plan.folds, **common)
