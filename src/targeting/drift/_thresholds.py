@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from targeting.errors import SpecError
 from targeting.yaml_models import load_yaml_model
@@ -95,5 +95,5 @@ def load_thresholds(path: Path | None = None, *, as_of: date | None = None) -> D
         values[name] = value
     try:
         return DriftThresholds(**values, as_of=day, source=where)
-    except ValueError as exc:
-        raise SpecError(f"{where}: on {day.isoformat()}: {exc}") from exc
+    except ValidationError as exc:
+        raise SpecError(f"{where}: on {day.isoformat()}: {exc.errors()[0]['msg']}") from exc
