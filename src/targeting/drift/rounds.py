@@ -98,13 +98,13 @@ def _check(frame: pd.DataFrame, which: str) -> None:
     bad = desil.isna() | ~desil.isin(range(1, 11))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputFileError(f"{which} decisions: row {row}: desil {frame[DESIL].iloc[row]!r} is not 1..10")
+        raise InputFileError(f"{which} decisions: row {row}: desil {frame[DESIL].iloc[row]} is not 1..10")
     for col in (WEIGHT, HOUSEHOLD_SIZE):
         x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         bad_w = ~np.isfinite(x) | (x < 0)
         if bad_w.any():
             row = int(np.flatnonzero(bad_w)[0])
-            raise InputFileError(f"{which} decisions: row {row}: {col} {frame[col].iloc[row]!r} is not a "
+            raise InputFileError(f"{which} decisions: row {row}: {col} {frame[col].iloc[row]} is not a "
                                  "finite non-negative number")
     for col in _programs(frame):
         if frame[col].isna().any():
