@@ -254,7 +254,8 @@ def programme_flows(
                 row[f"{name}_weighted"] = float(w[m].sum())
             rows.append(row)
     cols = ["program", *([by] if by else []), *[c for f in FLOWS for c in (f, f"{f}_weighted")]]
-    return pd.DataFrame(rows, columns=cols)
+    types = {c: ("float64" if c.endswith("_weighted") else "int64") for c in cols[1 + bool(by):]}
+    return pd.DataFrame(rows, columns=cols).astype(types)
 
 
 def _eq(values: npt.NDArray[np.object_], key: object) -> npt.NDArray[np.bool_]:
