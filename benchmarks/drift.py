@@ -314,9 +314,10 @@ def rounds_section(rounds, model):
             counts = lv["reason_1_indicator"].value_counts(dropna=False).head(8)
             tops = counts.rename("PKH leavers").to_frame()
             tops["share"] = (tops["PKH leavers"] / len(lv)).round(3)
-            rel = lv["n_reasons"].eq(0).mean()
-            print(f"PKH leavers under the model: {len(lv)}; without a reason of their own (moved by others): "
-                  f"{rel:.1%}; mean prediction change {lv['prediction_change'].mean():+.3f} log points")
+            others = lv["moved_by_others"].mean()
+            print(f"PKH leavers under the model: {len(lv)}; whose own prediction did not rise (moved by "
+                  f"others): {others:.1%}; median prediction change {lv['prediction_change'].median():+.3f} "
+                  "log points")
     return pd.DataFrame(rows), tops
 
 

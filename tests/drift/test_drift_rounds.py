@@ -184,6 +184,8 @@ def test_a_leaver_moved_by_others_has_no_reasons():
     lv = leaver_reasons(prev, cur).set_index("program")
     assert lv.loc["pkh", "n_reasons"] == 0
     assert lv.loc["pkh", "prediction_change"] == 0.0
+    assert lv.loc["pkh", "moved_by_others"]
+    assert not leaver_reasons(previous(), current())["moved_by_others"].any()
 
 
 def test_without_contributions_the_leavers_are_still_listed():
@@ -192,6 +194,7 @@ def test_without_contributions_the_leavers_are_still_listed():
     assert lv["household_id"].tolist() == ["pB", "pB"]
     assert lv["n_reasons"].tolist() == [0, 0]
     assert lv["prediction_change"].isna().all()
+    assert lv["moved_by_others"].isna().all()
 
 
 def test_compare_rounds_metrics():

@@ -321,10 +321,11 @@ def leaver_reasons(
     indicators whose contribution to predicted log welfare rose most (change > ``min_change``), at most
     ``top_k``, largest first. Columns: household_id, program, desil_previous, desil_current,
     prediction_change, indicators_change (sum of all contribution changes), other_change
-    (prediction_change - indicators_change: a new model or base value, not the household), n_reasons,
+    (prediction_change - indicators_change: a new model or base value, not the household),
+    moved_by_others (its own prediction did not rise: it left because others fell), n_reasons,
     then ``reason_<i>_indicator``, ``reason_<i>_change`` and, with a ``catalogue``,
-    ``reason_<i>_text_id`` / ``_text_en``. A leaver with no reasons moved because others did (its own
-    prediction did not rise) or because its contributions are not in the tables.
+    ``reason_<i>_text_id`` / ``_text_en``. A leaver with no reasons has no contribution that rose, or
+    no contributions in the tables.
     """
     return _mover_reasons(previous, current, "left", programs, top_k, catalogue, min_change, links)
 
@@ -386,6 +387,8 @@ def _mover_reasons(previous: pd.DataFrame, current: pd.DataFrame, flow: Literal[
                 "prediction_change": float(pred_change[i]),
                 "indicators_change": total,
                 "other_change": float(pred_change[i]) - total,
+                # Its own prediction did not move the way it moved in the ranking: others moved past it.
+                "moved_by_others": pd.NA if np.isnan(pred_change[i]) else bool(sign * pred_change[i] <= 0),
                 "n_reasons": len(chosen),
             }
             for slot in range(1, top_k + 1):
@@ -397,12 +400,14 @@ def _mover_reasons(previous: pd.DataFrame, current: pd.DataFrame, flow: Literal[
                     row[f"reason_{slot}_text_en"] = None if j is None else texts[j][1]
             rows.append(row)
     cols = [HOUSEHOLD_ID, "program", "desil_previous", "desil_current", "prediction_change",
-            "indicators_change", "other_change", "n_reasons"]
+            "indicators_change", "other_change", "moved_by_others", "n_reasons"]
     for slot in range(1, top_k + 1):
         cols += [f"reason_{slot}_indicator", f"reason_{slot}_change"]
         if texts is not None:
             cols += [f"reason_{slot}_text_id", f"reason_{slot}_text_en"]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    out["moved_by_others"] = out["moved_by_others"].astype("boolean")
+    return out
 
 
 def _texts(catalogue: ReasonCatalogue, indicators: list[str],
