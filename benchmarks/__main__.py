@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: every benchmark in turn (accuracy, explanation speed, API latency, community)."""
+"""``python -m benchmarks``: every benchmark in turn (accuracy, explanations, validation, API, community, drift)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ BENCHMARKS = (
     "benchmarks.validate",
     "benchmarks.api",
     "benchmarks.community",
+    "benchmarks.drift",
 )
 
 if __name__ == "__main__":
