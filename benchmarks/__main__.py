@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: every benchmark in turn (accuracy, explanations, validation, API, community, drift)."""
+"""``python -m benchmarks``: every benchmark in turn (accuracy, speed, API, community, drift)."""
 
 from __future__ import annotations
 
