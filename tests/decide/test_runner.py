@@ -116,3 +116,34 @@ def test_no_accepted_household_is_a_clear_error(model_dir, registry, tmp_path):
     with pytest.raises(InputFileError, match=r"no household was accepted \(5 rows read, 5 rejected"):
         _score(model_dir, path, tmp_path / "out")
     assert (tmp_path / "out" / "rejects.csv").is_file()
+
+
+def test_what_the_spec_excludes_is_written_apart_from_the_rejects(model_dir, registry, tmp_path):
+    """A spec's row filter: excluded rows in excluded.csv with the reason, counted in the summary."""
+    import textwrap
+
+    frame = registry.head(400).copy()
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(textwrap.dedent("""
+        extends: indonesia_household
+        name: district
+        data_root: spec
+        files:
+          - {name: households, path: r.csv}
+        rows:
+          drop_if:
+            - {column: household_size, gt: 8, because: large households are verified in the field first}
+        """), encoding="utf-8")
+    scorer = Scorer(model_dir, selection=Selection(desil_max=3))
+    out = score_dataset(scorer, load_spec(spec_path), tmp_path / "out", chunk_rows=150)
+    big = int((frame["household_size"] > 8).sum())
+    assert big > 0 and out.n_excluded == big and out.n_households == 400 - big
+    excluded = pd.read_csv(tmp_path / "out" / "excluded.csv", dtype=str)
+    assert sorted(excluded["household_id"]) == sorted(frame.loc[frame["household_size"] > 8, "household_id"])
+    assert excluded["reason_en"].str.endswith("large households are verified in the field first").all()
+    summary = json.loads(out.summary.read_text())
+    (effect,) = summary["spec_effects"]
+    assert effect["n"] == big and effect["rule"] == "drop_if household_size gt 8"
+    assert summary["files"]["excluded"] == "excluded.csv" and summary["files"]["rejects"] is None

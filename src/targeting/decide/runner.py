@@ -39,6 +39,8 @@ __all__ = ["DEFAULT_CHUNK_ROWS", "ScoreOutcome", "score_dataset"]
 DEFAULT_CHUNK_ROWS = 65_536
 DECISIONS_FILE = "decisions.parquet"
 REJECTS_FILE = "rejects.csv"
+EXCLUDED_FILE = "excluded.csv"  # rows the spec's filters left out, each with the filter's reason
+NOTES_FILE = "treated_as_missing.csv"  # values the spec treats as missing (out_of_range: missing)
 SUMMARY_FILE = "summary.json"
 
 #: progress(phase, rows done in this phase, rows expected or None)
@@ -61,6 +63,7 @@ class ScoreOutcome:
     counts: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     extra_files: dict[str, Path] = field(default_factory=dict)
+    effects: list[dict[str, Any]] = field(default_factory=list)
 
 
 def streamable(spec: DatasetSpec) -> bool:
@@ -110,19 +113,27 @@ class _Source:
             yield LoadedSurvey(data=part, rejects=whole.rejects if start == 0 else whole.rejects.iloc[:0],
                                n_input=whole.n_input if start == 0 else 0,
                                ignored_columns=whole.ignored_columns,
-                               **_excluded_kwargs(whole, start == 0))
-
-
-def _excluded_kwargs(whole: LoadedSurvey, first: bool) -> dict[str, Any]:
-    excluded = getattr(whole, "excluded", None)
-    if excluded is None:
-        return {}
-    return {"excluded": excluded if first else excluded.iloc[:0]}
+                               excluded=whole.excluded if start == 0 else whole.excluded.iloc[:0],
+                               notes=whole.notes if start == 0 else whole.notes.iloc[:0],
+                               effects=whole.effects if start == 0 else [])
 
 
 def _n_excluded(loaded: LoadedSurvey) -> int:
-    excluded = getattr(loaded, "excluded", None)
-    return 0 if excluded is None else int(len(excluded))
+    return loaded.n_excluded_rows
+
+
+def _sum_effects(total: list[dict[str, Any]], more: list[dict[str, Any]]) -> None:
+    """Add a chunk's spec effects (recodes, filters, values treated as missing) to the run's."""
+    for e in more:
+        key = {k: v for k, v in e.items() if k not in ("n", "persons", "households")}
+        for t in total:
+            if {k: v for k, v in t.items() if k not in ("n", "persons", "households")} == key:
+                for k in ("n", "persons", "households"):
+                    if k in e:
+                        t[k] = t.get(k, 0) + e[k]
+                break
+        else:
+            total.append(dict(e))
 
 
 class _RejectsWriter:
@@ -264,8 +275,11 @@ def score_dataset(
     progress = progress or (lambda phase, done, total: None)
     source = _Source(spec, files=files, data_dir=data_dir, variables=variables, chunk_rows=chunk_rows)
     rejects = _RejectsWriter(out_dir / REJECTS_FILE)
-    if rejects.path.exists():
-        rejects.path.unlink()
+    excluded = _RejectsWriter(out_dir / EXCLUDED_FILE)
+    notes = _RejectsWriter(out_dir / NOTES_FILE)
+    for w in (rejects, excluded, notes):
+        w.path.unlink(missing_ok=True)
+    effects: list[dict[str, Any]] = []
     seconds: dict[str, float] = {}
     n_input = n_excluded = 0
     start = time.perf_counter()
@@ -284,6 +298,9 @@ def score_dataset(
     done = 0
     for loaded in source.chunks():
         rejects.add(loaded.rejects)
+        excluded.add(loaded.excluded)
+        notes.add(loaded.notes)
+        _sum_effects(effects, loaded.effects)
         n_input += loaded.n_input
         n_excluded += _n_excluded(loaded)
         data = loaded.data
@@ -347,11 +364,16 @@ def score_dataset(
     counts = _counts(tallies)
     summary = out_dir / SUMMARY_FILE
     payload = {"meta": meta.model_dump(mode="json"), "counts": counts, "seconds": seconds,
+               "spec_effects": effects,
                "files": {"decisions": decisions_path.name,
-                         "rejects": rejects.path.name if rejects.n_lines else None}}
+                         **{w.path.stem: (w.path.name if w.n_lines else None)
+                            for w in (rejects, excluded, notes)}}}
     summary.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    return ScoreOutcome(out_dir, decisions_path, rejects.path if rejects.n_lines else None, summary, meta,
-                        n_input, len(rejects.rows), n_excluded, n_households, counts, seconds)
+    outcome = ScoreOutcome(out_dir, decisions_path, rejects.path if rejects.n_lines else None, summary, meta,
+                           n_input, len(rejects.rows), n_excluded, n_households, counts, seconds)
+    outcome.effects = effects
+    outcome.extra_files.update({w.path.stem: w.path for w in (excluded, notes) if w.n_lines})
+    return outcome
 
 
 def _check_unique(hashes: list[np.ndarray], source: _Source) -> None:

@@ -110,6 +110,20 @@ def export_decisions(decisions: Path, fmt: str) -> Path:
     return out
 
 
+def _effect_row(e: dict[str, Any]) -> tuple[str, str]:
+    """One thing the spec did, as a summary line (every effect counted, nothing silent)."""
+    kind = e["effect"]
+    if kind == "filter":
+        return f"dikecualikan / excluded: {e['rule']} ({e['because']})", f"{e['n']:,}"
+    if kind == "recode":
+        return f"diubah kodenya / recoded {e['column']}: {e['from']!r} → {e['to']!r}", f"{e['n']:,}"
+    if kind == "treated_as_missing":
+        return f"dianggap kosong / treated as missing: {e['column']} ({e['reason']})", f"{e['n']:,}"
+    if kind == "persons_aggregated":
+        return "anggota → rumah tangga / persons → households", f"{e['persons']:,} → {e['households']:,}"
+    return kind.replace("_", " "), f"{e.get('n', '')}"
+
+
 def print_summary(console: Console, outcome: ScoreOutcome) -> None:
     """The run's counts, in Bahasa Indonesia first."""
     c = outcome.counts
@@ -132,6 +146,8 @@ def print_summary(console: Console, outcome: ScoreOutcome) -> None:
     desil = c.get("desil", {})
     t.add_row("rumah tangga per desil / households by desil",
               " ".join(f"{d}:{desil.get(str(d), 0):,}" for d in range(1, 11)))
+    for e in outcome.effects:
+        t.add_row(*_effect_row(e))
     t.add_row("waktu / wall time", f"{outcome.seconds.get('total', 0):.1f} s")
     console.print(t)
     console.print(f"keputusan / decisions: {outcome.decisions}")
