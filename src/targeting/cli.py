@@ -78,6 +78,11 @@ def validate(
     table.add_row("baris dibaca / rows read", f"{loaded.n_input:,}")
     table.add_row("diterima / accepted", f"{len(loaded.data):,}")
     table.add_row("ditolak / rejected", f"{loaded.n_rejected_rows:,}")
+    table.add_row("dikecualikan oleh spesifikasi / excluded by the spec", f"{loaded.n_excluded_rows:,}")
+    from targeting.jobs.score import effect_row
+
+    for effect in loaded.effects:
+        table.add_row(*effect_row(effect))
     console.print(table)
     if len(loaded.rejects):
         top = (

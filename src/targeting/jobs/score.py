@@ -110,7 +110,7 @@ def export_decisions(decisions: Path, fmt: str) -> Path:
     return out
 
 
-def _effect_row(e: dict[str, Any]) -> tuple[str, str]:
+def effect_row(e: dict[str, Any]) -> tuple[str, str]:
     """One thing the spec did, as a summary line (every effect counted, nothing silent)."""
     kind = e["effect"]
     if kind == "filter":
@@ -147,7 +147,7 @@ def print_summary(console: Console, outcome: ScoreOutcome) -> None:
     t.add_row("rumah tangga per desil / households by desil",
               " ".join(f"{d}:{desil.get(str(d), 0):,}" for d in range(1, 11)))
     for e in outcome.effects:
-        t.add_row(*_effect_row(e))
+        t.add_row(*effect_row(e))
     t.add_row("waktu / wall time", f"{outcome.seconds.get('total', 0):.1f} s")
     console.print(t)
     console.print(f"keputusan / decisions: {outcome.decisions}")

@@ -40,6 +40,8 @@ def write_validation(loaded: LoadedSurvey, source: Path, out_dir: Path, key: byt
         write_csv(accepted, acc_path)
     paths["accepted"] = acc_path
     paths["rejects"] = write_csv(loaded.rejects, out_dir / f"{stem}.rejects.csv")
+    if len(loaded.excluded):
+        paths["excluded"] = write_csv(loaded.excluded, out_dir / f"{stem}.excluded.csv")
     if suffix == ".xlsx":
         xl = out_dir / f"{stem}.rejects.xlsx"
         paths["rejects_xlsx"] = write_xlsx(xl, {"ditolak - rejects": loaded.rejects})
