@@ -1,0 +1,89 @@
+"""Error responses: one shape everywhere (``detail`` + ``errors``), personal values never echoed."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.intake import cell_text
+from targeting.privacy import redact
+from targeting.survey.contract import load_contract
+
+log = logging.getLogger("targeting.api")
+
+
+class ProblemsError(Exception):
+    """Invalid households: answered with 422 and every problem."""
+
+    def __init__(self, detail: str, problems: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problems = problems
+
+
+def _personal_fields() -> set[str]:
+    return {n for n, f in load_contract().fields.items() if f.role == "personal"}
+
+
+def _shown(value: Any, field: str) -> str:
+    if field in _personal_fields() or field == "body":
+        return redact(value)
+    if isinstance(value, dict | list):
+        return f"<{type(value).__name__}>"
+    return cell_text(value) if value is None or isinstance(value, bool | int | float | str) else str(value)
+
+
+def request_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors on the request as problems: household position and id where there is one."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    given = body.get("households")
+    households: list[Any] = given if isinstance(given, list) else []
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        index: int | None = None
+        field = ".".join(loc[1:]) if loc and loc[0] == "body" else ".".join(loc)
+        if len(loc) >= 3 and loc[:2] == ["body", "households"] and loc[2].isdigit():
+            index = int(loc[2])
+            field = ".".join(loc[3:]) or "household"
+        hid = None
+        if index is not None and index < len(households) and isinstance(households[index], dict):
+            raw = households[index].get("household_id")
+            hid = cell_text(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else None
+        msg = str(err.get("msg", "invalid"))
+        out.append({"index": index, "household_id": hid, "field": field or "body",
+                    "value": _shown(err.get("input"), loc[-1] if loc else "body"),
+                    "reason": f"permintaan tidak sah: {msg}", "reason_en": msg})
+    return out
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemsError)
+    async def _problems(request: Request, exc: ProblemsError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, "errors": exc.problems},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = request_problems(exc)
+        return JSONResponse(
+            {"detail": "permintaan tidak sah / invalid request: see errors", "errors": problems},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        rid = getattr(request.state, "request_id", "?")
+        # Where it failed, but not the message: messages may quote household values.
+        where = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("request %s failed: %s\n%s", rid, type(exc).__name__, where)
+        # Sent from outside the request-id middleware, so the header is added here.
+        return JSONResponse(
+            {"detail": f"kesalahan internal / internal error (request {rid})", "errors": []},
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, headers={"X-Request-ID": rid},
+        )

@@ -1,0 +1,203 @@
+"""Request households -> the same contract validation as the CLI -> accepted `SurveyData` + problems.
+
+Each JSON household becomes one row of a raw text frame, exactly as a CSV line would (numbers as
+their decimal text, booleans as ``true``/``false``, null as an empty cell), and
+`targeting.survey.load.frame_to_survey` judges it. So the API and ``targeting validate`` accept and
+reject the same values with the same reasons.
+
+A few checks that a file makes at file level (a required column absent, an id blank or repeated,
+an unknown column) are per household here, so that one bad household cannot sink the others when
+the caller asked ``on_error="score_valid"``. Two deliberate differences from the CLI: a JSON key
+outside the contract is a problem (the CLI lists unknown columns as ignored; in a request it is
+almost always a misspelt field that would otherwise be dropped silently), and a required key
+missing from one household is a problem of that household.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from targeting.privacy import redact
+from targeting.survey.contract import Contract, load_contract
+from targeting.survey.dataset import SurveyData
+from targeting.survey.load import frame_to_survey
+from targeting.survey.read import ROW
+from targeting.survey.spec import DatasetSpec, load_spec
+
+SPEC_NAME = "indonesia_household"
+
+
+@dataclass(frozen=True)
+class Intake:
+    """Validated households of one request.
+
+    Attributes
+    ----------
+    data : the accepted households (row ``i`` of every part is the same household).
+    positions : position in the request of each accepted household.
+    inputs : canonical, JSON-ready record of each accepted household (personal fields left out):
+        what is hashed into ``input_sha256`` and stored to reproduce the decision.
+    problems : one dict per bad value (index, household_id, field, value, reason, reason_en).
+    """
+
+    data: SurveyData
+    positions: np.ndarray
+    inputs: list[dict[str, Any]]
+    problems: list[dict[str, Any]]
+
+
+@cache
+def survey_spec() -> DatasetSpec:
+    """The dataset spec the CLI uses by default (the Indonesian household contract)."""
+    return load_spec(SPEC_NAME)
+
+
+def cell_text(value: object) -> str:
+    """A JSON scalar as the text a CSV cell would hold (null -> empty)."""
+    if type(value) is str:  # the common case first: this runs once per cell
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _problem(index: int, household_id: str | None, field: str, value: str, reason: str,
+             reason_en: str) -> dict[str, Any]:
+    return {"index": index, "household_id": household_id, "field": field, "value": value,
+            "reason": reason, "reason_en": reason_en}
+
+
+def _shown(contract: Contract, field: str, value: object) -> str:
+    spec = contract.fields.get(field)
+    return redact(value) if spec is not None and spec.role == "personal" else cell_text(value)
+
+
+def _request_checks(households: Sequence[Mapping[str, Any]], contract: Contract,
+                    ids: list[str]) -> list[dict[str, Any]]:
+    """Per-household versions of the CLI's file-level checks (keys and ids)."""
+    required = [n for n, f in contract.fields.items() if f.required]
+    problems = []
+    counts: dict[str, int] = {}
+    for given in ids:
+        counts[given] = counts.get(given, 0) + 1
+    for i, h in enumerate(households):
+        hid: str | None = ids[i] or None
+        for key in h:
+            if key not in contract.fields:
+                problems.append(_problem(i, hid, key, _shown(contract, key, h[key]),
+                                         "kolom tidak dikenal dalam kontrak data",
+                                         "unknown field (not in the survey contract)"))
+        for key in required:
+            if key not in h:
+                problems.append(_problem(i, hid, key, "", "kolom wajib tidak ada",
+                                         "required field is missing"))
+        if hid is not None and counts[hid] > 1:
+            problems.append(_problem(i, hid, "household_id", ids[i],
+                                     "household_id ganda dalam permintaan ini",
+                                     "household_id repeated in this request"))
+    return problems
+
+
+def raw_frame(households: Sequence[Mapping[str, Any]], contract: Contract) -> pd.DataFrame:
+    """The batch as a text table, one row per household, as a CSV file would give it.
+
+    Columns are the required fields plus any field some household gives; a household without
+    that key has an empty cell there, as in a CSV.
+    """
+    given = {k for h in households for k in h}
+    names = [n for n, f in contract.fields.items() if f.required or n in given]
+    columns = {name: [cell_text(h.get(name)) for h in households] for name in names}
+    frame = pd.DataFrame(columns, dtype="string")
+    frame[ROW] = np.arange(len(households))
+    return frame
+
+
+def validate_households(households: Sequence[Mapping[str, Any]]) -> Intake:
+    """Validate request households with the shared contract validation; never raises on bad values."""
+    contract = load_contract()
+    ids = [cell_text(h.get("household_id")).strip() for h in households]
+    problems = _request_checks(households, contract, ids)
+    raw = raw_frame(households, contract)
+    # Blank or repeated ids would make the shared validation refuse the whole frame (a file-level
+    # error); give those rows a unique stand-in so their other values are still checked, and
+    # reject them through the problems above or the blank-id problem below.
+    seen: dict[str, int] = {}
+    for hid in ids:
+        seen[hid] = seen.get(hid, 0) + 1
+    stand_in = [not hid or seen[hid] > 1 for hid in ids]
+    if any(stand_in):
+        fixed = raw["household_id"].copy()
+        fixed[np.asarray(stand_in)] = [f"#request-position-{i}" for i in np.flatnonzero(stand_in)]
+        raw["household_id"] = fixed
+    for i in np.flatnonzero([not hid for hid in ids]):
+        problems.append(_problem(int(i), None, "household_id", "", "wajib diisi",
+                                 "required value is empty"))
+    loaded = frame_to_survey(raw, survey_spec(), where="request")
+    rejects = loaded.rejects
+    missing_keys = {(p["index"], p["field"]) for p in problems
+                    if p["reason_en"] == "required field is missing"}
+    for row in rejects.itertuples(index=False):
+        index = int(row.row)
+        if (index, row.column) in missing_keys or (row.column == "household_id" and not ids[index]):
+            continue  # already reported as a missing key / blank id
+        problems.append(_problem(index, ids[index] or None, str(row.column), str(row.value),
+                                 str(row.reason), str(row.reason_en)))
+    bad = {p["index"] for p in problems}
+    data = loaded.data
+    positions = np.asarray(data.frame.attrs.get("source_rows"), dtype=np.int64)
+    if len(positions) != len(data):
+        raise RuntimeError("validated frame lost its source rows")  # pragma: no cover
+    keep = ~np.isin(positions, sorted(bad))
+    if not keep.all():
+        data = data.subset(pd.Series(keep))
+        positions = positions[keep]
+    problems.sort(key=lambda p: (p["index"], p["field"]))
+    return Intake(data=data, positions=positions, inputs=canonical_inputs(data, contract),
+                  problems=problems)
+
+
+def canonical_inputs(data: SurveyData, contract: Contract) -> list[dict[str, Any]]:
+    """Each household's validated values as plain JSON types, personal fields and the id left out."""
+    names = [n for n, f in contract.fields.items()
+             if f.role not in ("personal", "id") and n in data.frame.columns]
+    columns = [_plain_column(data.frame[n]) for n in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _plain_column(col: pd.Series) -> list[Any]:
+    """A column as plain Python values (str, int, float, bool), missing as None."""
+    missing = col.isna().to_numpy()
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        values = col.astype(object).tolist()
+    elif pd.api.types.is_bool_dtype(col.dtype):
+        values = col.to_numpy(dtype=bool, na_value=False).tolist()
+    elif pd.api.types.is_integer_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.int64, na_value=0).tolist()
+    elif pd.api.types.is_float_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+    else:
+        values = col.astype(object).tolist()
+    return [None if m else v for v, m in zip(values, missing, strict=True)]
+
+
+def canonical_json(obj: Any, *, allow_nan: bool = False) -> str:
+    """Sorted-key, compact JSON: equal content gives equal bytes (and equal hashes)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan)
+
+
+def sha256_json(obj: Any, *, allow_nan: bool = False) -> str:
+    """Hex SHA-256 of the canonical JSON of ``obj``."""
+    return hashlib.sha256(canonical_json(obj, allow_nan=allow_nan).encode("utf-8")).hexdigest()

@@ -1,0 +1,216 @@
+"""Vectorised weighted bootstrap: replicate weights in blocks, and metric kernels over a block.
+
+A block ``W`` is a (replicates x households) matrix of survey weight x bootstrap multiplier. Every
+kernel computes, for all replicates at once, exactly what the matching function of
+:mod:`targeting.audit.metrics` computes with ``sample_weight=W[r]`` (the tests check this), so the
+point estimate and its replicates share one definition.
+
+Multipliers are Poisson(1) counts (the Poisson bootstrap: Hanley & MacGibbon 2006; Chamandy et al.
+2012), drawn per sampling unit: the household, or the cluster (PSU) when one is given, so that
+households of one cluster are resampled together. Strata are not held fixed; with few clusters per
+stratum the intervals are approximate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Largest replicate block, in matrix cells (replicates x households): about 32 MB of float64.
+MAX_BLOCK_CELLS = 4_000_000
+
+#: Confusion cells: code = 2 x truth + selected; code 4 = truth unknown (ignored by the rates).
+CELL_NOT_POOR_NOT_SEL, CELL_NOT_POOR_SEL, CELL_POOR_NOT_SEL, CELL_POOR_SEL, CELL_UNKNOWN = range(5)
+N_CELLS = 5
+
+
+def replicate_blocks(
+    weight: FloatArray,
+    *,
+    n_boot: int,
+    seed: int,
+    cluster: npt.ArrayLike | None = None,
+    max_block_cells: int = MAX_BLOCK_CELLS,
+) -> Iterator[FloatArray]:
+    """Yield blocks of replicate weights (replicates x households), ``n_boot`` rows in total.
+
+    The same ``seed``, data and ``max_block_cells`` always give the same replicates.
+    """
+    if n_boot < 1:
+        return
+    n = weight.shape[0]
+    rng = np.random.default_rng(seed)
+    if cluster is None:
+        n_units, unit_of = n, None
+    else:
+        _, unit_of = np.unique(np.asarray(cluster), return_inverse=True)
+        n_units = int(unit_of.max(initial=-1)) + 1
+    block = max(1, min(n_boot, max_block_cells // max(n, 1)))
+    done = 0
+    while done < n_boot:
+        b = min(block, n_boot - done)
+        mult = rng.poisson(1.0, size=(b, n_units)).astype(np.float64)
+        if unit_of is not None:
+            mult = mult[:, unit_of]
+        yield mult * weight
+        done += b
+
+
+def onehot(codes: IntArray, n_codes: int) -> sparse.csr_array:
+    """Sparse (households x codes) indicator matrix of integer codes."""
+    n = codes.shape[0]
+    return sparse.csr_array((np.ones(n), (np.arange(n), codes)), shape=(n, n_codes), dtype=np.float64)
+
+
+def code_sums(W: FloatArray, indicator: sparse.csr_array) -> FloatArray:
+    """Per replicate, the weight summed within each code: (replicates x codes)."""
+    return np.asarray(W @ indicator)
+
+
+def confusion_codes(poor: BoolArray, selected: BoolArray, known: BoolArray) -> IntArray:
+    """Confusion cell of each household (see ``CELL_*``)."""
+    code = 2 * poor.astype(np.int64) + selected.astype(np.int64)
+    return np.where(known, code, CELL_UNKNOWN)
+
+
+def _div(num: FloatArray, den: FloatArray) -> FloatArray:
+    """Num / den, ``nan`` where den <= 0 (no warning)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.asarray(np.divide(num, den), dtype=np.float64)
+    bad = np.asarray(den) <= 0
+    if bad.any():
+        out = out.copy() if out.ndim == 0 else out
+        out[np.broadcast_to(bad, out.shape)] = np.nan
+    return out
+
+
+def rates_from_cells(cells: FloatArray) -> dict[str, FloatArray]:
+    """The confusion-based rates from weighted cell sums (last axis = the five ``CELL_*``).
+
+    Same definitions as :mod:`targeting.audit.metrics`; ``nan`` where a denominator is zero.
+    """
+    npns = cells[..., CELL_NOT_POOR_NOT_SEL]
+    nps = cells[..., CELL_NOT_POOR_SEL]
+    pns = cells[..., CELL_POOR_NOT_SEL]
+    ps = cells[..., CELL_POOR_SEL]
+    poor = ps + pns
+    nonpoor = nps + npns
+    total = poor + nonpoor
+    poor_coverage = _div(ps, poor)
+    inclusion_nonpoor = _div(nps, nonpoor)
+    return {
+        "exclusion_error": _div(pns, poor),
+        "inclusion_error": _div(nps, ps + nps),
+        "inclusion_error_nonpoor": inclusion_nonpoor,
+        "coverage": _div(ps + nps, total),
+        "poor_coverage": poor_coverage,
+        "targeting_differential": poor_coverage - inclusion_nonpoor,
+        "poverty_rate": _div(poor, total),
+        "agreement": _div(ps + npns, total),
+    }
+
+
+def tie_groups(values: FloatArray) -> tuple[IntArray, int]:
+    """(group of each value among the sorted distinct values, number of distinct values)."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return inverse.astype(np.int64), int(uniq.shape[0])
+
+
+def _midranks(W: FloatArray, groups: IntArray, n_groups: int) -> FloatArray:
+    """Weighted mid-ranks per replicate (as :func:`~targeting.audit.metrics.weighted_midranks`)."""
+    g = code_sums(W, onehot(groups, n_groups))
+    mid = np.cumsum(g, axis=1)
+    mid -= 0.5 * g
+    return _div(mid, g.sum(axis=1, keepdims=True))[:, groups]
+
+
+def _weighted_corr_rows(a: FloatArray, b: FloatArray, W: FloatArray) -> FloatArray:
+    sw = W.sum(axis=1, keepdims=True)
+    am = a - _div((W * a).sum(axis=1, keepdims=True), sw)
+    bm = b - _div((W * b).sum(axis=1, keepdims=True), sw)
+    va = (W * am * am).sum(axis=1)
+    vb = (W * bm * bm).sum(axis=1)
+    cov = (W * am * bm).sum(axis=1)
+    ok = (va > 0) & (vb > 0) & (sw[:, 0] > 0)
+    out = np.full(W.shape[0], np.nan)
+    out[ok] = cov[ok] / np.sqrt(va[ok] * vb[ok])
+    return out
+
+
+def spearman_block(
+    W: FloatArray, true_groups: tuple[IntArray, int], pred_groups: tuple[IntArray, int]
+) -> FloatArray:
+    """Weighted Spearman correlation per replicate (groups from :func:`tie_groups`)."""
+    return _weighted_corr_rows(_midranks(W, *true_groups), _midranks(W, *pred_groups), W)
+
+
+def auc_block(W: FloatArray, poor: BoolArray, score_groups: tuple[IntArray, int]) -> FloatArray:
+    """Weighted AUC of ranking the poor below the non-poor, per replicate."""
+    groups, n_groups = score_groups
+    wp = code_sums(W * poor, onehot(groups, n_groups))
+    wn = code_sums(W * ~poor, onehot(groups, n_groups))
+    total_p, total_n = wp.sum(axis=1), wn.sum(axis=1)
+    poor_below = np.cumsum(wp, axis=1) - wp
+    return _div((wn * (poor_below + 0.5 * wp)).sum(axis=1), total_p * total_n)
+
+
+def r2_block(W: FloatArray, y: FloatArray, p: FloatArray) -> FloatArray:
+    """Weighted R² of ``p`` predicting ``y`` per replicate (as `targeting.audit.metrics.r2_weighted`)."""
+    sw = W.sum(axis=1)
+    mean = _div(W @ y, sw)
+    ss_tot = (W * (y[None, :] - mean[:, None]) ** 2).sum(axis=1)
+    ss_res = W @ ((y - p) ** 2)
+    out = 1.0 - _div(ss_res, ss_tot)
+    out[~(sw > 0)] = np.nan
+    return out
+
+
+def cgh_block(
+    W: FloatArray,
+    welfare_groups: tuple[IntArray, int],
+    benefits: FloatArray,
+    size: FloatArray,
+    bottom_share: float,
+) -> FloatArray:
+    """CGH indicator per replicate (bottom share of persons, benefit per household).
+
+    ``benefits`` is (selections x households): the population ranking is shared, so several
+    selections cost little more than one. Returns (replicates x selections).
+    """
+    groups, n_groups = welfare_groups
+    ind = onehot(groups, n_groups)
+    g_pop = code_sums(W * size, ind)
+    total_pop = g_pop.sum(axis=1, keepdims=True)
+    cum_before = np.cumsum(g_pop, axis=1)
+    cum_before -= g_pop
+    frac = _div(bottom_share * total_pop - cum_before, g_pop)
+    np.clip(frac, 0.0, 1.0, out=frac)
+    frac[~(g_pop > 0)] = 0.0
+    out = np.empty((W.shape[0], benefits.shape[0]))
+    for j, benefit in enumerate(benefits):  # a handful of selections
+        g_ben = code_sums(W * benefit, ind)
+        total_ben = g_ben.sum(axis=1)
+        out[:, j] = _div((frac * g_ben).sum(axis=1), total_ben) / bottom_share
+        out[~((total_ben > 0) & (total_pop[:, 0] > 0)), j] = np.nan
+    return out
+
+
+def percentile_interval(replicates: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
+    """Percentile interval over axis 0, ignoring ``nan`` replicates; ``nan`` if all are."""
+    alpha = (1.0 - confidence) / 2.0
+    reps = np.asarray(replicates, dtype=np.float64)
+    flat = reps.reshape(reps.shape[0], -1)
+    low = np.full(flat.shape[1], np.nan)
+    high = np.full(flat.shape[1], np.nan)
+    ok = np.isfinite(flat).any(axis=0)
+    if ok.any():
+        q = np.nanquantile(flat[:, ok], [alpha, 1.0 - alpha], axis=0)
+        low[ok], high[ok] = q[0], q[1]
+    return low.reshape(reps.shape[1:]), high.reshape(reps.shape[1:])

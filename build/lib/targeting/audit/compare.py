@@ -1,0 +1,168 @@
+"""Per household: the model's pick, the rules' verdict and the truth side by side, with flags.
+
+Flags: inclusion error (selected, not poor), exclusion error (poor, not selected), and model–rules
+disagreement both ways. Each row carries the model's reasons and the criteria met, not met and
+unknown, so an inspector can see why the two disagree. Personal identifiers never come out in
+clear: NIK becomes a keyed pseudonym, family card numbers are dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from targeting.audit.decisions import (
+    CRITERION_PREFIX,
+    PERSONAL_COLUMNS,
+    AuditData,
+    as_audit_data,
+)
+from targeting.decide.schema import join_reason_texts, reason_text_columns
+from targeting.privacy import pseudonymize
+
+#: Flag columns, in the order an inspector should look at them (field-verification priority).
+FLAGS: tuple[str, ...] = ("exclusion_error", "rules_not_model", "inclusion_error", "model_not_rules")
+PSEUDONYM_COLUMN = "head_nik_pseudonym"
+
+
+def _criteria_text(frame: pd.DataFrame, criteria: tuple[str, ...], status: str) -> pd.Series:
+    """Comma-separated criterion ids whose flag is met / not_met / unknown, per household."""
+    out = pd.Series("", index=frame.index, dtype="string")
+    for cid in criteria:  # one vectorised pass per criterion (about ten)
+        col = frame[CRITERION_PREFIX + cid].astype("boolean")
+        if status == "met":
+            hit = col.fillna(False)
+        elif status == "not_met":
+            hit = (~col).fillna(False)
+        else:
+            hit = col.isna()
+        hit_np = hit.to_numpy(dtype=bool)
+        sep = np.where(out.str.len().to_numpy() > 0, ", ", "")
+        out = out + pd.Series(np.where(hit_np, sep + cid, ""), index=frame.index, dtype="string")
+    return out
+
+
+def compare(
+    decisions: pd.DataFrame | AuditData,
+    *,
+    key: bytes | None = None,
+    pseudonymize_household_id: bool = False,
+) -> pd.DataFrame:
+    """Three verdicts side by side, with error and disagreement flags, for every household.
+
+    Parameters
+    ----------
+    decisions : the decisions frame (or an :class:`AuditData`).
+    key : pseudonymisation key (:func:`targeting.privacy.load_key`); with it, a ``head_nik``
+        column becomes ``head_nik_pseudonym``. Without it, NIK is dropped. Other personal
+        columns (family card number) are always dropped.
+    pseudonymize_household_id : also replace ``household_id`` by a keyed pseudonym (for lists
+        that leave the social office; field teams then need the key holder to find the house).
+
+    Returns
+    -------
+    DataFrame, one row per household, in input order: ``household_id``, pseudonym (if any),
+    ``weight``, ``desil``, ``predicted_welfare``, ``selected``, ``rule_verdict``,
+    ``model_within_rules``, ``poor_true`` and ``welfare_true`` (nullable), the flags
+    ``exclusion_error`` and ``inclusion_error`` (nullable: unknown without a truth),
+    ``model_not_rules`` (selected, verdict not eligible), ``rules_not_model`` (eligible, not
+    selected), ``rules_unknown``, ``flagged`` (any of the four flags), ``flags`` (their names),
+    ``n_criteria_met``, ``criteria_met`` / ``criteria_not_met`` / ``criteria_unknown`` (ids),
+    the model's reasons if given, and the group attributes present.
+    """
+    data = as_audit_data(decisions)
+    frame = data.frame
+    out = pd.DataFrame({"household_id": frame["household_id"].astype("string")})
+    if pseudonymize_household_id:
+        if key is None:
+            raise ValueError("pseudonymize_household_id needs the pseudonymisation key")
+        out["household_id"] = pseudonymize(out["household_id"], key, prefix="h")
+    if key is not None and "head_nik" in frame:
+        out[PSEUDONYM_COLUMN] = pseudonymize(frame["head_nik"], key)
+    elif PSEUDONYM_COLUMN in frame:
+        out[PSEUDONYM_COLUMN] = frame[PSEUDONYM_COLUMN].astype("string")
+    truth = pd.array(data.poor, dtype="boolean")
+    truth[~data.truth_known] = pd.NA
+    selected = pd.array(data.selected, dtype="boolean")
+    eligible = data.eligible
+    out["weight"] = data.weight
+    out["desil"] = data.desil
+    out["predicted_welfare"] = data.predicted
+    out["selected"] = data.selected
+    out["rule_verdict"] = pd.Categorical(data.verdict, categories=["eligible", "not_eligible", "unknown"])
+    out["model_within_rules"] = data.selected & eligible
+    out["poor_true"] = truth
+    out["welfare_true"] = data.welfare_true
+    out["exclusion_error"] = truth & ~selected
+    out["inclusion_error"] = selected & ~truth
+    out["model_not_rules"] = data.selected & (data.verdict == "not_eligible")
+    out["rules_not_model"] = eligible & ~data.selected
+    out["rules_unknown"] = data.rules_unknown
+    flag_np = np.column_stack([out[f].to_numpy(dtype=bool, na_value=False) for f in FLAGS])
+    out["flagged"] = flag_np.any(axis=1)
+    names = pd.Series("", index=out.index, dtype="string")
+    for j, f in enumerate(FLAGS):  # four flags
+        sep = np.where(names.str.len().to_numpy() > 0, "; ", "")
+        names = names + pd.Series(np.where(flag_np[:, j], sep + f, ""), index=out.index, dtype="string")
+    out["flags"] = names
+    out["n_criteria_met"] = data.n_met
+    for status in ("met", "not_met", "unknown"):
+        out[f"criteria_{status}"] = _criteria_text(frame, data.criteria, status)
+    # Reason slots as stored (dictionary-encoded): joined into one text per language only for the
+    # flagged rows that are written out (`flagged_households`).
+    for col in reason_text_columns(frame):
+        out[col] = frame[col]
+    for col in data.group_columns():
+        out[col] = frame[col]
+    assert not set(PERSONAL_COLUMNS) & set(out.columns)
+    return out
+
+
+def flagged_households(flags: pd.DataFrame) -> pd.DataFrame:
+    """The flagged rows of :func:`compare`, in field-verification order.
+
+    Poor households left out come first (exclusion errors, then rule-eligible households the model
+    left out), then households selected without being poor or eligible; within each, the lowest
+    predicted welfare first.
+    """
+    hit = flags[flags["flagged"]]
+    flag_np = np.column_stack([hit[f].to_numpy(dtype=bool, na_value=False) for f in FLAGS])
+    priority = np.where(flag_np.any(axis=1), flag_np.argmax(axis=1), len(FLAGS))
+    order = np.lexsort((hit["predicted_welfare"].to_numpy(), priority))
+    out = hit.iloc[order].reset_index(drop=True)
+    slots = reason_text_columns(out)
+    for lang in ("id", "en"):
+        cols = [c for c in slots if c.endswith(f"_text_{lang}")]
+        if cols:
+            out[f"reasons_{lang}"] = join_reason_texts(out, cols)
+    return out.drop(columns=slots)
+
+
+def criteria_profile(decisions: pd.DataFrame | AuditData) -> pd.DataFrame:
+    """Why the model and the rules disagree, in aggregate: how often each criterion is met.
+
+    Weighted share of households meeting each criterion (unknown counts as not met) among those
+    both select, the model only, the rules only, and neither. Rows: criterion ids; columns:
+    ``both``, ``model_only``, ``rules_only``, ``neither``; ``attrs["weighted_households"]`` holds
+    each column's weighted size.
+    """
+    data = as_audit_data(decisions)
+    sel, elig = data.selected, data.eligible
+    masks = {
+        "both": sel & elig,
+        "model_only": sel & ~elig,
+        "rules_only": ~sel & elig,
+        "neither": ~sel & ~elig,
+    }
+    table = pd.DataFrame(index=pd.Index(list(data.criteria), name="criterion"), columns=list(masks))
+    sizes = {}
+    for name, mask in masks.items():
+        w = data.rate_weight * mask
+        total = float(w.sum())
+        sizes[name] = total
+        for cid in data.criteria:  # about ten criteria
+            met = data.frame[CRITERION_PREFIX + cid].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            table.loc[cid, name] = float(w @ met) / total if total > 0 else np.nan
+    table = table.astype(float)
+    table.attrs["weighted_households"] = sizes
+    return table

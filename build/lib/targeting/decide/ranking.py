@@ -1,0 +1,84 @@
+"""Where each household stands: within the registry being scored, or against the model's reference.
+
+* ``within`` (a registry: the whole population, as DTSEN ranks it): percentile and desil in equal
+  shares of persons (weight x household size) among the registry's own predictions, district-wide
+  and within each region. It needs every prediction first (pass 1), then decides chunk by chunk.
+* ``reference`` (one household, a request, a file judged against the training population): the
+  position in the model's ``reference.json`` distribution (`targeting.pmt.reference`), so each
+  household's rank depends on it alone.
+
+Both rules are `targeting.pmt.ranking`'s mid-point rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from targeting.pmt.ranking import assign_deciles, population_shares, select_poorest
+from targeting.pmt.reference import Reference
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+RankBasis = Literal["within", "reference"]
+RANK_BASES: tuple[str, str] = ("within", "reference")
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """Ranks of a set of households (row order); regional ones NaN / 0 where a region has none.
+
+    ``prediction`` is what they were ranked by (checked against pass 2's prediction), ``quota_pick``
+    the households a quota selects (None unless the selection is a quota).
+    """
+
+    prediction: FloatArray
+    percentile: FloatArray
+    desil: IntArray
+    percentile_region: FloatArray
+    desil_region: IntArray
+    quota_pick: BoolArray | None = None
+
+    def __len__(self) -> int:
+        return int(self.prediction.shape[0])
+
+    def rows(self, sl: slice | IntArray) -> Ranks:
+        return Ranks(self.prediction[sl], self.percentile[sl], self.desil[sl], self.percentile_region[sl],
+                     self.desil_region[sl], None if self.quota_pick is None else self.quota_pick[sl])
+
+
+def within(pred: FloatArray, population: FloatArray, region: npt.ArrayLike | None = None, *,
+           quota: dict[str, float] | None = None) -> Ranks:
+    """Ranks within the scored population itself (population = persons each household represents)."""
+    pred = np.asarray(pred, dtype=np.float64)
+    pop = np.asarray(population, dtype=np.float64)
+    percentile = population_shares(pred, pop)
+    desil = assign_deciles(pred, pop)
+    if region is None:
+        p_reg, d_reg = np.full(len(pred), np.nan), np.zeros(len(pred), dtype=np.int64)
+    else:
+        labels = np.asarray(region, dtype=object)
+        p_reg = population_shares(pred, pop, by=labels)
+        d_reg = assign_deciles(pred, pop, by=labels)
+    pick = None
+    if quota is not None:
+        if region is None:
+            raise ValueError("a quota per region needs the households' region")
+        pick = select_poorest(pred, quota, by=np.asarray(region, dtype=object))
+    return Ranks(pred, percentile, desil, p_reg, d_reg, pick)
+
+
+def against_reference(reference: Reference, pred: FloatArray, region: npt.ArrayLike | None = None) -> Ranks:
+    """Ranks in the model's reference (training) distribution, household by household."""
+    pred = np.asarray(pred, dtype=np.float64)
+    percentile, desil = reference.national.rank(pred)
+    if region is None:
+        p_reg, d_reg = np.full(len(pred), np.nan), np.zeros(len(pred), dtype=np.int64)
+    else:
+        p_reg, d_reg, known = reference.rank_regional(pred, np.asarray(region, dtype=object))
+        d_reg = np.where(known, d_reg, 0)
+    return Ranks(pred, percentile, desil, p_reg, d_reg)

@@ -1,0 +1,410 @@
+"""The one scorer: model + ranking + programmes + rules + reasons, for a registry, a file or a request.
+
+`targeting score`, `targeting run` (and the demo), the scoring API and the partitioned runner all
+call :meth:`Scorer.decide`, so a household gets the same prediction, desil, programmes, verdict and
+reasons through every door. A decision is made in two steps, because a registry's desil depends on
+every household:
+
+1. ``predict`` (cheap) gives predicted log welfare; ranks come from all predictions
+   (`targeting.decide.ranking.within`) or from the model's reference distribution (``reference``);
+2. ``decide`` explains a chunk exactly, applies the programme cut-offs, the selection, the rule set
+   and picks each household's reasons in the direction of its decision, returning rows of the
+   decisions table (`targeting.decide.schema`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from targeting.decide import ranking as rk
+from targeting.decide import schema as s
+from targeting.decide.selection import Selection
+from targeting.errors import ModelIntegrityError, RuleSetError
+from targeting.survey.dataset import SurveyData
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+__all__ = ["Decisions", "Scorer", "ScorerInfo", "file_version"]
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    """What a scorer is made of: recorded with every decision it makes."""
+
+    model_name: str
+    model_version: str
+    ruleset_id: str
+    ruleset_version: str
+    source: str
+    card: dict[str, Any] = field(default_factory=dict)
+    components: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Rows of the decisions table, with each reason's indicator index and model-matrix value.
+
+    ``-1`` / NaN mark an empty slot; any reader renders a reason in any language from the two.
+    """
+
+    table: pd.DataFrame
+    reason_index: IntArray
+    reason_value: FloatArray
+    region_column: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def _catalogue_for(spec: Any) -> Any:
+    """The reason catalogue for a spec's indicators (None: the packaged, contract-based one)."""
+    if spec is None or getattr(spec, "contract", None) is not None:
+        return None
+    from targeting.explain import ReasonCatalogue
+
+    return ReasonCatalogue.from_spec(spec)
+
+
+def file_version(path: str | Path) -> str:
+    """Content version of a data file: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def _resource_version(package: str, name: str) -> str:
+    return hashlib.sha256(resources.files(package).joinpath(name).read_bytes()).hexdigest()[:16]
+
+
+def _content_version(*files: Path) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+class Scorer:
+    """Decisions from a saved PMT model: ranks, programmes, selection, rule verdicts and reasons.
+
+    Parameters
+    ----------
+    model_dir : a saved model folder (`targeting.pmt.persistence`) with its ``reference.json``.
+    model_name, label, source : how decisions name the model: ``model_version`` is
+        ``<label>+<16 hex digits>`` of the card (which hashes every model file) and the reference.
+    ruleset : a rule-set name, path or :class:`~targeting.eligibility.RuleSet`; None for no rules.
+    as_of : the date whose thresholds apply (default: today); ``min_criteria_met`` overrides k.
+    selection : who the model selects (default: any programme).
+    ranking : ``within`` the scored population, or against the model's ``reference``.
+    top_k : reasons per household. ``key`` pseudonymises NIK into ``head_nik_pseudonym``.
+    spec : the dataset spec of the households scored: a survey outside the Indonesian contract names
+        its indicators with its spec's labels (`targeting.explain.ReasonCatalogue.from_spec`).
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        model_name: str = "pmt",
+        label: str = "dir",
+        source: str = "",
+        ruleset: Any = "kepmensos_262_2022",
+        as_of: date | None = None,
+        min_criteria_met: int | None = None,
+        allow_out_of_force: bool = False,
+        selection: Selection | None = None,
+        ranking: rk.RankBasis = "within",
+        programs: Any = None,
+        top_k: int = 4,
+        min_abs: float = 0.0,
+        key: bytes | None = None,
+        spec: Any = None,
+    ) -> None:
+        from targeting.eligibility import RuleSet, load_ruleset
+        from targeting.explain import Explainer
+        from targeting.pmt.persistence import CARD_FILE, load_model
+        from targeting.pmt.programs import load_programs
+        from targeting.pmt.reference import REFERENCE_FILE, load_reference
+
+        if ranking not in rk.RANK_BASES:
+            raise ValueError(f"ranking must be one of {rk.RANK_BASES}, got {ranking!r}")
+        model_dir = Path(model_dir)
+        self.model_dir = model_dir
+        self.model, card = load_model(model_dir)
+        self.card = card
+        self.reference = load_reference(model_dir)
+        self.programs = programs if programs is not None else load_programs()
+        self.selection = selection or Selection()
+        self.selection.check(self.programs)
+        if ranking == "reference" and self.selection.needs_population:
+            raise ValueError("a quota needs the whole registry: use ranking 'within'")
+        self.ranking: rk.RankBasis = ranking
+        self.ruleset = ruleset if isinstance(ruleset, RuleSet) or ruleset is None else load_ruleset(ruleset)
+        self.as_of = as_of or date.today()
+        self.min_criteria_met = min_criteria_met
+        self.allow_out_of_force = allow_out_of_force
+        if self.ruleset is not None and not allow_out_of_force and not self.ruleset.in_force_on(self.as_of):
+            raise RuleSetError(
+                f"rule set {self.ruleset.id} is not in force on {self.as_of} (from "
+                f"{self.ruleset.in_force_from}, revoked {self.ruleset.revoked_on}); choose another rule set "
+                "or date"
+            )
+        self.top_k = int(top_k)
+        self.key = key
+        # Compiles the model for exact contributions and checks the reason catalogue covers it.
+        self.explainer = Explainer(self.model, catalogue=_catalogue_for(spec), top_k=max(1, self.top_k),
+                                   min_abs=min_abs)
+        self.features = list(self.model.schema_.names)
+        version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE)
+        card_dict = card.model_dump(mode="json")
+        card_dict["reference"] = {"file": REFERENCE_FILE, "sha256": self.reference.sha256,
+                                  "regions": sorted(self.reference.regions)}
+        from targeting.survey.contract import load_contract
+
+        contract = load_contract()
+        rs = self.ruleset
+        self.info = ScorerInfo(
+            model_name=model_name,
+            model_version=f"{label}+{version}",
+            ruleset_id=rs.id if rs is not None else "",
+            ruleset_version=(file_version(rs.path) if rs is not None and rs.path else "") or "",
+            source=source or f"folder {model_dir}",
+            card=card_dict,
+            components={
+                "contract": f"{contract.name}@{contract.version}",
+                "reference": self.reference.sha256[:16],
+                "programs": _resource_version("targeting.pmt", "programs.yaml"),
+                "reasons": f"{self.explainer.catalogue.name}@{self.explainer.catalogue.version}",
+                "explain_method": self.explainer.method,
+                "ranking": self.ranking,
+            },
+        )
+
+    # ---- pass 1 ------------------------------------------------------------------------------
+
+    def design(self, data: SurveyData) -> pd.DataFrame:
+        """The model's input frame for these households (the frame training used)."""
+        from targeting.pmt.design import design_frame
+
+        X = design_frame(data)
+        missing = [f for f in self.features if f not in X.columns]
+        if missing:
+            raise ModelIntegrityError(
+                f"{self.model_dir}: the model needs feature(s) {', '.join(missing)} that dataset "
+                f"{data.name!r} does not have (trained on {self.card.dataset.spec or self.card.dataset.name})"
+            )
+        return X[self.features]
+
+    def predict(self, data: SurveyData) -> FloatArray:
+        """Predicted log per-capita welfare (what ranks are computed from)."""
+        pred = np.asarray(self.explainer.engine.predict(self.design(data)), dtype=np.float64)
+        if not np.all(np.isfinite(pred)):
+            raise ValueError("the model returned a non-finite prediction")
+        return pred
+
+    def rank(self, pred: FloatArray, data_population: FloatArray, region: npt.ArrayLike | None) -> rk.Ranks:
+        """Ranks of households whose predictions are ``pred`` (all of them, for ``within``)."""
+        if self.ranking == "reference":
+            return rk.against_reference(self.reference, pred, region)
+        return rk.within(pred, data_population, region, quota=self.selection.quota)
+
+    # ---- pass 2 ------------------------------------------------------------------------------
+
+    def decide(self, data: SurveyData, ranks: rk.Ranks | None = None, *,
+               top_k: int | None = None) -> Decisions:
+        """Decisions for ``data``'s households (ranks: from pass 1 for ``within``, else computed here).
+
+        ``top_k`` overrides the scorer's number of reasons (a request may ask for fewer or more).
+        """
+        from targeting.eligibility import evaluate
+        from targeting.explain import select_reasons
+        from targeting.pmt.programs import program_eligibility
+
+        n = len(data)
+        X = self.design(data)
+        M = self.explainer.engine.matrix(X)
+        contrib = self.explainer.engine.compute(M)
+        pred = contrib.prediction
+        if not np.all(np.isfinite(pred)):
+            raise ValueError("the model returned a non-finite prediction")
+        region = None if data.region is None else data.region.to_numpy(dtype=object)
+        if ranks is None:
+            # ``within``: these households are the whole population (a registry held in memory).
+            ranks = self.rank(pred, data.population_weight.to_numpy(dtype=np.float64), region)
+        elif len(ranks) != n:
+            raise ValueError(f"ranks for {len(ranks)} households given for {n}")
+        elif n and np.max(np.abs(ranks.prediction - pred)) > 1e-8:
+            # Pass 1 and pass 2 must see the same households in the same order.
+            raise ValueError("pass 1 ranked different predictions than pass 2 computes (rows out of order?)")
+        programs = program_eligibility(ranks.desil, self.programs)
+        if self.selection.needs_population:
+            assert ranks.quota_pick is not None
+            selected = ranks.quota_pick
+        else:
+            selected = self.selection.select(ranks.desil, programs)
+
+        cols: dict[str, Any] = {s.HOUSEHOLD_ID: data.household_id.astype("string").to_numpy()}
+        frame = data.frame
+        if "head_nik" in frame.columns and self.key is not None:
+            from targeting.privacy import pseudonymize
+
+            cols[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).to_numpy()
+        region_column = None if data.region is None else (data.region_column or "region")
+        if data.region is not None and region_column is not None:
+            cols[region_column] = data.region.astype("string").to_numpy()
+        if data.cluster is not None:
+            cols[data.cluster_column or "cluster"] = data.cluster.astype("string").to_numpy()
+        cols[s.WEIGHT] = data.weight.to_numpy(dtype=np.float64)
+        cols[s.HOUSEHOLD_SIZE] = data.household_size.to_numpy(dtype=np.float64)
+        cols[s.PREDICTED_LOG] = pred
+        cols[s.PREDICTED] = np.exp(pred)
+        cols[s.PERCENTILE] = ranks.percentile
+        cols[s.DESIL] = ranks.desil.astype(np.int8)
+        if data.region is not None:
+            cols[s.PERCENTILE_REGION] = ranks.percentile_region
+            cols[s.DESIL_REGION] = ranks.desil_region.astype(np.int8)
+        for pid in self.programs.programs:
+            cols[s.program_column(pid)] = programs[pid].to_numpy(dtype=bool)
+        cols[s.SELECTED] = selected
+        if self.ruleset is not None:
+            trace = evaluate(frame, self.ruleset, as_of=self.as_of, min_criteria_met=self.min_criteria_met,
+                             allow_out_of_force=self.allow_out_of_force)
+            cols[s.RULE_VERDICT] = trace["verdict"].to_numpy()
+            cols[s.RULE_STAGE] = trace["stage"].astype("string").to_numpy()
+            cols[s.RULE_N_MET] = trace["n_met"].to_numpy(dtype=np.int16)
+            cols[s.RULE_N_UNKNOWN] = trace["n_unknown"].to_numpy(dtype=np.int16)
+            for c in self.ruleset.criteria:
+                name = s.criterion_column(c.id)
+                cols[name] = trace[name].array
+        # Reasons follow the decision: what lowered a selected household's prediction, what raised
+        # another's. Kept as codes, values and contributions; texts as dictionary-encoded columns.
+        k = self.top_k if top_k is None else int(top_k)
+        if k > 0:
+            idx = select_reasons(contrib.values, selected, k, min_abs=self.explainer.min_abs)
+        else:
+            idx = np.full((n, 0), -1, dtype=np.int64)
+        has = idx >= 0
+        safe = np.maximum(idx, 0)
+        x = np.where(has, np.take_along_axis(M, safe, axis=1), np.nan) if n else np.empty((0, k))
+        cvals = np.where(has, np.take_along_axis(contrib.values, safe, axis=1), np.nan) if n else x
+        cols[s.REASON_DIRECTION] = pd.Categorical.from_codes(np.where(selected, 0, 1),
+                                                             categories=["down", "up"])
+        cols[s.N_REASONS] = has.sum(axis=1).astype(np.int8)
+        r = self.explainer.renderer
+        flat_idx, flat_x = idx.reshape(-1), x.reshape(-1)
+        flat_down = np.repeat(selected, k)
+        codes = pd.Categorical.from_codes(flat_idx, categories=list(self.explainer.indicators))
+        raw = r.raw_value_strings(flat_idx, flat_x)
+        texts = {lang: r.reason_texts(flat_idx, flat_x, flat_down, lang) for lang in ("id", "en")}
+        for slot in range(k):
+            take = np.arange(slot, n * k, k)
+            names = s.reason_columns(slot + 1)
+            cols[names["code"]] = codes[take]
+            cols[names["value"]] = raw[take]
+            cols[names["contribution"]] = cvals[:, slot]
+            cols[names["text_id"]] = texts["id"][take]
+            cols[names["text_en"]] = texts["en"][take]
+        for name in data.groups.columns:
+            if name != "region":
+                cols[name] = data.groups[name].array
+        if data.welfare is not None:
+            from targeting.pmt.design import poor_flags
+
+            cols[s.WELFARE_TRUE] = data.welfare.to_numpy(dtype=np.float64)
+            if data.poverty_line is not None:
+                cols[s.POVERTY_LINE] = data.poverty_line.to_numpy(dtype=np.float64)
+            if data.poor is not None or data.poverty_line is not None:
+                cols[s.POOR_TRUE] = pd.array(poor_flags(data), dtype="boolean")
+        elif data.poor is not None:
+            cols[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
+        table = pd.DataFrame(cols)
+        return Decisions(table, idx, x, region_column)
+
+    def describe(self, data_name: str = "") -> dict[str, Any]:
+        """The parts of a decisions table's metadata that the scorer knows."""
+        rs = self.ruleset
+        return {
+            "model": {"name": self.info.model_name, "version": self.info.model_version,
+                      "source": self.info.source, "dir": str(self.model_dir.resolve()),
+                      "backend": self.card.backend,
+                      "trained_on": self.card.dataset.spec or self.card.dataset.name,
+                      "components": self.info.components},
+            "ruleset": None if rs is None else {
+                "id": rs.id, "version": self.info.ruleset_version, "as_of": self.as_of.isoformat(),
+                "min_criteria_met": self.min_criteria_met, "title_id": rs.title_id, "title_en": rs.title_en},
+            "ranking": self.ranking,
+            "selection": {**self.selection.model_dump(exclude_none=True),
+                          "text_id": self.selection.describe(self.programs, "id"),
+                          "text_en": self.selection.describe(self.programs, "en")},
+            "programs": {pid: {"id": p.id, "en": p.en, "desil_min": p.desil_min, "desil_max": p.desil_max,
+                               "evidence": p.evidence}
+                         for pid, p in self.programs.programs.items()},
+            "top_k": self.top_k,
+        }
+
+    def records(self, decisions: Decisions, *, lang: str) -> list[dict[str, Any]]:
+        """The decisions as JSON-ready records (the API's form), reasons rendered in ``lang``.
+
+        Every value is read from the same rows the decisions table holds, so a household scored
+        through the API and through ``targeting score --rank reference`` gets the same answer.
+        """
+        t = decisions.table
+        n = len(t)
+        r = self.explainer.renderer
+        pred = t[s.PREDICTED_LOG].to_numpy(dtype=np.float64)
+        pct = t[s.PERCENTILE].to_numpy(dtype=np.float64)
+        desil = t[s.DESIL].to_numpy(dtype=np.int64)
+        region_col = decisions.region_column
+        d_reg = t[s.DESIL_REGION].to_numpy(dtype=np.int64) if s.DESIL_REGION in t else np.zeros(n, np.int64)
+        p_reg = t[s.PERCENTILE_REGION].to_numpy(dtype=np.float64) if s.PERCENTILE_REGION in t else None
+        regions = t[region_col].astype(str).tolist() if region_col else [""] * n
+        selected = t[s.SELECTED].to_numpy(dtype=bool)
+        programs = {pid: t[s.program_column(pid)].to_numpy(dtype=bool) for pid in self.programs.programs}
+        k = decisions.reason_index.shape[1]
+        rules: list[dict[str, Any] | None] = [None] * n
+        if self.ruleset is not None:
+            ids = [c.id for c in self.ruleset.criteria]
+            flags = {cid: t[s.criterion_column(cid)].to_numpy(dtype=object, na_value=None) for cid in ids}
+            verdict = t[s.RULE_VERDICT].astype(str).tolist()
+            stage = t[s.RULE_STAGE].astype(str).tolist()
+            n_met = t[s.RULE_N_MET].to_numpy(dtype=np.int64).tolist()
+            n_unknown = t[s.RULE_N_UNKNOWN].to_numpy(dtype=np.int64).tolist()
+            rules = [{"ruleset_id": self.ruleset.id, "verdict": verdict[i], "stage": stage[i],
+                      "n_met": n_met[i], "n_unknown": n_unknown[i],
+                      "criteria": {c: (None if flags[c][i] is None else bool(flags[c][i])) for c in ids}}
+                     for i in range(n)]
+        texts = [t[s.reason_text_column(slot + 1, lang)].astype(object).tolist() for slot in range(k)]
+        contribs = [t[s.reason_columns(slot + 1)["contribution"]].to_numpy(dtype=np.float64)
+                    for slot in range(k)]
+        values = decisions.reason_value
+        out = []
+        for i in range(n):
+            direction = "down" if selected[i] else "up"
+            reasons = [
+                {"rank": slot + 1, "code": self.features[j], "value": r.raw_value(j, float(values[i, slot])),
+                 "direction": direction, "contribution": float(contribs[slot][i]),
+                 "effect_pct": float(100.0 * np.expm1(contribs[slot][i])), "text": str(texts[slot][i])}
+                for slot, j in enumerate(int(v) for v in decisions.reason_index[i]) if j >= 0
+            ]
+            out.append({
+                "predicted_log_welfare": float(pred[i]),
+                "predicted_welfare_pc": float(np.exp(pred[i])),
+                "national": {"percentile": float(pct[i]), "desil": int(desil[i])},
+                "regional": ({"region": regions[i], "percentile": float(p_reg[i]), "desil": int(d_reg[i])}
+                             if p_reg is not None and d_reg[i] > 0 else None),
+                "programs": {pid: bool(v[i]) for pid, v in programs.items()},
+                "selected": bool(selected[i]),
+                "rules": rules[i],
+                "reasons": reasons,
+                "lang": lang,
+                "components": self.info.components,
+            })
+        return out

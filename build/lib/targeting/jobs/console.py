@@ -1,0 +1,87 @@
+"""Console helpers of the jobs: a step with its wall time, a table, a progress bar with rows per second.
+
+On a terminal, rich draws spinners and bars; elsewhere (a log file, CI) each step prints one line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+@contextmanager
+def step(console: Console, title: str) -> Iterator[None]:
+    """A spinner while a step runs, then its wall time (one line on a non-terminal)."""
+    start = time.perf_counter()
+    if console.is_terminal:
+        with console.status(f"[bold]{title}[/bold] ..."):
+            yield
+    else:
+        console.print(f"… {title}")
+        yield
+    console.print(f"[green]✓[/green] {title} [dim]({time.perf_counter() - start:.1f} s)[/dim]")
+
+
+def print_frame(console: Console, frame: pd.DataFrame, title: str) -> None:
+    """A DataFrame as a rich table (numbers right-aligned, floats to 4 significant digits)."""
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "if" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+
+
+class RowProgress:
+    """Rows done per phase, with rows per second; a phase's total may be unknown.
+
+    Call it as ``progress(phase, done, total)`` (the signature `targeting.decide.runner` uses).
+    """
+
+    LABELS = {
+        "pass1": "Membaca dan memeriksa / reading, validating, predicting",
+        "pass2": "Keputusan dan alasan / deciding and explaining",
+    }
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started: dict[str, float] = {}
+        self.tasks: dict[str, TaskID] = {}
+        self.last: dict[str, int] = {}
+        self.bar: Progress | None = None
+        if console.is_terminal:
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console, transient=False,
+            )
+
+    def __enter__(self) -> RowProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+        for phase, done in self.last.items():
+            if self.bar is None:
+                seconds = time.perf_counter() - self.started[phase]
+                self.console.print(f"✓ {self.LABELS.get(phase, phase)}: {done:,} rows in {seconds:.1f} s "
+                                   f"({done / max(seconds, 1e-9):,.0f} rows/s)")
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        now = time.perf_counter()
+        self.started.setdefault(phase, now)
+        self.last[phase] = done
+        if self.bar is None:
+            return
+        if phase not in self.tasks:
+            self.tasks[phase] = self.bar.add_task(self.LABELS.get(phase, phase), total=total, rate="")
+        rate = done / max(now - self.started[phase], 1e-9)
+        self.bar.update(self.tasks[phase], completed=done, total=total, rate=f"{rate:,.0f} rows/s")

@@ -1,0 +1,151 @@
+"""Write the inspector's report: HTML (self-contained), PDF, flagged lists, tables and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from markupsafe import Markup
+
+from targeting.audit.result import AuditResult
+from targeting.eligibility import RuleSet, load_ruleset
+from targeting.report.context import ReportInfo, build_context, number_html
+from targeting.report.export import write_flagged
+from targeting.report.pdf import PdfError, find_chromium, print_pdf
+
+HTML_NAME = "audit_report.html"
+PDF_NAME = "audit_report.pdf"
+PdfMode = bool | Literal["if_available"]
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Files one report run wrote; ``pdf`` is None when skipped (``pdf_skipped`` says why)."""
+
+    html: Path
+    pdf: Path | None
+    flagged_csv: Path
+    flagged_xlsx: Path
+    metrics_csv: Path
+    groups_csv: Path
+    json: Path
+    pdf_skipped: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("targeting")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "dev"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("targeting.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.globals["number_html"] = number_html
+    return env
+
+
+def render_audit_html(
+    result: AuditResult,
+    *,
+    model_card: Mapping[str, Any] | Any,
+    ruleset: RuleSet | None,
+    info: ReportInfo | None = None,
+    lang: str = "id",
+    generated: date | None = None,
+    files: Mapping[str, str] | None = None,
+) -> str:
+    """The report as one self-contained HTML string (inline CSS, figures as data URIs, no script)."""
+    info = info or ReportInfo()
+    ctx = build_context(
+        result, model_card=model_card, ruleset=ruleset, info=info, lang=lang, generated=generated, files=files
+    )
+    css = resources.files("targeting.report").joinpath("templates").joinpath("report.css").read_text("utf-8")
+    title = info.title or ctx.t("report.title", district=info.district)
+    template = _environment().get_template("audit.html.j2")
+    return template.render(c=ctx, css=Markup(css), title=title, version=_version())
+
+
+def write_audit_report(
+    result: AuditResult,
+    *,
+    model_card: Mapping[str, Any] | Any,
+    ruleset: RuleSet | str | None,
+    out_dir: Path,
+    lang: str = "id",
+    pdf: PdfMode = True,
+    info: ReportInfo | None = None,
+    generated: date | None = None,
+) -> ReportPaths:
+    """Render an audit result (`targeting.audit.run_audit`) and write every output into ``out_dir``.
+
+    The report never computes a number itself: what it shows is what ``result`` holds.
+
+    Parameters
+    ----------
+    result : the audit (its flagged list already pseudonymised: NIK never leaves in clear).
+    model_card : the PMT's card (dict, or the pydantic ``ModelCard``).
+    ruleset : a :class:`RuleSet`, or its name / path for :func:`load_ruleset`; None without rules.
+    pdf : True prints the PDF and raises :class:`PdfError` if Chromium is missing or fails
+        (after the HTML and lists are written); ``"if_available"`` skips it with a reason in
+        ``ReportPaths.pdf_skipped``; False never prints.
+    info : what the audit is about (programme, selection, poverty line, data source...).
+
+    Returns
+    -------
+    ReportPaths
+        ``audit_report.html``, ``audit_report.pdf``, ``flagged_households.csv/.xlsx``,
+        ``audit_metrics.csv``, ``audit_groups.csv`` and ``audit.json`` in ``out_dir``.
+    """
+    info = info or ReportInfo()
+    rs = load_ruleset(ruleset) if isinstance(ruleset, str | Path) else ruleset
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, xlsx_path = write_flagged(result.flagged, out_dir, lang=lang, ruleset=rs)
+    metrics_csv = out_dir / "audit_metrics.csv"
+    groups_csv = out_dir / "audit_groups.csv"
+    json_path = out_dir / "audit.json"
+    result.metrics.to_csv(metrics_csv, index=False)
+    result.groups.to_csv(groups_csv, index=False)
+    payload = {
+        "info": info.model_dump(mode="json"),
+        "ruleset": rs.id if rs is not None else None,
+        "lang": lang,
+        **result.to_dict(),
+    }
+    json_path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    html = render_audit_html(
+        result, model_card=model_card, ruleset=rs, info=info, lang=lang, generated=generated,
+        files={"csv": csv_path.name, "xlsx": xlsx_path.name, "groups": groups_csv.name},
+    )  # fmt: skip
+    html_path = out_dir / HTML_NAME
+    html_path.write_text(html, encoding="utf-8")
+    paths = ReportPaths(html_path, None, csv_path, xlsx_path, metrics_csv, groups_csv, json_path)
+    if pdf is False:
+        return ReportPaths(**{**paths.__dict__, "pdf_skipped": "not requested (--no-pdf)"})
+    if pdf == "if_available" and find_chromium() is None:
+        return ReportPaths(**{**paths.__dict__, "pdf_skipped": "Chromium not found"})
+    try:
+        pdf_path = print_pdf(html_path, out_dir / PDF_NAME)
+    except PdfError as exc:
+        if pdf == "if_available":
+            return ReportPaths(**{**paths.__dict__, "pdf_skipped": str(exc)})
+        raise PdfError(
+            f"{exc}. The HTML report was written to {html_path}; pass --no-pdf to skip the PDF"
+        ) from exc
+    return ReportPaths(**{**paths.__dict__, "pdf": pdf_path})

@@ -1,0 +1,571 @@
+"""Strict, vectorised validation of household records against the contract or a dataset spec.
+
+Every problem becomes one line in the rejects table (row, household id, column, value, reason in Bahasa
+Indonesia and English); a row with any problem is rejected whole and nothing is coerced or guessed.
+
+Why not pandera: its coercion step converts first and reports after, which is the "silent coercion" we must
+avoid (a text "1,5" in an int column, "ya" in a bool column); rejects need bilingual reasons and source row
+numbers. The checks here are a dozen vectorised masks: a hand-written layer is smaller than the glue.
+
+Speed: the scoring API validates every request, most often one household, so a column's fixed cost
+matters as much as its cost per cell, and pandas spends 20-100 µs on any Series operation however short
+the Series. Each column is therefore read once, as a pyarrow string array (the storage behind pandas'
+``string`` dtype), and its text is stripped, lower-cased and looked up either with the pyarrow kernels
+that pandas' ``.str`` methods and ``isin`` call (``utf8_trim_whitespace``, ``utf8_lower``, ``index_in``)
+or, for frames of up to `SMALL_FRAME_ROWS` rows, cell by cell in Python with the same results (the two
+readers, `_ArrowText` and `_ListText`, are the only code that exists twice). The checks are numpy masks;
+typed columns are built directly (``Categorical.from_codes``, ``BooleanArray``, ``IntegerArray``); a
+problem costs nothing until a cell has one. Number parsing, the ``Int64`` cast of out-of-range values
+and regular expressions stay pandas calls, so their rules and errors are pandas' own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from targeting.errors import InputFileError
+from targeting.privacy import redact
+from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
+from targeting.survey.contract import Contract, FieldSpec
+from targeting.survey.read import ROW
+
+REJECT_COLUMNS = ["row", "household_id", "column", "value", "reason", "reason_en"]
+PROBLEM_COLUMNS = ["pos", "column", "value", "reason", "reason_en"]
+
+#: pandas' ``string`` dtype (pyarrow storage when pyarrow is installed, as it must be for this package).
+_STRING = pd.StringDtype()
+
+
+@dataclass
+class Problems:
+    """Accumulates per-cell problems (positions into the frame being validated), in the order found.
+
+    A clean mask costs one ``nonzero``: nothing is formatted or stored unless a cell has a problem.
+    """
+
+    parts: list[tuple[np.ndarray, str, list[str], str, str]] = field(default_factory=list)
+
+    def add(self, mask: np.ndarray, column: str, values: pd.Series, reason: str, reason_en: str,
+            *, personal: bool = False) -> None:
+        """Record the cells where ``mask`` is true, showing ``values`` (the cells as given) for them."""
+        pos = mask.nonzero()[0]
+        if len(pos) == 0:
+            return
+        shown = values.iloc[pos].astype(object)
+        shown_text = [redact(v) for v in shown] if personal else ["" if _isna(v) else str(v) for v in shown]
+        self.parts.append((pos, column, shown_text, reason, reason_en))
+
+    def table(self) -> pd.DataFrame:
+        """One line per problem: ``pos``, ``column``, ``value``, ``reason``, ``reason_en``."""
+        if not self.parts:
+            return pd.DataFrame(columns=PROBLEM_COLUMNS)
+        pos, column, value, reason, reason_en = zip(*self.parts, strict=True)
+        sizes = [len(p) for p in pos]
+        return pd.DataFrame({
+            "pos": np.concatenate(pos),
+            "column": np.repeat(column, sizes),
+            "value": [v for part in value for v in part],
+            "reason": np.repeat(reason, sizes),
+            "reason_en": np.repeat(reason_en, sizes),
+        })
+
+
+def _isna(v: object) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+# --- Reading cells ---------------------------------------------------------------------------------
+
+#: Up to this many rows a column's text is read cell by cell in Python, beyond it with pyarrow kernels:
+#: a kernel call costs 2-10 µs however short the column, a Python loop well under 1 µs a cell (the two
+#: break even near 150 valid households). Both readers give the same text, blanks and lookups
+#: (tests/survey/test_validate_paths.py).
+SMALL_FRAME_ROWS = 100
+
+
+def _arrow(s: pd.Series | pd.Index) -> pa.Array:
+    """The values of a string Series or Index as one pyarrow array (no copy for pyarrow storage)."""
+    arr = pa.array(s.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr
+
+
+def _is_arrow_text(dtype: object) -> bool:
+    """The ``str`` or ``string`` dtype on pyarrow storage: what CSV and API input arrive as."""
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def _string_cells(s: pd.Series) -> pa.Array:
+    """``s.astype("string")`` as a pyarrow array, null where missing (no copy if it is text already)."""
+    if _is_arrow_text(s.dtype):
+        return _arrow(s)
+    if isinstance(s.dtype, pd.CategoricalDtype) and _is_arrow_text(s.dtype.categories.dtype):
+        # Each row's text is its category's: take it by code rather than converting every row.
+        codes = s.array.codes
+        return _arrow(s.dtype.categories).take(pa.array(codes, mask=codes < 0))
+    return _arrow(s.astype("string"))
+
+
+def _float_text(v: float) -> str:
+    return "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(v))
+
+
+def _text_cells(s: pd.Series) -> pa.Array:
+    """Cell values as text, not yet stripped; integral floats from typed files print without '.0'."""
+    if not _is_arrow_text(s.dtype) and pd.api.types.is_float_dtype(s.dtype):
+        return _arrow(s.map(_float_text).astype("string"))
+    return _string_cells(s)
+
+
+def _string_array(text: pa.Array) -> Any:
+    """A pyarrow string array as pandas' ``string`` array."""
+    return _STRING.__from_arrow__(text)
+
+
+@cache
+def _value_set(values: tuple[str, ...], type_: pa.DataType) -> pa.Array:
+    return pa.array(values, type=type_)
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """A closed list of spellings (stripped, lower case) and the value (>= 0) each stands for."""
+
+    keys: tuple[str, ...]
+    #: The value of each key, then -1 for "no key matched" (the vectorised reader indexes it).
+    targets: np.ndarray
+    #: Key -> value (the small-frame reader's lookup).
+    index: dict[str, int]
+
+
+def _lookup(values: dict[str, int]) -> _Lookup:
+    return _Lookup(tuple(values), np.array([*values.values(), -1], dtype=np.int64), values)
+
+
+def _lower(text: str) -> str:
+    """The ``utf8_lower`` of one text: ``str.lower`` agrees with that kernel on ASCII, not on all Unicode."""
+    return text.lower() if text.isascii() else pc.utf8_lower(pa.scalar(text, pa.large_string())).as_py()
+
+
+class _ArrowText:
+    """A column's stripped text as one pyarrow array, checked with vectorised kernels."""
+
+    def __init__(self, cells: pa.Array) -> None:
+        self.text = pc.utf8_trim_whitespace(cells)
+
+    def blank(self, blank_values: tuple[str, ...] = ("",)) -> np.ndarray:
+        """True where the text is missing or one of ``blank_values``."""
+        if blank_values == ("",):
+            # No hash table needed: blank means no bytes (a null has a null length: NaN here).
+            return ~(pc.binary_length(self.text).to_numpy(zero_copy_only=False) > 0)
+        listed = pc.is_in(self.text, value_set=_value_set(blank_values, self.text.type))
+        return np.asarray(listed, dtype=bool) | np.asarray(pc.is_null(self.text), dtype=bool)
+
+    def find(self, lookup: _Lookup) -> np.ndarray:
+        """The value each lower-cased text stands for in ``lookup`` (exact match on a key), else -1."""
+        pos = pc.index_in(pc.utf8_lower(self.text), value_set=_value_set(lookup.keys, self.text.type))
+        return lookup.targets[pc.fill_null(pos, -1).to_numpy()]
+
+    def arrow(self, missing: np.ndarray) -> pa.Array:
+        """The text as a pyarrow array, null where ``missing``."""
+        if not missing.any():
+            return self.text
+        return pc.if_else(pa.array(missing), pa.scalar(None, type=self.text.type), self.text)
+
+
+class _ListText:
+    """The same reader, cell by cell in Python (for small frames).
+
+    ``str.strip()`` removes exactly the characters ``utf8_trim_whitespace`` does (checked for every code
+    point in the tests), and `_lower` is ``utf8_lower``.
+    """
+
+    def __init__(self, cells: pa.Array) -> None:
+        self.cells: list[str | None] = [None if v is None else v.strip() for v in cells.to_pylist()]
+
+    def blank(self, blank_values: tuple[str, ...] = ("",)) -> np.ndarray:
+        """True where the text is missing or one of ``blank_values``."""
+        return np.array([v is None or v in blank_values for v in self.cells], dtype=bool)
+
+    def find(self, lookup: _Lookup) -> np.ndarray:
+        """The value each lower-cased text stands for in ``lookup`` (exact match on a key), else -1."""
+        index = lookup.index
+        return np.array([-1 if v is None else index.get(_lower(v), -1) for v in self.cells], dtype=np.int64)
+
+    def arrow(self, missing: np.ndarray) -> pa.Array:
+        """The text as a pyarrow array, null where ``missing``."""
+        return pa.array([None if m else v for v, m in zip(self.cells, missing.tolist(), strict=True)],
+                        type=pa.large_string())
+
+
+_Text = _ArrowText | _ListText
+
+
+def _reader(cells: pa.Array) -> _Text:
+    """Strip the cells with the reader that is fastest for their number."""
+    return _ListText(cells) if len(cells) <= SMALL_FRAME_ROWS else _ArrowText(cells)
+
+
+def _text(s: pd.Series) -> pa.Array:
+    """Cell values as stripped text (pyarrow, null where missing); integral floats print without '.0'."""
+    return _ArrowText(_text_cells(s)).text
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Cell values as stripped text (``string`` dtype); integral floats print without '.0'."""
+    return pd.Series(_string_array(_text(s)), index=s.index, name=s.name)
+
+
+def blank_mask(s: pd.Series, blank_values: Iterable[str] = ("",)) -> np.ndarray:
+    """True where a cell is empty: missing, or a text in ``blank_values`` after stripping."""
+    blank_values = tuple(blank_values)
+    if blank_values == ("",) and pd.api.types.is_numeric_dtype(s.dtype):
+        return s.isna().to_numpy(dtype=bool)  # a number or a bool never prints as empty text
+    return _reader(_string_cells(s)).blank(blank_values)
+
+
+_BOOL_LOOKUP = _lookup({**dict.fromkeys(sorted(TRUE_WORDS), 1), **dict.fromkeys(sorted(FALSE_WORDS), 0)})
+
+
+@dataclass(frozen=True)
+class _CodeList:
+    """A categorical field's code list: the spellings it accepts and the dtype of the parsed column."""
+
+    lookup: _Lookup
+    dtype: pd.CategoricalDtype
+
+
+@cache
+def _code_list(items: tuple[tuple[str, str, str], ...]) -> _CodeList:
+    """Codes, or their exact labels, case-insensitive; built once per code list (``(code, id, en)``)."""
+    codes = [code for code, _, _ in items]
+    lookup: dict[str, int] = {}
+    for i, (code, label_id, label_en) in enumerate(items):
+        for key in (code, label_id, label_en):
+            lookup.setdefault(key.strip().lower(), i)
+    return _CodeList(_lookup(lookup), pd.CategoricalDtype(categories=codes))
+
+
+def _contract_code_list(contract: Contract, name: str) -> _CodeList:
+    spec = contract.fields[name]
+    assert spec.codes is not None
+    return _code_list(tuple((code, label.id, label.en) for code, label in contract.codes[spec.codes].items()))
+
+
+# --- Parsers: (typed values, mask of bad cells) ------------------------------------------------------
+
+
+def parse_number(s: pd.Series, blank: np.ndarray, decimal: str = ".",
+                 text: _Text | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Strict numeric parse: float values (NaN where blank or bad) and the mask of unparseable cells.
+
+    ``text`` is the column's text reader when the caller has read it as text (so it is not typed).
+    """
+    if text is None and pd.api.types.is_bool_dtype(s.dtype):
+        num = s.astype("float64").to_numpy()
+    elif text is None and pd.api.types.is_numeric_dtype(s.dtype):
+        num = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+    else:
+        text = _reader(_string_cells(s)) if text is None else text
+        cells = _string_array(text.arrow(blank))
+        if decimal != ".":
+            # Only text cells carry a locale decimal; numbers from Excel are already numbers.
+            cells = pd.Series(cells).str.replace(decimal, ".", regex=False).array
+        # pandas' parser, on the same string array as ever: its rules are the contract's.
+        num = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype=np.float64)
+    bad = ~blank & ~np.isfinite(num)
+    return np.where(blank | bad, np.nan, num), bad
+
+
+def parse_bool(s: pd.Series, text: _Text | None, blank: np.ndarray) -> tuple[Any, np.ndarray]:
+    """Strict boolean parse from a closed set of spellings (1/0, true/false, ya/tidak, yes/no).
+
+    ``text`` is None for a bool-typed column, which is taken as it is.
+    """
+    if pd.api.types.is_bool_dtype(s.dtype):
+        # A copy: the accepted frame is built without copying (see `validate_contract`).
+        return s.astype("boolean").array.copy(), np.zeros(len(s), dtype=bool)
+    assert text is not None
+    value = text.find(_BOOL_LOOKUP)
+    bad = ~blank & (value < 0)
+    return pd.arrays.BooleanArray(value == 1, blank | bad), bad
+
+
+def parse_codes(text: _Text, blank: np.ndarray, code_list: _CodeList) -> tuple[pd.Categorical, np.ndarray]:
+    """Map cells onto a closed code list (codes, or their exact labels, case-insensitive)."""
+    codes = text.find(code_list.lookup)
+    bad = ~blank & (codes < 0)
+    codes[blank] = -1
+    return pd.Categorical.from_codes(codes, dtype=code_list.dtype), bad
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _int64(num: np.ndarray) -> Any:
+    """Whole-number floats (NaN = missing) as an ``Int64`` array, as ``pd.array(num, dtype="Int64")``.
+
+    Built directly (with pandas' filler 1 under the mask) when every value fits in int64; otherwise
+    pandas' own cast runs, and raises its usual error (callers reject such values first).
+    """
+    missing = np.isnan(num)
+    present = num[~missing]
+    if not ((present >= -(2.0**63)) & (present < 2.0**63)).all():
+        return pd.array(num, dtype="Int64")
+    return pd.arrays.IntegerArray(np.where(missing, 1, num).astype(np.int64), missing)
+
+
+def _read(s: pd.Series, kind: str) -> tuple[_Text | None, np.ndarray]:
+    """A column's text reader and its blank cells; no text for numbers or bools already typed."""
+    if not _is_arrow_text(s.dtype) and (
+        (kind in ("int", "float") and pd.api.types.is_numeric_dtype(s.dtype))
+        or (kind == "bool" and pd.api.types.is_bool_dtype(s.dtype))
+    ):
+        return None, s.isna().to_numpy(dtype=bool)
+    text = _reader(_text_cells(s))
+    return text, text.blank()
+
+
+def parse_field(name: str, spec: FieldSpec, s: pd.Series, contract: Contract,
+                problems: Problems) -> Any:
+    """Parse and check one contract column; record every bad cell in ``problems``.
+
+    Returns the typed values: ``Categorical``, ``boolean``, ``Int64``, float64 or ``string`` array.
+    """
+    text, blank = _read(s, spec.type)
+    personal = spec.role == "personal"
+    out: Any
+    if spec.type == "category":
+        assert text is not None
+        codes = contract.code_list(name)
+        out, bad = parse_codes(text, blank, _contract_code_list(contract, name))
+        problems.add(bad, name, s, f"bukan kode yang sah (pilihan: {', '.join(codes)})",
+                     f"not a valid code (allowed: {', '.join(codes)})")
+    elif spec.type == "bool":
+        out, bad = parse_bool(s, text, blank)
+        problems.add(bad, name, s, "bukan nilai ya/tidak (1/0, ya/tidak, true/false)",
+                     "not a yes/no value (1/0, ya/tidak, true/false)")
+    elif spec.type in ("int", "float"):
+        num, bad = parse_number(s, blank, text=text)
+        problems.add(bad, name, s, "bukan angka", "not a number")
+        if spec.type == "int":
+            frac = np.isfinite(num) & (num != np.round(num))
+            problems.add(frac, name, s, "harus bilangan bulat", "must be a whole number")
+            num[frac] = np.nan
+            # A whole number beyond int64 ("1e20") cannot be stored: a reject, not a crash.
+            huge = np.isfinite(num) & ~((num >= -(2.0**63)) & (num < 2.0**63))
+            problems.add(huge, name, s, "angka terlalu besar", "number too large")
+            num[huge] = np.nan
+        if spec.min is not None or spec.max is not None:
+            lo = -np.inf if spec.min is None else spec.min
+            hi = np.inf if spec.max is None else spec.max
+            out_of = np.isfinite(num) & ((num < lo) | (num > hi))
+            problems.add(out_of, name, s, f"di luar rentang [{_fmt(lo)}, {_fmt(hi)}]",
+                         f"out of range [{_fmt(lo)}, {_fmt(hi)}]")
+        if spec.allowed is not None:
+            not_allowed = np.isfinite(num) & ~np.isin(num, spec.allowed)
+            allowed = ", ".join(map(str, spec.allowed))
+            problems.add(not_allowed, name, s, f"nilai tidak diizinkan (pilihan: {allowed})",
+                         f"value not allowed (allowed: {allowed})")
+        out = _int64(num) if spec.type == "int" else num
+    else:
+        assert text is not None
+        out = _string_array(text.arrow(blank))
+        if spec.pattern is not None:
+            # pandas' regex rules (RE2 via pyarrow); an Index wraps the array more cheaply than a Series.
+            ok = pd.Index(out).str.fullmatch(spec.pattern).to_numpy(dtype=bool, na_value=True)
+            problems.add(~ok, name, s, "format tidak sesuai", f"wrong format (expected {spec.pattern})",
+                         personal=personal)
+    if not spec.nullable:
+        problems.add(blank, name, s, "wajib diisi", "required value is empty", personal=personal)
+    return out
+
+
+def float_values(values: pd.Series | Any) -> np.ndarray:
+    """A Series or typed array as a new float64 array, NaN where missing (``astype("Float64")`` read back).
+
+    ``Int64``, ``boolean``, ``Float64`` and float64 values convert directly, to the same numbers.
+    """
+    if values.dtype.name in ("Int64", "boolean", "Float64", "float64"):
+        if isinstance(values, np.ndarray):
+            return values.astype(np.float64)
+        return values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    return pd.Series(values).astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _float_strings(x: np.ndarray) -> pd.Series:
+    """Floats shown as the nullable ``Float64`` columns print them (``4.0``)."""
+    return pd.Series(pd.array(x, dtype="Float64")).astype("string")
+
+
+def _row_checks(typed: Mapping[str, Any], contract: Contract, problems: Problems) -> None:
+    """Cross-column consistency checks, evaluated only where every input is present.
+
+    Missing inputs are NaN here, and a comparison with NaN is false: for ``>`` and for the age-band
+    condition (comparisons joined by & and |) that is what nullable logic followed by "missing is not
+    a failure" gives; ``!=`` needs the explicit presence test.
+    """
+    for check in contract.row_checks:
+        if not set(check.columns) <= set(typed):
+            continue
+        x = {c: float_values(typed[c]) for c in check.columns}
+        shown: tuple[np.ndarray, ...]
+        if check.id == "age_bands_sum_to_size":
+            bands = x["n_age_0_5"] + x["n_age_6_17"] + x["n_age_18_59"] + x["n_age_60_plus"]
+            size = x["household_size"]
+            bad = ~np.isnan(bands) & ~np.isnan(size) & (bands != size)
+            shown = (bands, size)
+        elif check.id == "disabled_within_size":
+            bad = x["n_disabled"] > x["household_size"]
+            shown = (x["n_disabled"],)
+        elif check.id == "head_age_band_present":
+            age = x["head_age"]
+            bad = (
+                ((age >= 60) & (x["n_age_60_plus"] < 1))
+                | ((age >= 18) & (age < 60) & (x["n_age_18_59"] < 1))
+                | ((age < 18) & (x["n_age_6_17"] < 1))
+            )
+            shown = (age,)
+        else:  # pragma: no cover - contract validation lists the known checks
+            raise ValueError(f"no implementation for row check {check.id!r}")
+        if bad.any():
+            text = [_float_strings(v) for v in shown]
+            values = text[0] if len(text) == 1 else text[0] + " != " + text[1]
+            problems.add(bad, "+".join(check.columns), values, check.id_text, check.en)
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Accepted rows (typed) and the rejects table (one line per problem).
+
+    ``arrays`` are the accepted frame's columns as the typed arrays it was built from, kept while every
+    input row is accepted: reading a column back out of a frame costs a Series (~8 µs) each time, which
+    adds up in a one-household request. None once rows were dropped.
+    """
+
+    accepted: pd.DataFrame
+    rejects: pd.DataFrame
+    n_input: int
+    ignored_columns: list[str]
+    arrays: Mapping[str, Any] | None = None
+
+    @property
+    def n_rejected_rows(self) -> int:
+        return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
+
+
+def check_unique_ids(ids: pd.Series, rows: pd.Series, where: str) -> None:
+    """Duplicate household ids make a file unusable: one clear message naming them and their rows."""
+    if ids.nunique(dropna=True) == ids.count():
+        return  # the usual case, decided without building the duplicate mask
+    dup = ids.duplicated(keep=False) & ids.notna()
+    if dup.any():
+        shown = (
+            pd.DataFrame({"id": ids[dup], "row": rows[dup]}).groupby("id", sort=True)["row"]
+            .apply(lambda r: ",".join(map(str, r))).head(5)
+        )
+        listed = "; ".join(f"{i} (baris/rows {r})" for i, r in shown.items())
+        n = int(ids[dup].nunique())
+        raise InputFileError(
+            f"{where}: {n} household_id ganda / duplicate household ids: {listed}"
+            + (" ..." if n > 5 else "")
+        )
+
+
+def require_columns(frame: pd.DataFrame, required: Iterable[str], where: str) -> None:
+    """A missing required column is a file-level error, named once."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputFileError(
+            f"{where}: kolom wajib tidak ada / missing required columns: {', '.join(missing)}"
+        )
+
+
+def validate_contract(raw: pd.DataFrame, contract: Contract, *, where: str,
+                      extra_required: Sequence[str] = ()) -> Validated:
+    """Validate raw records against the Indonesian contract."""
+    required = [n for n, f in contract.fields.items() if f.required]
+    required += [c for c in extra_required if c not in required]
+    require_columns(raw, required, where)
+    if not _has_default_index(raw):
+        raw = raw.reset_index(drop=True)
+    columns = raw.columns.tolist()  # a plain list: pandas' Index is slow to iterate and probe
+    present = set(columns)
+    ids = _as_text(raw["household_id"])
+    rows = raw[ROW] if ROW in present else pd.Series(np.arange(2, len(raw) + 2))
+    check_unique_ids(ids, rows, where)
+    problems = Problems()
+    typed = {
+        name: parse_field(name, spec, raw[name], contract, problems)
+        for name, spec in contract.fields.items() if name in present
+    }
+    _row_checks(typed, contract, problems)
+    ignored = [c for c in columns if c not in contract.fields and c != ROW]
+    # The parsers return new arrays, never views of ``raw``: the frame can take them without a copy.
+    frame = pd.DataFrame(typed, index=pd.RangeIndex(len(raw)), copy=False)
+    return _split(frame, problems, rows, ids, n_input=len(raw), ignored=ignored, arrays=typed)
+
+
+def _has_default_index(frame: pd.DataFrame) -> bool:
+    """The index is 0..n-1, so that ``reset_index(drop=True)`` would change nothing."""
+    index = frame.index
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
+@cache
+def _no_rejects() -> pd.DataFrame:
+    # What an empty problem table has always given, so the same dtypes: empty lists, empty text arrays.
+    none = np.array([], dtype=object)
+    return pd.DataFrame({"row": [], "household_id": [], **dict.fromkeys(REJECT_COLUMNS[2:], none)},
+                        columns=REJECT_COLUMNS)
+
+
+def _split(typed: pd.DataFrame, problems: Problems, rows: pd.Series, ids: pd.Series, *,
+           n_input: int, ignored: list[str], arrays: Mapping[str, Any] | None = None) -> Validated:
+    """Accepted rows (``typed`` itself when every row passes) and the rejects sorted by row and column.
+
+    ``arrays`` are ``typed``'s columns as arrays, passed on when every row passes.
+    """
+    if problems.parts:
+        table = problems.table()
+        pos = table["pos"].to_numpy(dtype=np.int64)
+        rejects = pd.DataFrame(
+            {
+                "row": rows.iloc[pos].to_numpy(),
+                "household_id": ids.iloc[pos].to_numpy(),
+                **{c: table[c].to_numpy() for c in REJECT_COLUMNS[2:]},
+            },
+            columns=REJECT_COLUMNS,
+        ).sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+    else:
+        pos = np.array([], dtype=np.int64)
+        rejects = _no_rejects().copy()
+    keep = np.ones(len(typed), dtype=bool)
+    keep[pos] = False
+    every_row = bool(keep.all())
+    accepted = typed if every_row else typed.loc[keep].reset_index(drop=True)
+    accepted.attrs["source_rows"] = rows.to_numpy()[keep]
+    return Validated(accepted=accepted, rejects=rejects, n_input=n_input, ignored_columns=ignored,
+                     arrays=arrays if every_row else None)
+
+
+def rejects_path(out_dir: Path, stem: str) -> Path:
+    return out_dir / f"{stem}.rejects.csv"
+
+
+def accepted_path(out_dir: Path, stem: str) -> Path:
+    return out_dir / f"{stem}.accepted.parquet"
