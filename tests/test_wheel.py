@@ -24,10 +24,11 @@ def test_wheel_installed_outside_the_repository_runs_a_shipped_plan(tmp_path):
     (wheel,) = wheels.glob("targeting-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     # Package data the jobs need, found without the source tree.
-    for needed in ("targeting/shipped/plans/kukar_small.yaml", "targeting/shipped/experiments/kukar_kfold.yaml",
-                   "targeting/shipped/models/default/component_lightgbm.txt",
-                   "targeting/shipped/models/default/model_card.json", "targeting/survey/poverty_lines.yaml",
-                   "targeting/report/templates/audit.html.j2", "targeting/survey/specs/kukar_registry_truth.yaml"):
+    for needed in ("shipped/plans/kukar_small.yaml", "shipped/experiments/kukar_kfold.yaml",
+                   "shipped/models/default/component_lightgbm.txt", "shipped/models/default/model_card.json",
+                   "survey/poverty_lines.yaml", "report/templates/audit.html.j2",
+                   "survey/specs/kukar_registry_truth.yaml"):
+        needed = f"targeting/{needed}"
         assert needed in names, needed
     # A fresh venv: the wheel's own files for `targeting`, the project venv's packages for its dependencies
     # (the repository's editable install is not visible there: .pth files of an added path are not run).
@@ -47,8 +48,9 @@ def test_wheel_installed_outside_the_repository_runs_a_shipped_plan(tmp_path):
     where = subprocess.run([str(py), "-c", "import targeting, api; print(targeting.__file__, api.__file__)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout
     assert str(REPO) not in where and str(venv) in where
-    run = subprocess.run([str(venv / "bin" / "targeting"), "run", "kukar_small", "--out", str(tmp_path / "out")],
-                         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=900, check=False)
+    cmd = [str(venv / "bin" / "targeting"), "run", "kukar_small", "--out", str(tmp_path / "out")]
+    run = subprocess.run(cmd, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=900,
+                         check=False)
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
     assert (tmp_path / "out" / "decisions.parquet").is_file()
     assert (tmp_path / "out" / "audit" / "audit_report.html").is_file()
