@@ -330,6 +330,12 @@ def score(
     ] = "parquet",
     chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 65_536,
     data: _DataOpt = None,
+    previous: Annotated[
+        Path | None, typer.Option(help="The previous round's decisions.parquet: transitions, entries, exits.")
+    ] = None,
+    contributions: Annotated[
+        bool, typer.Option(help="Keep every indicator's contribution (next round can explain who moved).")
+    ] = False,
 ) -> None:
     """Nilai registri / score a registry: desil, programmes, rule verdict, reasons for every household.
 
@@ -352,6 +358,7 @@ def score(
         min_criteria_met=k, as_of=_as_of(as_of), ranking=rank,
         selection=_selection(program, desil_max, quota), top_k=top_k, out_dir=out, formats=formats,
         chunk_rows=chunk_rows, data_dir=None if data is None else _data_dir(data, settings),
+        previous=previous, keep_contributions=contributions or previous is not None,
         console=Console(stderr=True),
     )  # fmt: skip
     typer.echo(str(outcome.decisions))
@@ -364,6 +371,51 @@ def _data_dir(data: str, settings):  # -> Path
     if data not in ("home", "shared"):
         raise typer.BadParameter("use home (generated data) or shared (real surveys)", param_hint="--data")
     return settings.data_dir if data == "home" else default_data_dir()
+
+
+@app.command()
+def drift(
+    reference: Annotated[str, typer.Argument(help="Training survey: a file, year=2022, or spec[year=2022].")],
+    current: Annotated[str, typer.Argument(help="Registry or later round: a file, year=2024, spec[...].")],
+    spec: Annotated[str, typer.Option(help="Dataset spec of both sides.")] = "indonesia_household",
+    current_spec: Annotated[str | None, typer.Option(help="Another spec for the current side.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder: adds the predicted-welfare distribution.")
+    ] = None,
+    unit: Annotated[str, typer.Option(help="household (default) or person shares.")] = "household",
+    out: Annotated[Path | None, typer.Option(help="CSV of the table (default: TARGETING_HOME/runs).")] = None,
+    track: Annotated[bool, typer.Option(help="Also log the drift metrics as an MLflow run.")] = False,
+) -> None:
+    """Pergeseran data / drift: weighted PSI and tests per indicator, training survey vs registry or round.
+
+    Thresholds are data (targeting/drift/thresholds.yaml); a band is a flag only when the weighted
+    test also finds the shift after the multiple-testing correction.
+    """
+    from rich.console import Console
+
+    from targeting.drift.command import drift_command
+    from targeting.jobs.score import run_dir
+    from targeting.settings import get_settings
+
+    if unit not in ("household", "person"):
+        raise typer.BadParameter("use household or person", param_hint="--unit")
+    settings = get_settings()
+    folder = run_dir(settings, "drift", "".join(ch if ch.isalnum() else "_" for ch in current)[:40])
+    result = drift_command(reference, current, spec, current_spec=current_spec, model=model,
+                           out=out or folder / "drift.csv", unit=unit,  # type: ignore[arg-type]
+                           console=Console(width=max(140, Console().width)))
+    if track:
+        import tempfile
+
+        from targeting import tracking
+
+        with tempfile.TemporaryDirectory() as empty:
+            run_id = tracking.log_training_run(
+                settings, run_name=f"drift {reference} -> {current}", experiment="drift",
+                params={"reference": reference, "current": current, "spec": spec, "unit": unit},
+                metrics=result.flat_metrics(), model_dir=Path(empty), tables={"drift": result.to_frame()},
+                tags={"kind": "drift"})
+        typer.echo(f"MLflow run: {run_id}")
 
 
 @app.command()

@@ -107,6 +107,8 @@ class Scorer:
     top_k : reasons per household. ``key`` pseudonymises NIK into ``head_nik_pseudonym``.
     spec : the dataset spec of the households scored: a survey outside the Indonesian contract names
         its indicators with its spec's labels (`targeting.explain.ReasonCatalogue.from_spec`).
+    keep_contributions : also write every indicator's contribution (``contrib_<indicator>``), so the
+        next round can say which indicators moved a household (`targeting.drift.compare_rounds`).
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class Scorer:
         min_abs: float = 0.0,
         key: bytes | None = None,
         spec: Any = None,
+        keep_contributions: bool = False,
     ) -> None:
         from targeting.eligibility import RuleSet, load_ruleset
         from targeting.explain import Explainer
@@ -159,6 +162,7 @@ class Scorer:
             )
         self.top_k = int(top_k)
         self.key = key
+        self.keep_contributions = keep_contributions
         # Compiles the model for exact contributions and checks the reason catalogue covers it.
         self.explainer = Explainer(self.model, catalogue=_catalogue_for(spec), top_k=max(1, self.top_k),
                                    min_abs=min_abs)
@@ -315,6 +319,9 @@ class Scorer:
         for name in data.groups.columns:
             if name != "region":
                 cols[name] = data.groups[name].array
+        if self.keep_contributions:
+            for j, name in enumerate(self.explainer.indicators):
+                cols[f"{s.CONTRIB_PREFIX}{name}"] = contrib.values[:, j]
         if data.welfare is not None:
             from targeting.pmt.design import poor_flags
 

@@ -57,6 +57,8 @@ def score_job(
     data_dir: Path | None = None,
     variables: dict[str, Any] | None = None,
     console: Console | None = None,
+    previous: Path | None = None,
+    keep_contributions: bool = False,
 ) -> ScoreOutcome:
     """Validate, rank, decide and explain every household of ``file`` (or of the spec's own files)."""
     from targeting.decide import Scorer
@@ -78,7 +80,8 @@ def score_job(
         console.print(f"[yellow]{chosen.note}[/yellow]")
     scorer = Scorer(chosen.path, model_name=chosen.name, label=chosen.label, source=chosen.source,
                     ruleset=ruleset, as_of=as_of, min_criteria_met=min_criteria_met, selection=selection,
-                    ranking=ranking, top_k=top_k, key=load_key(settings.home), spec=spec_obj)  # type: ignore[arg-type]
+                    ranking=ranking, top_k=top_k, key=load_key(settings.home), spec=spec_obj,  # type: ignore[arg-type]
+                    keep_contributions=keep_contributions)
     console.print(f"model {scorer.info.model_version} ({chosen.source}); "
                   f"aturan / rules: {scorer.info.ruleset_id or '-'}; peringkat / ranking: {ranking}")
     files = {spec_obj.files[0].name: Path(file)} if file is not None else None
@@ -90,7 +93,46 @@ def score_job(
         if fmt != "parquet":
             outcome.extra_files[fmt] = export_decisions(outcome.decisions, fmt)
     print_summary(console, outcome)
+    if previous is not None:
+        outcome.extra_files.update(compare_with_previous(previous, outcome, scorer, console))
     return outcome
+
+
+def compare_with_previous(previous: Path, outcome: ScoreOutcome, scorer: Any,
+                          console: Console) -> dict[str, Path]:
+    """The re-ranking round against the previous one: transitions, programme flows, movers' reasons."""
+    import json
+
+    from targeting.audit.decisions import read_decisions
+    from targeting.drift import compare_rounds
+
+    before, _ = read_decisions(previous)
+    now, _ = read_decisions(outcome.decisions)
+    rounds = compare_rounds(before, now, catalogue=scorer.explainer.catalogue)
+    folder = outcome.out_dir / "rounds"
+    folder.mkdir(exist_ok=True)
+    files = {
+        "transitions": folder / "desil_transitions.csv", "flows": folder / "programme_flows.csv",
+        "leavers": folder / "leavers.csv", "entrants": folder / "entrants.csv",
+    }
+    from targeting.spreadsheet import write_csv
+
+    write_csv(rounds.transitions.reset_index(), files["transitions"])
+    write_csv(rounds.flows, files["flows"])
+    write_csv(rounds.leavers, files["leavers"])
+    write_csv(rounds.entrants, files["entrants"])
+    metrics = rounds.flat_metrics()
+    (folder / "rounds.json").write_text(json.dumps({"previous": str(previous), **metrics}, indent=1),
+                                        encoding="utf-8")
+    presence = rounds.presence_counts()
+    console.print(f"Putaran sebelumnya / previous round {previous.name}: {presence['both']:,} rumah tangga "
+                  f"tertaut / linked, {presence['current_only']:,} baru / new, "
+                  f"{presence['previous_only']:,} hilang / gone; desil sama / same desil "
+                  f"{100 * metrics.get('rounds.share_same_desil', float('nan')):.1f}%")
+    for key, value in sorted(metrics.items()):
+        if key.endswith((".entered", ".left")):
+            console.print(f"  {key.removeprefix('rounds.')}: {value:,.0f}")
+    return {f"rounds_{k}": v for k, v in files.items()}
 
 
 def export_decisions(decisions: Path, fmt: str) -> Path:

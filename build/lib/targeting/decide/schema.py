@@ -51,6 +51,8 @@ WELFARE_TRUE = "welfare_true"
 POOR_TRUE = "poor_true"
 POVERTY_LINE = "poverty_line"
 PROGRAM_PREFIX = "program_"
+#: Every indicator's exact contribution, when a run keeps them (``score --contributions``).
+CONTRIB_PREFIX = "contrib_"
 REASON_PREFIX = "reason_"
 #: Personal identifiers (UU 27/2022): never written; NIK becomes ``head_nik_pseudonym``.
 PERSONAL_COLUMNS: tuple[str, ...] = ("head_nik", "family_card_no")
