@@ -594,6 +594,11 @@ def _print_outcome(outcome) -> None:
     print_frame(console, outcome.comparison.reset_index(), f"{exp.name}: {outcome.result.dataset} "
                 f"(poverty rate {outcome.result.poverty_rate:.3f}; 95% CI; Δ = backend − {exp.baseline})")
     console.print(f"targeting curve: {outcome.curve_png}")
+    if outcome.community is not None:
+        metrics = ["community_recall", "exclusion_error_20", "exclusion_error_30", "spearman"]
+        table = outcome.community.table([m for m in metrics if m in set(outcome.community.summary["metric"])])
+        print_frame(console, table.reset_index(), "PMT, desa dan gabungan / PMT, community and hybrid "
+                    "(out of sample by community; 95% CI)")
     if outcome.n_rejected:
         console.print(f"[yellow]{outcome.n_rejected:,} households rejected by the spec (see the rejects)")
     if outcome.run_id:

@@ -50,6 +50,28 @@ class FinalModel(BaseModel):
     to_registry: bool = Field(default=True, alias="register")
 
 
+class CommunityPlan(BaseModel):
+    """Compare PMT, community targeting, the hybrid and the blend out of sample by community.
+
+    Needs the spec's ``community_ranks`` role (`targeting.community.evaluation`): ranks from ``ks``
+    training communities, evaluated in ``n_eval`` others, ``n_repeats`` times.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    ks: list[int] = Field(default_factory=lambda: [5, 10, 15, 25])
+    n_repeats: int = Field(default=30, ge=1)
+    n_eval: int = Field(default=25, ge=2)
+    seed: int = 0
+    n_boot: int = Field(default=200, ge=0)
+    community_share: float = Field(default=0.2, gt=0, lt=1, description="Share the community calls poorest.")
+    share_column: str | None = Field(
+        default=None, description="A 0/1 column whose mean in each ranking is that ranking's share (e.g. "
+        "the households the programme actually treated)."
+    )
+    evaluate_column: str | None = None
+    evaluate_equals: Any = None
+
+
 class Experiment(BaseModel):
     """One experiment definition (``experiments/*.yaml``)."""
 
@@ -68,6 +90,7 @@ class Experiment(BaseModel):
     )
     params: dict[str, Any] = Field(default_factory=dict, description="PMTRegressor parameters.")
     final: FinalModel | None = Field(default_factory=FinalModel)
+    community: CommunityPlan | None = None
 
     @model_validator(mode="after")
     def _known_backends(self) -> Experiment:
@@ -102,6 +125,7 @@ class ExperimentOutcome:
     model_version: str | None
     model_dir: Path | None
     n_rejected: int
+    community: Any = None  # targeting.community.evaluation.CommunityEvaluation when the plan asks for it
 
 
 def _check_rounds(experiment: Experiment, settings: Settings) -> None:
@@ -193,6 +217,9 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
         rejects = pd.concat([rej_train.assign(round="train"), rej_test.assign(round="test")])
         result = temporal_validation(train, test, experiment.backends, **common)
     comparison = compare_backends(result.table, baseline=experiment.baseline)
+    community = None
+    if experiment.community is not None:
+        community = _community(experiment, train)
     out_dir = out_dir or settings.home / "experiments" / experiment.name
     out_dir.mkdir(parents=True, exist_ok=True)
     curve = targeting_curve(result.predictions, list(result.backends))
@@ -202,6 +229,11 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
     result.table.to_csv(out_dir / "validation.csv", index=False)
     comparison.to_csv(out_dir / "comparison.csv")
     n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
+    tables: dict[str, pd.DataFrame] = {"validation": result.table, "comparison": comparison.reset_index()}
+    if community is not None:
+        community.summary.to_csv(out_dir / "community.csv", index=False)
+        community.groups.to_csv(out_dir / "community_groups.csv", index=False)
+        tables.update({"community": community.summary, "community_groups": community.groups})
 
     run_id = version = None
     model_dir: Path | None = None
@@ -235,14 +267,39 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
                         "n_bootstrap": experiment.n_bootstrap, **experiment.params},
                 metrics={**metrics, "n_households": len(train), "n_rejected": n_rejected},
                 model_dir=model_dir or empty,
-                tables={"validation": result.table, "comparison": comparison.reset_index()},
+                tables=tables,
                 figures={"": curve_png},
                 tags={"experiment": experiment.name, "dataset": train.name},
             )
         if experiment.final is not None and experiment.final.to_registry:
             version = tracking.register(settings, run_id, description=experiment.title)
     return ExperimentOutcome(experiment, result, comparison, curve_png, run_id, version, model_dir,
-                             n_rejected)
+                             n_rejected, community)
+
+
+def _community(experiment: Experiment, survey: Any) -> Any:
+    """The community comparison of an experiment (`targeting.community.evaluation`)."""
+    from targeting.community.evaluation import CommunityData, Protocol, evaluate_community_targeting
+    from targeting.survey.spec import load_spec
+
+    plan = experiment.community
+    assert plan is not None
+    spec = load_spec(experiment.dataset.spec)
+    if spec.community_ranks is None:
+        raise SpecError(f"experiment {experiment.name}: spec {spec.name!r} has no community_ranks role")
+    ranks = spec.community_ranks.rank_spec()
+    frame = survey.frame
+    share: Any = plan.community_share
+    if plan.share_column is not None:
+        keys = [frame[c].astype(str) for c in ranks.community]
+        share = pd.to_numeric(frame[plan.share_column]).groupby(keys).transform("mean").to_numpy()
+    evaluable = None
+    if plan.evaluate_column is not None:
+        evaluable = (frame[plan.evaluate_column].astype(str) == str(plan.evaluate_equals)).to_numpy()
+    data = CommunityData.from_survey(survey, ranks, community_share=share, evaluable=evaluable)
+    protocol = Protocol(ks=tuple(plan.ks), n_repeats=plan.n_repeats, n_eval=plan.n_eval, seed=plan.seed,
+                        n_boot=plan.n_boot)
+    return evaluate_community_targeting(data, protocol)
 
 
 def _flat_metrics(table: pd.DataFrame) -> dict[str, float]:

@@ -212,6 +212,20 @@ class Aggregate(BaseModel):
         return self
 
 
+class CommunityRanksSpec(BaseModel):
+    """Where a survey keeps its community ranks (village meetings, informants): never PMT inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+    columns: list[str] = Field(min_length=1, description="One column per ranking of the same households.")
+    community: list[str] = Field(min_length=1, description="The column(s) of the ranking exercise.")
+    poorer: Literal["low", "high"] = Field(description="low: rank 1 is the poorest; high: the largest is.")
+
+    def rank_spec(self) -> Any:
+        from targeting.community import RankSpec
+
+        return RankSpec(tuple(self.columns), tuple(self.community), self.poorer)
+
+
 class PersonsSpec(BaseModel):
     """A person-level file made into one row per household before anything else reads it."""
 
@@ -341,6 +355,7 @@ class DatasetSpec(BaseModel):
     region: RoleColumn | None = None
     cluster: RoleColumn | None = None
     persons: PersonsSpec | None = None
+    community_ranks: CommunityRanksSpec | None = None
     rows: RowsSpec = Field(default_factory=RowsSpec)
     recode: dict[str, dict[str, Scalar | None]] = Field(
         default_factory=dict,
@@ -394,6 +409,11 @@ class DatasetSpec(BaseModel):
         clash = sorted(roles & set(self.features))
         if clash:
             raise ValueError(f"role columns {clash} cannot also be features (welfare/weight/id leak)")
+        if self.community_ranks is not None:
+            ranked = sorted(set(self.community_ranks.columns) & set(self.features))
+            if ranked:
+                raise ValueError(f"community rank column(s) {ranked} cannot also be features (the PMT must "
+                                 "score households that were never ranked)")
         if self.persons is not None and self.persons.file not in names:
             raise ValueError(f"persons names file {self.persons.file!r}, which is not one of `files`")
         return self
