@@ -320,6 +320,9 @@ class WelfareIntervals(BaseEstimator):
         step = 1e-12 * np.arange(self._grid.shape[1])
         self._grid_strict = np.maximum.accumulate(self._grid, axis=1) + step
         self._n_eff = np.array([c.n_eff for c in self.cells_])
+        span = float(self._grid_strict.max() - self._grid_strict.min()) + 1.0
+        self._shift = span * np.arange(len(self.cells_), dtype=np.float64)
+        self._flat = (self._grid_strict + self._shift[:, None]).ravel()
 
     # ---- scoring ---------------------------------------------------------------------------------------
 
@@ -416,15 +419,23 @@ class WelfareIntervals(BaseEstimator):
         if np.isnan(cut).any() or np.isnan(pred).any():
             raise ValueError("predictions and cuts must not be missing")
         cells = self.assign(groups, n)
-        t = cut - pred
-        out = np.empty(n)
-        order = np.argsort(cells, kind="stable")
-        bounds = np.searchsorted(cells[order], np.arange(len(self.cells_) + 1))
-        for c in range(len(self.cells_)):  # one np.interp per cell (tens of cells)
-            rows = order[bounds[c] : bounds[c + 1]]
-            if rows.size:
-                out[rows] = np.interp(t[rows], self._grid_strict[c], self.probs_)
-        return out
+        return self._cdf(cut - pred, cells)
+
+    def _cdf(self, t: FloatArray, cells: IntArray) -> FloatArray:
+        """Calibrated residual CDF at ``t`` in each household's cell, in one vectorised pass.
+
+        The cells' grids are laid end to end, each shifted past the previous one's range, so a single
+        ``searchsorted`` finds every household's grid interval.
+        """
+        grid, probs = self._grid_strict, self.probs_
+        k = probs.size
+        x = np.clip(t, grid[cells, 0], grid[cells, -1]) + self._shift[cells]
+        j = np.searchsorted(self._flat, x, side="right") - 1
+        local = np.clip(j - cells * k, 0, k - 2)
+        j = cells * k + local
+        left, right = self._flat[j], self._flat[j + 1]
+        frac = np.clip((x - left) / (right - left), 0.0, 1.0)
+        return np.asarray(probs[local] + frac * (probs[local + 1] - probs[local]), dtype=np.float64)
 
     def score_quantile(self, groups: GroupsLike, level: float, n: int | None = None) -> FloatArray:
         """Per household: the conformal upper ``level`` quantile of the stored score (for CQR)."""
@@ -435,6 +446,12 @@ class WelfareIntervals(BaseEstimator):
         rows = np.arange(len(self.cells_))
         q = np.where(j < self.probs_.size, self._grid[rows, np.minimum(j, self.probs_.size - 1)], np.inf)
         return np.asarray(q[cells], dtype=np.float64)
+
+    @property
+    def residual_range(self) -> tuple[float, float]:
+        """Smallest and largest residual on any cell's grid (bounds a search over cuts)."""
+        check_is_fitted(self)
+        return float(self._grid[:, 0].min()), float(self._grid[:, -1].max())
 
     def cell_table(self) -> pd.DataFrame:
         """One row per calibrated cell: level columns, key, sizes and the 80 % / 90 % residual ends."""
