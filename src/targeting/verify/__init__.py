@@ -16,7 +16,13 @@ from targeting.verify._order import (
     select_visits,
     visit_order,
 )
-from targeting.verify._simulate import nearest_cut_order, plot_visit_curve, simulate_visits, visit_curve
+from targeting.verify._simulate import (
+    comparison_orders,
+    nearest_cut_order,
+    plot_visit_curve,
+    simulate_visits,
+    visit_curve,
+)
 from targeting.verify._workbook import (
     DISAGREEMENTS_SHEET,
     VISITS_SHEET,
@@ -32,6 +38,7 @@ __all__ = [
     "NOT_CHECKABLE",
     "VISITS_SHEET",
     "allocate_visits",
+    "comparison_orders",
     "disagreement_sheet",
     "expected_corrections",
     "indicators_to_check",

@@ -132,3 +132,36 @@ def plot_visit_curve(curve: pd.DataFrame, path: str | Path, *, title: str | None
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     return out
+
+
+def comparison_orders(
+    frame: pd.DataFrame,
+    *,
+    cut: float,
+    pred_log_column: str = "predicted_log_welfare",
+    flagged_ids: Mapping[str, Sequence[str]] | None = None,
+    eligible_true: npt.ArrayLike | None = None,
+) -> dict[str, IntArray]:
+    """The orderings the issue compares, as row positions of ``frame`` (best first).
+
+    ``p_wrong × persons`` (:func:`targeting.verify.visit_order`); ``nearest cut`` (predicted log
+    welfare closest to the selection cut ``cut``); each list of ``flagged_ids`` in its own order
+    (e.g. today's flagged list); and with ``eligible_true`` an ``oracle`` (every wrong decision,
+    largest household first): the most any ordering could correct.
+    """
+    from targeting.verify._order import visit_order
+
+    orders: dict[str, IntArray] = {
+        "p_wrong × persons": visit_order(frame),
+        "nearest cut": nearest_cut_order(frame[pred_log_column].to_numpy(dtype=np.float64), cut),
+    }
+    if flagged_ids:
+        pos = pd.Series(np.arange(len(frame)), index=frame["household_id"].astype("string").to_numpy())
+        for name, ids in flagged_ids.items():
+            orders[name] = pos.reindex(pd.Index(list(ids), dtype="string")).dropna().to_numpy(np.int64)
+    if eligible_true is not None:
+        wrong = frame["selected"].to_numpy(dtype=bool) != np.asarray(eligible_true, dtype=bool)
+        persons = frame["household_size"].to_numpy(dtype=np.float64)
+        idx = np.flatnonzero(wrong)
+        orders["oracle"] = idx[np.argsort(-persons[idx], kind="stable")]
+    return orders
