@@ -314,3 +314,16 @@ def test_load_refuses_another_models_calibration_and_malformed_files(calibrated,
     (tmp_path / INTERVALS_FILE).write_text(json.dumps(state))
     with pytest.raises(ModelIntegrityError, match="schema version"):
         load_intervals(tmp_path)
+
+
+def test_measurement_error_is_taken_out_of_the_residuals():
+    # Residual = true-welfare part (sd 0.3) + survey measurement error (sd 0.4): total sd 0.5.
+    rng = np.random.default_rng(8)
+    n = 50_000
+    part, error = rng.normal(0, 0.3, n), rng.normal(0, 0.4, n)
+    measured = WelfareIntervals(()).fit(part + error)
+    true = WelfareIntervals((), measurement_error_sd=0.4).fit(part + error)
+    for cal, sd in ((measured, 0.5), (true, 0.3)):
+        lo, hi = cal.interval(np.zeros(1), None, 0.9)
+        assert hi[0] - lo[0] == pytest.approx(2 * 1.645 * sd, rel=0.03)
+    assert WelfareIntervals.from_dict(true.to_dict()).measurement_error_sd == 0.4

@@ -83,3 +83,9 @@ def test_bad_probabilities_are_refused(five):
         expected_corrections(five.assign(p_eligible=[0.1, 1.2, 0.3, 0.4, 0.5]))
     with pytest.raises(KeyError, match="p_other_side"):
         expected_corrections(five.drop(columns=["p_eligible"]))
+
+
+def test_exclusion_weight_puts_the_poor_left_out_first(five):
+    # Weight 3 on exclusions: B 0.9 -> 2.7, D 0.05 -> 0.15; C (selected) stays 1.8.
+    np.testing.assert_allclose(expected_corrections(five, exclusion_weight=3), [0.4, 2.7, 1.8, 0.15, 0.9])
+    assert list(select_visits(five, 2, exclusion_weight=3)["household_id"]) == ["B", "C"]

@@ -232,6 +232,12 @@ class WelfareIntervals(BaseEstimator):
     min_group_size : smallest Kish effective size for a cell to be calibrated on its own.
     probs : probabilities of the stored quantile grid (increasing, inside (0, 1)); default
         :data:`DEFAULT_PROBS`.
+    measurement_error_sd : standard deviation of the survey's measurement error in log welfare, to
+        take out of the residuals. The default, 0, calibrates for *measured* welfare (what a survey
+        finds). A positive value shrinks each cell's residuals about their weighted median so their
+        variance falls by its square (exact when both the error and the rest are Gaussian): the
+        intervals then target welfare measured without error, like the synthetic registry's truth.
+        The value cannot be learnt from one survey round; it comes from validation studies.
 
     Attributes
     ----------
@@ -245,10 +251,12 @@ class WelfareIntervals(BaseEstimator):
         *,
         min_group_size: float = DEFAULT_MIN_GROUP_SIZE,
         probs: npt.ArrayLike | None = None,
+        measurement_error_sd: float = 0.0,
     ) -> None:
         self.levels = levels
         self.min_group_size = min_group_size
         self.probs = probs
+        self.measurement_error_sd = measurement_error_sd
 
     def fit(
         self,
@@ -306,6 +314,14 @@ class WelfareIntervals(BaseEstimator):
     def _cell(
         self, level: int, key: tuple[str, ...], r: FloatArray, w: FloatArray, probs: FloatArray
     ) -> Cell:
+        sd = float(self.measurement_error_sd)
+        if sd < 0:
+            raise ValueError(f"measurement_error_sd must be non-negative, got {sd}")
+        if sd > 0:
+            med = float(weighted_quantile(r, [0.5], w)[0])
+            var = float(np.average((r - med) ** 2, weights=w))
+            shrink = np.sqrt(max(var - sd * sd, 0.0) / var) if var > 0 else 0.0
+            r = med + (r - med) * shrink
         q = np.round(weighted_quantile(r, probs, w), _DECIMALS)
         return Cell(level, key, int(r.size), float(effective_size(w)), float(w.sum()), q)
 
@@ -482,6 +498,7 @@ class WelfareIntervals(BaseEstimator):
             "score": "residual of natural-log per-capita welfare: y - prediction",
             "weights": "survey weight (households represented)",
             "min_group_size": float(self.min_group_size),
+            "measurement_error_sd": float(self.measurement_error_sd),
             "levels": [list(lv) for lv in self.levels_],
             "probs": [float(p) for p in self.probs_],
             "cells": [
@@ -509,7 +526,8 @@ class WelfareIntervals(BaseEstimator):
             )
         probs = np.asarray(state["probs"], dtype=np.float64)
         levels = tuple(tuple(str(c) for c in lv) for lv in state["levels"])
-        obj = cls(levels, min_group_size=float(state["min_group_size"]), probs=probs)
+        obj = cls(levels, min_group_size=float(state["min_group_size"]), probs=probs,
+                  measurement_error_sd=float(state.get("measurement_error_sd", 0.0)))
         obj._check_probs()
         cells = []
         for c in state["cells"]:
@@ -590,6 +608,7 @@ def fit_intervals(
     seed: int = 0,
     n_jobs: int | None = None,
     model: Any = None,
+    measurement_error_sd: float = 0.0,
 ) -> WelfareIntervals:
     """Calibrate intervals for a PMT at training time: cross-fit, then Mondrian calibration.
 
@@ -612,9 +631,9 @@ def fit_intervals(
     }
     if model is not None:
         info["model_training_sha256"] = getattr(model, "training_sha256_", None)
-    return WelfareIntervals(levels, min_group_size=min_group_size).fit(
-        fit.residual, groups, fit.weight, info=info
-    )
+    return WelfareIntervals(
+        levels, min_group_size=min_group_size, measurement_error_sd=measurement_error_sd
+    ).fit(fit.residual, groups, fit.weight, info=info)
 
 
 # ---- conformalized quantile regression -----------------------------------------------------------

@@ -62,17 +62,27 @@ def p_wrong(frame: pd.DataFrame) -> FloatArray:
     return p
 
 
-def expected_corrections(frame: pd.DataFrame) -> FloatArray:
-    """Expected persons whose decision one visit corrects: ``p_wrong × household_size``."""
+def expected_corrections(frame: pd.DataFrame, *, exclusion_weight: float = 1.0) -> FloatArray:
+    """Expected persons whose decision one visit corrects: ``p_wrong × household_size``.
+
+    ``exclusion_weight`` counts a corrected exclusion (a poor household not selected) as that many
+    inclusions, for a district that would rather find the poor left out than the non-poor let in;
+    the default, 1, counts every wrong decision alike (the issue's objective).
+    """
     persons = frame[PERSONS].to_numpy(dtype=np.float64)
     if np.isnan(persons).any() or np.any(persons < 0):
         raise ValueError(f"{PERSONS!r} must be a non-negative number for every household")
-    return p_wrong(frame) * persons
+    gain = p_wrong(frame) * persons
+    if exclusion_weight != 1.0:
+        if exclusion_weight < 0:
+            raise ValueError(f"exclusion_weight must be non-negative, got {exclusion_weight}")
+        gain = np.where(frame[SELECTED].to_numpy(dtype=bool), gain, exclusion_weight * gain)
+    return gain
 
 
-def visit_order(frame: pd.DataFrame) -> IntArray:
+def visit_order(frame: pd.DataFrame, *, exclusion_weight: float = 1.0) -> IntArray:
     """Row positions, best visit first: expected corrections, then p_wrong, then household id."""
-    gain = expected_corrections(frame)
+    gain = expected_corrections(frame, exclusion_weight=exclusion_weight)
     p = p_wrong(frame)
     ids = frame[HOUSEHOLD_ID].astype("string").to_numpy(dtype=object) if HOUSEHOLD_ID in frame else None
     keys: list[npt.NDArray[Any]] = []
@@ -156,6 +166,7 @@ def select_visits(
     per_kecamatan: bool = False,
     floor: int | None = None,
     rule: Rule = "greedy",
+    exclusion_weight: float = 1.0,
 ) -> pd.DataFrame:
     """The households to visit, best first, with their expected corrections.
 
@@ -163,8 +174,8 @@ def select_visits(
     kecamatan column exists) and ``cumulative_expected_corrections``. With ``per_kecamatan``, the
     budget is first split by :func:`allocate_visits`; the list stays in district order.
     """
-    gain = expected_corrections(frame)
-    order = visit_order(frame)
+    gain = expected_corrections(frame, exclusion_weight=exclusion_weight)
+    order = visit_order(frame, exclusion_weight=exclusion_weight)
     if per_kecamatan:
         if KECAMATAN not in frame.columns:
             raise KeyError(f"per_kecamatan needs a {KECAMATAN!r} column")

@@ -231,6 +231,7 @@ def write_verification_list(
     per_kecamatan: bool = False,
     floor: int | None = None,
     rule: Rule = "greedy",
+    exclusion_weight: float = 1.0,
     about: Sequence[tuple[str, str]] = (),
 ) -> tuple[Path, pd.DataFrame]:
     """Select the visits and write the enumerators' workbook; return its path and the visit list.
@@ -240,7 +241,8 @@ def write_verification_list(
     """
     from targeting.verify._order import select_visits
 
-    chosen = select_visits(decisions, visits, per_kecamatan=per_kecamatan, floor=floor, rule=rule)
+    chosen = select_visits(decisions, visits, per_kecamatan=per_kecamatan, floor=floor, rule=rule,
+                           exclusion_weight=exclusion_weight)
     listed = chosen
     if per_kecamatan:
         listed = chosen.sort_values([KECAMATAN, RANK_IN_KECAMATAN], kind="stable")
