@@ -59,7 +59,15 @@ def _flag_orders(decisions: pd.DataFrame) -> dict[str, list[str]]:
     return {"(c) flagged, field (rules only)": field_list, "(c') flagged, audit (uses truth)": audit}
 
 
-def _scenario(name, model, registry, truth, trace, intervals, *, desil_max, truth_kind, budgets, out):
+def _calibration_line(p: np.ndarray, wrong: np.ndarray) -> str:
+    bins = pd.qcut(p, 10, duplicates="drop")
+    calib = pd.DataFrame({"p_wrong": p, "wrong": wrong}).groupby(bins, observed=True).mean()
+    pairs = zip(calib["p_wrong"], calib["wrong"], strict=True)
+    return "  " + "; ".join(f"{a:.3f}->{b:.3f}" for a, b in pairs)
+
+
+def _scenario(name, model, registry, truth, trace, intervals, *, desil_max, truth_kind, budgets, out,
+              error_free=None):
     from targeting.pmt import population_shares
     from targeting.pmt.borderline import borderline, desil_boundaries, share_cut
     from targeting.pmt.intervals import interval_groups
@@ -98,12 +106,25 @@ def _scenario(name, model, registry, truth, trace, intervals, *, desil_max, trut
     print("status share / wrong-decision rate: "
           + ", ".join(f"{s} {st[s]:.3f} / {err_by_status.get(s, np.nan):.3f}" for s in st.index))
     # Calibration of the probabilities against the truth: mean p_wrong vs observed, by decile of p.
-    p = frame["p_other_side"].to_numpy()
-    bins = pd.qcut(p, 10, duplicates="drop")
-    calib = pd.DataFrame({"p_wrong": p, "wrong": wrong}).groupby(bins, observed=True).mean()
     print("p_wrong calibration (deciles of p: mean predicted vs observed wrong rate):")
-    pairs = zip(calib["p_wrong"], calib["wrong"], strict=True)
-    print("  " + "; ".join(f"{a:.3f}->{b:.3f}" for a, b in pairs))
+    print(_calibration_line(frame["p_other_side"].to_numpy(), wrong))
+    extra = {}
+    if error_free is not None:
+        cut_ef = cut
+        if truth_kind == "share":
+            cut_ef = share_cut(error_free, pred, groups, desil_max / 10, persons)
+        ef = borderline(error_free, pred, groups, cut_ef, selected, level=0.9)
+        print(f"... calibrated for error-free welfare (measurement_error_sd "
+              f"{error_free.measurement_error_sd}): statuses "
+              + ", ".join(f"{k} {v:.3f}" for k, v in ef["status"].value_counts(normalize=True).items()))
+        print(_calibration_line(ef["p_other_side"].to_numpy(), wrong))
+        from targeting.verify import visit_order as _vo
+
+        extra["(this) error-free calibration"] = _vo(
+            pd.concat([decisions[["household_id", "household_size"]], ef], axis=1))
+    from targeting.verify import visit_order as _vo2
+
+    extra["(this) exclusion weight 3"] = _vo2(frame, exclusion_weight=3.0)
 
     orders = comparison_orders(frame, cut=boundary, flagged_ids=_flag_orders(decisions),
                                eligible_true=eligible_true)
@@ -115,6 +136,7 @@ def _scenario(name, model, registry, truth, trace, intervals, *, desil_max, trut
 
         orders["(this) with predicted boundary as cut"] = visit_order(
             pd.concat([decisions[["household_id", "household_size"]], alt], axis=1))
+    orders |= extra
     sim = simulate_visits(selected, eligible_true, persons, orders, list(budgets))
     for rule in ("greedy", "proportional"):
         for v in budgets:
@@ -149,7 +171,8 @@ def _scenario(name, model, registry, truth, trace, intervals, *, desil_max, trut
     if out is not None:
         from targeting.verify import plot_visit_curve
 
-        keep = {k: v for k, v in orders.items() if "predicted boundary" not in k}
+        keep = {k: v for k, v in orders.items()
+                if not any(w in k for w in ("predicted boundary", "error-free", "weight"))}
         curve = visit_curve(selected, eligible_true, persons, keep, max_visits=40_000, points=41)
         curve.to_csv(out / f"visit_curve_{name.lower().replace(' ', '_')}.csv", index=False)
         plot_visit_curve(curve, out / f"visit_curve_{name.lower().replace(' ', '_')}.png", title=name)
@@ -165,15 +188,20 @@ def main() -> None:
 
     from targeting.eligibility import evaluate, load_ruleset
     from targeting.pmt import PMTRegressor, load_model
-    from targeting.pmt.intervals import fit_intervals, interval_groups
+    from targeting.pmt.intervals import WelfareIntervals, cross_fit_predictions, interval_groups
     from targeting.pmt.validation import design_frame
     from targeting.shipped import default_model_dir
+    from targeting.survey.synthetic import load_parameters
 
     survey, registry, truth = _load(args.n_registry, args.seed)
     model, _card = load_model(default_model_dir())
     t0 = time.perf_counter()
     est = PMTRegressor(**(model.get_params() | {"n_jobs": 1}))
-    intervals = fit_intervals(est, survey, model=model)
+    fit = cross_fit_predictions(est, survey)
+    g_survey = interval_groups(survey)
+    intervals = WelfareIntervals().fit(fit.residual, g_survey, fit.weight)
+    sd = float(load_parameters().welfare["measurement_error_sd"])
+    error_free = WelfareIntervals(measurement_error_sd=sd).fit(fit.residual, g_survey, fit.weight)
     print(f"intervals calibrated on {len(survey):,} survey households in {time.perf_counter() - t0:.1f} s "
           f"({len(intervals.cells_)} cells)")
     # Coverage of the registry's error-free truth by intervals calibrated on *measured* welfare.
@@ -182,18 +210,19 @@ def main() -> None:
     y = np.log(truth.set_index("household_id").loc[registry.household_id.astype(str), "expenditure_pc"]
                .to_numpy(dtype=float))
     groups = interval_groups(registry)
-    for level in (0.8, 0.9):
-        lo, hi = intervals.interval(pred, groups, level)
-        print(f"registry truth inside the {level:.0%} interval: {np.mean((y >= lo) & (y <= hi)):.3f} "
-              f"(mean width {np.mean(hi - lo):.3f} log points)")
+    for label, cal in (("measured welfare", intervals), (f"error-free (sd {sd})", error_free)):
+        for level in (0.8, 0.9):
+            lo, hi = cal.interval(pred, groups, level)
+            print(f"registry truth inside the {level:.0%} interval calibrated for {label}: "
+                  f"{np.mean((y >= lo) & (y <= hi)):.3f} (mean width {np.mean(hi - lo):.3f} log points)")
     trace = evaluate(registry.frame, load_ruleset("kepmensos_262_2022"))
     out = args.out
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     _scenario("PKH", model, registry, truth, trace, intervals, desil_max=4, truth_kind="share",
-              budgets=BUDGETS, out=out)
+              budgets=BUDGETS, out=out, error_free=error_free)
     frame, _, _ = _scenario("Audit", model, registry, truth, trace, intervals, desil_max=1,
-                            truth_kind="line", budgets=BUDGETS, out=out)
+                            truth_kind="line", budgets=BUDGETS, out=out, error_free=error_free)
     if out is not None:
         from targeting.verify import write_verification_list
 

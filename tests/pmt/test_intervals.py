@@ -246,6 +246,11 @@ def test_fit_intervals_end_to_end_covers_new_villages():
     est = PMTRegressor("ols", size_feature="household_size")
     cal = fit_intervals(est, train, group_columns=("urban", "no_schooling"), min_group_size=200)
     assert cal.levels_ == (("urban", "no_schooling"), ("urban",), ("no_schooling",))
+    y_train = log_welfare(train)
+    persons = train.population_weight.to_numpy()
+    b = cal.welfare_desil_boundaries
+    assert b is not None and len(b) == 9 and np.all(np.diff(b) > 0)
+    assert np.sum(persons[y_train < b[3]]) / persons.sum() == pytest.approx(0.4, abs=0.01)
     model = PMTRegressor("ols", size_feature="household_size").fit(
         design_frame(train), log_welfare(train), train.weight
     )

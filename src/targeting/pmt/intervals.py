@@ -464,6 +464,13 @@ class WelfareIntervals(BaseEstimator):
         return np.asarray(q[cells], dtype=np.float64)
 
     @property
+    def welfare_desil_boundaries(self) -> FloatArray | None:
+        """Measured log welfare at desil boundaries 1..9 of the training survey (persons), if recorded."""
+        check_is_fitted(self)
+        b = self.info_.get("welfare_desil_boundaries")
+        return None if b is None else np.asarray(b, dtype=np.float64)
+
+    @property
     def residual_range(self) -> tuple[float, float]:
         """Smallest and largest residual on any cell's grid (bounds a search over cuts)."""
         check_is_fitted(self)
@@ -631,6 +638,12 @@ def fit_intervals(
     }
     if model is not None:
         info["model_training_sha256"] = getattr(model, "training_sha256_", None)
+    # Where measured welfare changes desil in the training population (persons): the cut of a desil
+    # programme when households are ranked against this survey (the API) instead of a registry.
+    persons = data.population_weight.to_numpy(dtype=np.float64)
+    info["welfare_desil_boundaries"] = [
+        round(float(v), _DECIMALS) for v in weighted_quantile(fit.log_welfare, np.arange(1, 10) / 10, persons)
+    ]
     return WelfareIntervals(
         levels, min_group_size=min_group_size, measurement_error_sd=measurement_error_sd
     ).fit(fit.residual, groups, fit.weight, info=info)
