@@ -257,6 +257,7 @@ def main() -> None:
     ap.add_argument("--no-cqr", action="store_true")
     ap.add_argument("--no-mapie", action="store_true")
     ap.add_argument("--cost-only", action="store_true")
+    ap.add_argument("--no-cost", action="store_true")
     ap.add_argument("--n-registry", type=int, default=260_000)
     ap.add_argument("--per-group", action="store_true", help="print every group's coverage")
     args = ap.parse_args()
@@ -288,7 +289,8 @@ def main() -> None:
                 print(worst.drop(columns=["dataset", "method"]).to_string(index=False,
                                                                         float_format=lambda v: f"{v:.3f}"))
             tables.append(table)
-    _cost(args.n_registry)
+    if not args.no_cost:
+        _cost(args.n_registry)
 
 
 if __name__ == "__main__":
