@@ -97,8 +97,11 @@ def _clusters(data: Any) -> np.ndarray:
     return pd.factorize(data.cluster.astype("string"))[0]
 
 
-def _intervals_for_split(split: Split, backend: str, cols: tuple[str, ...], *, cqr: bool, mapie: bool
-                         ) -> tuple[dict[str, dict[float, tuple[np.ndarray, np.ndarray]]], pd.DataFrame]:
+Bounds = dict[str, dict[float, tuple[np.ndarray, np.ndarray]]]
+
+
+def _intervals_for_split(split: Split, backend: str, cols: tuple[str, ...], *, cqr: bool, mapie: bool,
+                         min_group: float = MIN_GROUP) -> tuple[Bounds, pd.DataFrame]:
     from sklearn.base import clone
 
     from targeting.pmt.intervals import (
@@ -122,9 +125,9 @@ def _intervals_for_split(split: Split, backend: str, cols: tuple[str, ...], *, c
     X_test = X_test[list(X_train.columns)]
     model = clone(est).fit(X_train, log_welfare(train), w_train, groups=_clusters(train))
     pred = model.predict(X_test)
-    out: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = {}
-    pooled = WelfareIntervals((), min_group_size=MIN_GROUP).fit(fit.residual, None, fit.weight)
-    mondrian = WelfareIntervals(levels, min_group_size=MIN_GROUP).fit(fit.residual, g_train, fit.weight)
+    out: Bounds = {}
+    pooled = WelfareIntervals((), min_group_size=min_group).fit(fit.residual, None, fit.weight)
+    mondrian = WelfareIntervals(levels, min_group_size=min_group).fit(fit.residual, g_train, fit.weight)
     out["split (pooled)"] = {lv: pooled.interval(pred, None, lv) for lv in LEVELS}
     out["Mondrian"] = {lv: mondrian.interval(pred, g_test, lv) for lv in LEVELS}
     if cqr:
@@ -137,7 +140,7 @@ def _intervals_for_split(split: Split, backend: str, cols: tuple[str, ...], *, c
                 q_model = clone(q_est).fit(X_train, log_welfare(train), w_train, groups=_clusters(train))
                 bounds_test.append(q_model.predict(X_test))
             scores = cqr_scores(fit.log_welfare, bounds_oof[0], bounds_oof[1])
-            cal = WelfareIntervals(levels, min_group_size=MIN_GROUP).fit(scores, g_train, fit.weight)
+            cal = WelfareIntervals(levels, min_group_size=min_group).fit(scores, g_train, fit.weight)
             out["CQR Mondrian"][lv] = cqr_interval(bounds_test[0], bounds_test[1], cal, g_test, lv)
     if mapie:
         from mapie.regression import CrossConformalRegressor
@@ -163,7 +166,8 @@ def _group_labels(frame: pd.DataFrame, cols: tuple[str, ...]) -> dict[str, pd.Se
     return groups
 
 
-def _evaluate(name: str, results: list[tuple[dict, pd.DataFrame]], cols: tuple[str, ...]) -> pd.DataFrame:
+def _evaluate(name: str, results: list[tuple[dict, pd.DataFrame]], cols: tuple[str, ...],
+              min_group: float = MIN_GROUP) -> pd.DataFrame:
     from targeting.pmt.intervals import effective_size
 
     test = pd.concat([f for _, f in results], ignore_index=True)
@@ -179,7 +183,7 @@ def _evaluate(name: str, results: list[tuple[dict, pd.DataFrame]], cols: tuple[s
             for label, g in _group_labels(test, cols).items():
                 for value, idx in g.groupby(g.to_numpy(), sort=True).indices.items():
                     n_eff = effective_size(w[idx])
-                    if n_eff < MIN_GROUP:
+                    if n_eff < min_group:
                         continue
                     cov = float(np.average(inside[idx], weights=w[idx]))
                     se = float(np.sqrt(lv * (1 - lv) / n_eff))
@@ -258,6 +262,7 @@ def main() -> None:
     ap.add_argument("--no-mapie", action="store_true")
     ap.add_argument("--cost-only", action="store_true")
     ap.add_argument("--no-cost", action="store_true")
+    ap.add_argument("--min-group", type=float, default=MIN_GROUP, help="minimum effective group size")
     ap.add_argument("--n-registry", type=int, default=260_000)
     ap.add_argument("--per-group", action="store_true", help="print every group's coverage")
     args = ap.parse_args()
@@ -271,11 +276,12 @@ def main() -> None:
             name, splits, cols = loaded
             t0 = time.perf_counter()
             results = [
-                _intervals_for_split(s, args.backend, cols, cqr=not args.no_cqr, mapie=not args.no_mapie)
+                _intervals_for_split(s, args.backend, cols, cqr=not args.no_cqr, mapie=not args.no_mapie,
+                                     min_group=args.min_group)
                 for s in splits
             ]
-            table = _evaluate(name, results, cols)
-            print(f"\n## {name}: backend {args.backend}, minimum group size {MIN_GROUP:.0f} "
+            table = _evaluate(name, results, cols, args.min_group)
+            print(f"\n## {name}: backend {args.backend}, minimum group size {args.min_group:.0f} "
                   f"({time.perf_counter() - t0:.0f} s)")
             print(table.drop(columns="dataset").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
             per = table.attrs["per_group"]
