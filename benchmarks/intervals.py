@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -207,51 +208,38 @@ def _evaluate(name: str, results: list[tuple[dict, pd.DataFrame]], cols: tuple[s
 
 
 def _cost(n_registry: int) -> None:
-    from targeting.pmt import PMTRegressor, load_model
-    from targeting.pmt.borderline import borderline, desil_boundaries, share_cut
-    from targeting.pmt.intervals import fit_intervals, interval_groups
-    from targeting.scoring import score_registry
-    from targeting.shipped import default_model_dir
-    from targeting.survey import synthetic
-    from targeting.survey.load import frame_to_survey
-    from targeting.survey.spec import load_spec
+    """The whole `targeting score` command with and without the model's intervals, side by side."""
+    import shutil
+    import sys
+    import tempfile
 
-    data = synthetic.generate(n_survey=20_000, n_registry=n_registry, seed=2024)
-    survey = frame_to_survey(data.survey, load_spec("kukar_survey")).data
-    registry = frame_to_survey(data.registry, load_spec("kukar_registry")).data
-    model, _ = load_model(default_model_dir())
-    t0 = time.perf_counter()
-    intervals = fit_intervals(PMTRegressor(**(model.get_params() | {"n_jobs": 1})), survey, model=model)
-    t_fit = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scored = score_registry(model, registry, desil_max=4)
-    t_score = time.perf_counter() - t0
-    pred = scored.table["predicted_log_welfare"].to_numpy()
-    pop = registry.household_size.to_numpy(dtype=float)
-    sel = scored.table["selected"].to_numpy(bool)
-    timings = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        groups = interval_groups(registry)
-        cells = intervals.assign(groups)
-        b = desil_boundaries(pred, pop)
-        cut = share_cut(intervals, pred, cells, 0.4, pop)
-        t1 = time.perf_counter()
-        for c in (cut, b[4]):  # PKH (desil 1-4) and Sembako/PBI-JK (1-5) statuses at 90 %
-            borderline(intervals, pred, cells, c, sel, level=0.9)
-        intervals.interval(pred, cells, 0.8)
-        timings.append((t1 - t0, time.perf_counter() - t1))
-    t_cut, t_status = np.median([t[0] for t in timings]), np.median([t[1] for t in timings])
-    print(f"\n## Cost on {n_registry:,} registry households (median of 3)")
-    print(pd.DataFrame([
-        {"step": "calibration at training time (5 cross-fits of the ensemble, once)", "seconds": t_fit},
-        {"step": "today's scoring path: score_registry (score, explain, reasons)", "seconds": t_score},
-        {"step": "groups, cells, desil boundaries, share_cut (40 %)", "seconds": t_cut},
-        {"step": "intervals (80, 90 %), p_eligible, p_other_side, status for 2 programmes",
-         "seconds": t_status},
-        {"step": "scoring-time total, % of the scoring path",
-         "seconds": f"{t_cut + t_status:.2f} s = {100 * (t_cut + t_status) / t_score:.1f} %"},
-    ]).to_string(index=False))
+    from benchmarks._process import timed
+    from targeting.shipped import default_model_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        bin_dir = Path(sys.executable).parent
+        env = {"TARGETING_HOME": str(home), "OMP_NUM_THREADS": "1"}
+        timed([str(bin_dir / "targeting"), "generate", "--n-survey", "500", "--n-registry", str(n_registry)],
+              env=env)
+        registry = home / "data" / "kukar" / "registry.parquet"
+        plain = home / "model-without-intervals"
+        shutil.copytree(default_model_dir(), plain)
+        (plain / "intervals.json").unlink()
+        rows = []
+        for _ in range(2):  # alternate, so both see the same machine
+            for label, model in (("without intervals", plain), ("with intervals", default_model_dir())):
+                m = timed([str(bin_dir / "targeting"), "score", str(registry), "--model", str(model),
+                           "--program", "pkh", "--out", str(home / "out")], env=env)
+                rows.append({"run": label, **m})
+    table = pd.DataFrame(rows).groupby("run", sort=False).agg(
+        wall_s=("wall_s", "median"), cpu_s=("cpu_s", "median"), peak_rss_mb=("peak_rss_mb", "max"),
+        load_before=("load_before", "first"))
+    base = table.loc["without intervals", "wall_s"]
+    table["vs without"] = table["wall_s"] / base
+    print(f"\n## Cost of intervals and statuses: the whole `targeting score` on {n_registry:,} households "
+          "(median of 2, /usr/bin/time)")
+    print(table.round(2).to_string())
 
 
 def main() -> None:

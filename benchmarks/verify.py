@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m benchmarks.verify [--n-registry 260000] [--out DIR]``
 
 The synthetic Kukar survey (20,000 households, seed 2024: the shipped default model's training data)
 calibrates the intervals of the shipped model (5-fold cross-fitting by village, Mondrian kecamatan x
-urban); the registry (260,000 households) is scored as today (`targeting.scoring.score_registry`) and
+urban); the registry (260,000 households) is scored by the one scorer (`targeting.decide.Scorer`) and
 its synthetic truth says which decisions are wrong. A visit reveals the truth and corrects that
 household. Two scenarios:
 
@@ -68,16 +68,22 @@ def _calibration_line(p: np.ndarray, wrong: np.ndarray) -> str:
 
 def _scenario(name, model, registry, truth, trace, intervals, *, desil_max, truth_kind, budgets, out,
               error_free=None):
+    from targeting.decide import Scorer, Selection
     from targeting.pmt import population_shares
     from targeting.pmt.borderline import borderline, desil_boundaries, share_cut
     from targeting.pmt.intervals import interval_groups
-    from targeting.scoring import decisions_frame, score_registry
+    from targeting.shipped import default_model_dir
     from targeting.verify import comparison_orders, select_visits, simulate_visits, visit_curve
 
     t0 = time.perf_counter()
-    scored = score_registry(model, registry, desil_max=desil_max)
+    scorer = Scorer(default_model_dir(), selection=Selection(desil_max=desil_max))
+    # The benchmark compares cuts itself: the scorer's own uncertainty columns are set aside.
+    decisions = scorer.decide(registry).table.drop(
+        columns=["welfare_low", "welfare_high", "p_other_side", "status"], errors="ignore")
     t_score = time.perf_counter() - t0
-    decisions = decisions_frame(registry, scored, trace, truth, poverty_line=POVERTY_LINE)
+    welfare_true = truth.set_index("household_id").loc[decisions["household_id"], "expenditure_pc"]
+    decisions["welfare_true"] = welfare_true.to_numpy(dtype=float)
+    decisions["poor_true"] = pd.array(decisions["welfare_true"] < POVERTY_LINE, dtype="boolean")
     pred = decisions["predicted_log_welfare"].to_numpy()
     persons = decisions["household_size"].to_numpy(dtype=float)
     selected = decisions["selected"].to_numpy(bool)
@@ -176,7 +182,7 @@ def _scenario(name, model, registry, truth, trace, intervals, *, desil_max, trut
         curve = visit_curve(selected, eligible_true, persons, keep, max_visits=40_000, points=41)
         curve.to_csv(out / f"visit_curve_{name.lower().replace(' ', '_')}.csv", index=False)
         plot_visit_curve(curve, out / f"visit_curve_{name.lower().replace(' ', '_')}.png", title=name)
-    return frame, scored, decisions
+    return frame, decisions
 
 
 def main() -> None:
@@ -221,30 +227,15 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
     _scenario("PKH", model, registry, truth, trace, intervals, desil_max=4, truth_kind="share",
               budgets=BUDGETS, out=out, error_free=error_free)
-    frame, _, _ = _scenario("Audit", model, registry, truth, trace, intervals, desil_max=1,
+    frame, _ = _scenario("Audit", model, registry, truth, trace, intervals, desil_max=1,
                             truth_kind="line", budgets=BUDGETS, out=out, error_free=error_free)
     if out is not None:
         from targeting.verify import write_verification_list
 
         t0 = time.perf_counter()
-        reasons = _reason_slots(model, registry, frame)
-        path, _ = write_verification_list(reasons, out / "verifikasi.xlsx", 1_000, key=bytes(32),
+        path, _ = write_verification_list(frame, out / "verifikasi.xlsx", 1_000, key=bytes(32),
                                           per_kecamatan=True)
         print(f"\nworkbook of 1,000 visits written in {time.perf_counter() - t0:.1f} s: {path}")
-
-
-def _reason_slots(model, registry, frame: pd.DataFrame) -> pd.DataFrame:
-    """Attach the explanation's reason slots (code, text, contribution) to the decisions frame."""
-    from targeting.explain import Explainer
-    from targeting.pmt.validation import design_frame
-
-    X = design_frame(registry)[list(model.schema_.names)]
-    explanation = Explainer(model, top_k=4).explain_registry(
-        X, household_id=registry.household_id.to_numpy(dtype=object),
-        selected=frame["selected"].to_numpy(bool))
-    slots = [c for c in explanation.table.columns if c.startswith("reason_")]
-    return pd.concat([frame.drop(columns=[c for c in slots if c in frame.columns]),
-                      explanation.table[slots].reset_index(drop=True)], axis=1)
 
 
 if __name__ == "__main__":

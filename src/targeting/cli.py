@@ -374,6 +374,54 @@ def _data_dir(data: str, settings):  # -> Path
 
 
 @app.command()
+def verify(
+    decisions: Annotated[Path, typer.Argument(help="decisions.parquet from `targeting score`.")],
+    visits: Annotated[int, typer.Option(min=1, help="Enumerator visits the office can make.")],
+    per_kecamatan: Annotated[
+        bool, typer.Option(help="Share visits across kecamatan (a floor each, then where they count most).")
+    ] = False,
+    exclusion_weight: Annotated[
+        float, typer.Option(min=0.0, help="Count a corrected exclusion as this many corrected inclusions.")
+    ] = 1.0,
+    out: Annotated[Path | None, typer.Option(help="Workbook path (default: beside DECISIONS).")] = None,
+) -> None:
+    """Daftar verifikasi lapangan / the field-verification list: the visits that correct the most errors.
+
+    Households in order of the expected persons a visit sets right (probability the decision is
+    wrong x persons), within the visit budget; each with its reasons and the indicators to check on
+    the spot. An Excel workbook for enumerators (pseudonymised ids, Bahasa Indonesia first), with the
+    model–rules disagreements on a second sheet.
+    """
+    from targeting.audit.decisions import read_decisions
+    from targeting.decide.schema import P_OTHER_SIDE
+    from targeting.errors import InputFileError
+    from targeting.privacy import load_key
+    from targeting.settings import get_settings
+    from targeting.verify import write_verification_list
+    from targeting.verify._columns import EXPECTED
+
+    frame, meta = read_decisions(decisions)
+    if P_OTHER_SIDE not in frame.columns:
+        raise InputFileError(
+            f"{decisions}: no {P_OTHER_SIDE} column: the model that scored it has no calibrated welfare "
+            "intervals (intervals.json); retrain it (`targeting train`) and score again"
+        )
+    about = []
+    if meta is not None:
+        about = [("Pilihan / selection", str(meta.selection.get("text_id", ""))),
+                 ("Model", str(meta.model.get("version", ""))), ("Data", meta.dataset_title or meta.spec)]
+    path, chosen = write_verification_list(
+        frame, out or decisions.with_name("verifikasi_lapangan.xlsx"), visits,
+        key=load_key(get_settings().home), per_kecamatan=per_kecamatan, exclusion_weight=exclusion_weight,
+        about=about,
+    )
+    expected = float(chosen[EXPECTED].sum())
+    typer.echo(f"{len(chosen):,} kunjungan / visits; perkiraan jiwa yang keputusannya dibetulkan / expected "
+               f"persons whose decision is corrected: {expected:,.0f}")
+    typer.echo(str(path))
+
+
+@app.command()
 def drift(
     reference: Annotated[str, typer.Argument(help="Training survey: a file, year=2022, or spec[year=2022].")],
     current: Annotated[str, typer.Argument(help="Registry or later round: a file, year=2024, spec[...].")],

@@ -48,6 +48,10 @@ class FinalModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     backend: str = "ensemble"
     to_registry: bool = Field(default=True, alias="register")
+    intervals: bool = Field(
+        default=True, description="Calibrate welfare intervals (intervals.json beside the model): from the "
+        "K-fold validation's out-of-fold predictions when it ran this backend, else 5 more cross-fits.",
+    )
 
 
 class CommunityPlan(BaseModel):
@@ -252,6 +256,8 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
             est.predict(X_train), train.population_weight.to_numpy(),
             None if train.region is None else train.region.to_numpy(dtype=object),
         ), model_dir)
+        if experiment.final.intervals and train.welfare_is_money:
+            _save_intervals(experiment, train, est, result, model_dir)
     if track:
         from targeting import tracking
 
@@ -275,6 +281,29 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
             version = tracking.register(settings, run_id, description=experiment.title)
     return ExperimentOutcome(experiment, result, comparison, curve_png, run_id, version, model_dir,
                              n_rejected, community)
+
+
+def _save_intervals(experiment: Experiment, train: Any, model: Any, result: Any, model_dir: Path) -> None:
+    """Calibrated welfare intervals beside the model (`targeting.pmt.intervals`)."""
+    import numpy as np
+    from sklearn.base import clone
+
+    from targeting.pmt.intervals import CrossFit, fit_intervals, save_intervals
+
+    final = experiment.final
+    assert final is not None
+    plan = experiment.validation
+    cross_fit = None
+    if plan.kind == "kfold" and final.backend in result.backends:
+        # The validation's out-of-fold predictions of this backend: the protocol fit_intervals runs.
+        p = result.predictions
+        cross_fit = CrossFit(prediction=p[f"pred_{final.backend}"].to_numpy(dtype=np.float64),
+                             log_welfare=p["log_welfare"].to_numpy(dtype=np.float64),
+                             weight=p["weight"].to_numpy(dtype=np.float64),
+                             fold=p["fold"].to_numpy(dtype=np.int64))
+    iv = fit_intervals(clone(model), train, model=model, n_splits=plan.folds if plan.kind == "kfold" else 5,
+                       seed=plan.seed, cross_fit=cross_fit)
+    save_intervals(iv, model_dir)
 
 
 def _community(experiment: Experiment, survey: Any) -> Any:

@@ -616,6 +616,7 @@ def fit_intervals(
     n_jobs: int | None = None,
     model: Any = None,
     measurement_error_sd: float = 0.0,
+    cross_fit: CrossFit | None = None,
 ) -> WelfareIntervals:
     """Calibrate intervals for a PMT at training time: cross-fit, then Mondrian calibration.
 
@@ -623,11 +624,13 @@ def fit_intervals(
     will score); ``model``, if given, is the fitted scoring model, whose training fingerprint is
     recorded so that :func:`load_intervals` can refuse intervals calibrated for another model.
     ``levels`` default to :func:`mondrian_levels` of the group columns the data have.
+    ``cross_fit`` gives out-of-fold predictions already made by the same protocol (an experiment's
+    K-fold validation of this backend), so the calibration costs no further fits.
     """
     groups = interval_groups(data, group_columns)
     if levels is None:
         levels = mondrian_levels(list(groups.columns))
-    fit = cross_fit_predictions(estimator, data, n_splits=n_splits, seed=seed, n_jobs=n_jobs)
+    fit = cross_fit or cross_fit_predictions(estimator, data, n_splits=n_splits, seed=seed, n_jobs=n_jobs)
     info: dict[str, Any] = {
         "dataset": data.name,
         "n_households": len(data),
