@@ -231,12 +231,16 @@ def generate(
     n_survey: Annotated[int, typer.Option(help="Households in the survey sample.")] = 20_000,
     n_registry: Annotated[int, typer.Option(help="Households in the registry.")] = 260_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 2024,
+    rounds: Annotated[
+        int, typer.Option(min=1, max=8, help="Registry rounds: 2+ adds later rounds (shocks, splits...).")
+    ] = 1,
 ) -> None:
     """Buat data sintetis Kukar / generate the synthetic Kukar survey, registry and ground truth."""
     from targeting.jobs.demo import generate_kukar
     from targeting.settings import get_settings
 
-    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed)
+    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed,
+                   rounds=rounds)
 
 
 @app.command()

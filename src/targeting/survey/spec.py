@@ -495,6 +495,25 @@ class DatasetSpec(BaseModel):
         return path
 
 
+def _extended(raw: Any, where: str, seen: tuple[str, ...] = ()) -> Any:
+    """A spec extending a shipped one (the registry plus its truth, a later round), merged onto it.
+
+    Mappings merge key by key, anything else is replaced; chains are followed, a cycle is an error.
+    """
+    if not isinstance(raw, dict) or "extends" not in raw:
+        return raw
+    raw = dict(raw)
+    base_name = raw.pop("extends")
+    specs = _packaged_specs()
+    if base_name not in specs:
+        raise SpecError(f"{where}: extends {base_name!r}, which is not a shipped spec")
+    if base_name in seen:
+        raise SpecError(f"{where}: extends {base_name!r} in a cycle ({' -> '.join((*seen, base_name))})")
+    base = _extended(parse_yaml(specs[base_name], f"specs/{base_name}.yaml"), f"specs/{base_name}.yaml",
+                     (*seen, base_name))
+    return merged(base, raw)
+
+
 def _role_column(value: RoleColumn | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -529,18 +548,7 @@ def load_spec(name_or_path: str | Path) -> DatasetSpec:
             raise SpecError(f"unknown dataset spec {name_or_path!r} (known: {', '.join(sorted(specs))}; "
                             "or give the path of a .yaml file)")
         text, where = specs[str(name_or_path)], f"specs/{name_or_path}.yaml"
-    raw = parse_yaml(text, where)
-    if isinstance(raw, dict) and "extends" in raw:
-        # A spec may extend a shipped one (e.g. the registry plus its measured truth): mappings merge
-        # key by key, anything else is replaced; one level, so the chain stays readable.
-        base_name = raw.pop("extends")
-        specs = _packaged_specs()
-        if base_name not in specs:
-            raise SpecError(f"{where}: extends {base_name!r}, which is not a shipped spec")
-        base = parse_yaml(specs[base_name], f"specs/{base_name}.yaml")
-        if isinstance(base, dict) and "extends" in base:
-            raise SpecError(f"specs/{base_name}.yaml: a spec that is extended cannot extend another")
-        raw = merged(base, raw)
+    raw = _extended(parse_yaml(text, where), where)
     spec = load_yaml_model(text, DatasetSpec, where, raw=raw)
     spec._folder = folder
     spec._where = where
