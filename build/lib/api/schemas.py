@@ -177,6 +177,17 @@ class ReasonOut(BaseModel):
     text: str = Field(description="The reason in the request's language.")
 
 
+class UncertaintyOut(BaseModel):
+    """How sure the model is: a calibrated welfare interval and the risk that the decision is wrong."""
+
+    level: float = Field(description="Nominal coverage of the interval, e.g. 0.9.")
+    welfare_low: float = Field(description="Lower end of per-capita welfare (Rp/month).")
+    welfare_high: float = Field(description="Upper end of per-capita welfare (Rp/month).")
+    p_other_side: float = Field(ge=0, le=1, description="Probability the household is on the other side "
+                                "of its selection's cut-off (the decision would be wrong).")
+    status: Literal["clearly_in", "borderline", "clearly_out"]
+
+
 class DecisionOut(BaseModel):
     """One household's decision as stored (append-only) in the decision store."""
 
@@ -205,6 +216,8 @@ class DecisionOut(BaseModel):
         "reasons point down for a selected household and up for the others.",
     )
     rules: RulesOut
+    uncertainty: UncertaintyOut | None = Field(
+        default=None, description="Absent when the model has no calibrated intervals.")
     reasons: list[ReasonOut]
     lang: Lang
     components: dict[str, str] = Field(

@@ -231,12 +231,16 @@ def generate(
     n_survey: Annotated[int, typer.Option(help="Households in the survey sample.")] = 20_000,
     n_registry: Annotated[int, typer.Option(help="Households in the registry.")] = 260_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 2024,
+    rounds: Annotated[
+        int, typer.Option(min=1, max=8, help="Registry rounds: 2+ adds later rounds (shocks, splits...).")
+    ] = 1,
 ) -> None:
     """Buat data sintetis Kukar / generate the synthetic Kukar survey, registry and ground truth."""
     from targeting.jobs.demo import generate_kukar
     from targeting.settings import get_settings
 
-    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed)
+    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed,
+                   rounds=rounds)
 
 
 @app.command()
@@ -371,6 +375,54 @@ def _data_dir(data: str, settings):  # -> Path
     if data not in ("home", "shared"):
         raise typer.BadParameter("use home (generated data) or shared (real surveys)", param_hint="--data")
     return settings.data_dir if data == "home" else default_data_dir()
+
+
+@app.command()
+def verify(
+    decisions: Annotated[Path, typer.Argument(help="decisions.parquet from `targeting score`.")],
+    visits: Annotated[int, typer.Option(min=1, help="Enumerator visits the office can make.")],
+    per_kecamatan: Annotated[
+        bool, typer.Option(help="Share visits across kecamatan (a floor each, then where they count most).")
+    ] = False,
+    exclusion_weight: Annotated[
+        float, typer.Option(min=0.0, help="Count a corrected exclusion as this many corrected inclusions.")
+    ] = 1.0,
+    out: Annotated[Path | None, typer.Option(help="Workbook path (default: beside DECISIONS).")] = None,
+) -> None:
+    """Daftar verifikasi lapangan / the field-verification list: the visits that correct the most errors.
+
+    Households in order of the expected persons a visit sets right (probability the decision is
+    wrong x persons), within the visit budget; each with its reasons and the indicators to check on
+    the spot. An Excel workbook for enumerators (pseudonymised ids, Bahasa Indonesia first), with the
+    model–rules disagreements on a second sheet.
+    """
+    from targeting.audit.decisions import read_decisions
+    from targeting.decide.schema import P_OTHER_SIDE
+    from targeting.errors import InputFileError
+    from targeting.privacy import load_key
+    from targeting.settings import get_settings
+    from targeting.verify import write_verification_list
+    from targeting.verify._columns import EXPECTED
+
+    frame, meta = read_decisions(decisions)
+    if P_OTHER_SIDE not in frame.columns:
+        raise InputFileError(
+            f"{decisions}: no {P_OTHER_SIDE} column: the model that scored it has no calibrated welfare "
+            "intervals (intervals.json); retrain it (`targeting train`) and score again"
+        )
+    about = []
+    if meta is not None:
+        about = [("Pilihan / selection", str(meta.selection.get("text_id", ""))),
+                 ("Model", str(meta.model.get("version", ""))), ("Data", meta.dataset_title or meta.spec)]
+    path, chosen = write_verification_list(
+        frame, out or decisions.with_name("verifikasi_lapangan.xlsx"), visits,
+        key=load_key(get_settings().home), per_kecamatan=per_kecamatan, exclusion_weight=exclusion_weight,
+        about=about,
+    )
+    expected = float(chosen[EXPECTED].sum())
+    typer.echo(f"{len(chosen):,} kunjungan / visits; perkiraan jiwa yang keputusannya dibetulkan / expected "
+               f"persons whose decision is corrected: {expected:,.0f}")
+    typer.echo(str(path))
 
 
 @app.command()
@@ -594,6 +646,11 @@ def _print_outcome(outcome) -> None:
     print_frame(console, outcome.comparison.reset_index(), f"{exp.name}: {outcome.result.dataset} "
                 f"(poverty rate {outcome.result.poverty_rate:.3f}; 95% CI; Δ = backend − {exp.baseline})")
     console.print(f"targeting curve: {outcome.curve_png}")
+    if outcome.community is not None:
+        metrics = ["community_recall", "exclusion_error_20", "exclusion_error_30", "spearman"]
+        table = outcome.community.table([m for m in metrics if m in set(outcome.community.summary["metric"])])
+        print_frame(console, table.reset_index(), "PMT, desa dan gabungan / PMT, community and hybrid "
+                    "(out of sample by community; 95% CI)")
     if outcome.n_rejected:
         console.print(f"[yellow]{outcome.n_rejected:,} households rejected by the spec (see the rejects)")
     if outcome.run_id:

@@ -48,6 +48,12 @@ RULE_N_UNKNOWN = "rule_n_unknown"
 REASON_DIRECTION = "reason_direction"
 N_REASONS = "n_reasons"
 WELFARE_TRUE = "welfare_true"
+#: The calibrated interval of per-capita welfare (Rp) at the run's level, the probability that the
+#: household is on the other side of its selection's cut-off, and clearly_in / borderline / clearly_out.
+WELFARE_LOW = "welfare_low"
+WELFARE_HIGH = "welfare_high"
+P_OTHER_SIDE = "p_other_side"
+STATUS = "status"
 POOR_TRUE = "poor_true"
 POVERTY_LINE = "poverty_line"
 PROGRAM_PREFIX = "program_"
@@ -132,6 +138,7 @@ class DecisionsMeta(BaseModel):
     groups: dict[str, str] = Field(default_factory=dict, description="Audit group column -> label.")
     truth: Truth | None = None
     top_k: int = 4
+    intervals: dict[str, Any] | None = None
     n_input: int = 0
     n_rejected: int = 0
     n_excluded: int = 0

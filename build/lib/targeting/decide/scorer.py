@@ -109,6 +109,8 @@ class Scorer:
         its indicators with its spec's labels (`targeting.explain.ReasonCatalogue.from_spec`).
     keep_contributions : also write every indicator's contribution (``contrib_<indicator>``), so the
         next round can say which indicators moved a household (`targeting.drift.compare_rounds`).
+    interval_level : the level of the welfare interval written for each household, when the model
+        folder has calibrated intervals (``intervals.json``, `targeting.pmt.intervals`).
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class Scorer:
         key: bytes | None = None,
         spec: Any = None,
         keep_contributions: bool = False,
+        interval_level: float = 0.9,
     ) -> None:
         from targeting.eligibility import RuleSet, load_ruleset
         from targeting.explain import Explainer
@@ -144,6 +147,11 @@ class Scorer:
         self.model, card = load_model(model_dir)
         self.card = card
         self.reference = load_reference(model_dir)
+        from targeting.pmt.intervals import INTERVALS_FILE, load_intervals
+
+        self.intervals = (load_intervals(model_dir, model=self.model)
+                          if (model_dir / INTERVALS_FILE).is_file() else None)
+        self.interval_level = float(interval_level)
         self.programs = programs if programs is not None else load_programs()
         self.selection = selection or Selection()
         self.selection.check(self.programs)
@@ -167,7 +175,8 @@ class Scorer:
         self.explainer = Explainer(self.model, catalogue=_catalogue_for(spec), top_k=max(1, self.top_k),
                                    min_abs=min_abs)
         self.features = list(self.model.schema_.names)
-        version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE)
+        version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE,
+                                   *[model_dir / INTERVALS_FILE] * (self.intervals is not None))
         card_dict = card.model_dump(mode="json")
         card_dict["reference"] = {"file": REFERENCE_FILE, "sha256": self.reference.sha256,
                                   "regions": sorted(self.reference.regions)}
@@ -217,7 +226,8 @@ class Scorer:
     def rank(self, pred: FloatArray, data_population: FloatArray, region: npt.ArrayLike | None) -> rk.Ranks:
         """Ranks of households whose predictions are ``pred`` (all of them, for ``within``)."""
         if self.ranking == "reference":
-            return rk.against_reference(self.reference, pred, region)
+            edges = None if self.intervals is None else self.intervals.welfare_desil_boundaries
+            return rk.against_reference(self.reference, pred, region, edges)
         return rk.within(pred, data_population, region, quota=self.selection.quota)
 
     # ---- pass 2 ------------------------------------------------------------------------------
@@ -319,6 +329,8 @@ class Scorer:
         for name in data.groups.columns:
             if name != "region":
                 cols[name] = data.groups[name].array
+        if self.intervals is not None:
+            cols.update(self._uncertainty(data, pred, ranks, selected))
         if self.keep_contributions:
             for j, name in enumerate(self.explainer.indicators):
                 cols[f"{s.CONTRIB_PREFIX}{name}"] = contrib.values[:, j]
@@ -334,6 +346,39 @@ class Scorer:
             cols[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
         table = pd.DataFrame(cols)
         return Decisions(table, idx, x, region_column)
+
+    def _cut(self, ranks: rk.Ranks) -> tuple[Any, Any]:
+        """The selection's cut-off(s) in log welfare: (low, high), every household below high selected."""
+        edges = ranks.edges if ranks.edges is not None else np.full(9, np.nan)
+
+        def edge(d: int) -> float:  # the boundary above desil d (d = 0: nothing below; 10: everything)
+            return -np.inf if d <= 0 else np.inf if d >= 10 else float(edges[d - 1])
+
+        sel = self.selection
+        if sel.quota is not None:
+            return -np.inf, ranks.quota_cut
+        if sel.program is not None:
+            p = self.programs.programs[sel.program]
+            return edge(p.desil_min - 1), edge(p.desil_max)
+        if sel.desil_max is not None:
+            return -np.inf, edge(sel.desil_max)
+        return -np.inf, edge(max(p.desil_max for p in self.programs.programs.values()))
+
+    def _uncertainty(self, data: SurveyData, pred: FloatArray, ranks: rk.Ranks,
+                     selected: Any) -> dict[str, Any]:
+        """Each household's welfare interval, its chance of being on the other side of the cut, its status."""
+        from targeting.pmt.borderline import borderline
+        from targeting.pmt.intervals import interval_groups
+
+        assert self.intervals is not None
+        table = borderline(self.intervals, pred, interval_groups(data), self._cut(ranks), selected,
+                           level=self.interval_level)
+        return {
+            s.WELFARE_LOW: np.exp(table["interval_low"].to_numpy()),
+            s.WELFARE_HIGH: np.exp(table["interval_high"].to_numpy()),
+            s.P_OTHER_SIDE: table["p_other_side"].to_numpy(),
+            s.STATUS: table["status"].to_numpy(),
+        }
 
     def describe(self, data_name: str = "") -> dict[str, Any]:
         """The parts of a decisions table's metadata that the scorer knows."""
@@ -355,6 +400,9 @@ class Scorer:
                                "evidence": p.evidence}
                          for pid, p in self.programs.programs.items()},
             "top_k": self.top_k,
+            "intervals": None if self.intervals is None else {
+                "level": self.interval_level, "file": "intervals.json",
+                "min_group_size": self.intervals.min_group_size},
         }
 
     def records(self, decisions: Decisions, *, lang: str) -> list[dict[str, Any]]:
@@ -389,6 +437,12 @@ class Scorer:
                       "criteria": {c: (None if flags[c][i] is None else bool(flags[c][i])) for c in ids}}
                      for i in range(n)]
         texts = [t[s.reason_text_column(slot + 1, lang)].astype(object).tolist() for slot in range(k)]
+        has_iv = s.WELFARE_LOW in t.columns
+        if has_iv:
+            lows = t[s.WELFARE_LOW].to_numpy(dtype=np.float64)
+            highs = t[s.WELFARE_HIGH].to_numpy(dtype=np.float64)
+            p_other = t[s.P_OTHER_SIDE].to_numpy(dtype=np.float64)
+            statuses = t[s.STATUS].astype(str).tolist()
         contribs = [t[s.reason_columns(slot + 1)["contribution"]].to_numpy(dtype=np.float64)
                     for slot in range(k)]
         values = decisions.reason_value
@@ -410,6 +464,9 @@ class Scorer:
                 "programs": {pid: bool(v[i]) for pid, v in programs.items()},
                 "selected": bool(selected[i]),
                 "rules": rules[i],
+                "uncertainty": ({"level": self.interval_level, "welfare_low": float(lows[i]),
+                                 "welfare_high": float(highs[i]), "p_other_side": float(p_other[i]),
+                                 "status": statuses[i]} if has_iv else None),
                 "reasons": reasons,
                 "lang": lang,
                 "components": self.info.components,

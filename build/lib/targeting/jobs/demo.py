@@ -11,9 +11,12 @@ from targeting.settings import Settings
 
 
 def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey: int = 20_000,
-                   n_registry: int = 260_000, seed: int = 2024,
+                   n_registry: int = 260_000, seed: int = 2024, rounds: int = 1,
                    console: Console | None = None) -> dict[str, Path]:
-    """Generate and write the synthetic Kukar tables; print the calibration table."""
+    """Generate and write the synthetic Kukar tables; print the calibration table.
+
+    ``rounds`` > 1 also writes later registry rounds (shocks, recoveries, splits; the truth kept).
+    """
     from targeting.jobs.console import print_frame, step
     from targeting.survey import synthetic
 
@@ -25,6 +28,20 @@ def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey:
     with step(console, f"Menulis / writing {out_dir}"):
         paths = synthetic.write(data, out_dir)
     print_frame(console, synthetic.calibration_table(data), "Kalibrasi / calibration (target vs achieved)")
+    if rounds > 1:
+        import dataclasses
+
+        from targeting.survey.next_round import next_round, write_round
+
+        current = data
+        for k in range(2, rounds + 1):
+            later = next_round(current, seed=seed + k)
+            written = write_round(later, out_dir, round_no=k)
+            counts = later.changes["change"].value_counts().to_dict()
+            console.print(f"✓ putaran / round {k}: {len(later.registry):,} rumah tangga / households "
+                          f"({', '.join(f'{c} {n:,}' for c, n in counts.items())}) → {written['registry']}")
+            paths.update({f"{name}_round{k}": p for name, p in written.items()})
+            current = dataclasses.replace(current, registry=later.registry, truth=later.truth)
     return paths
 
 
