@@ -86,7 +86,8 @@ def test_promote_and_load_champion_round_trip(outcome, settings, tmp_path):
 
 def test_shipped_experiments_validate():
     names = sorted(p.name for p in EXPERIMENTS.glob("*.yaml"))
-    assert names == ["burkina_community.yaml", "burkina_kfold.yaml", "kukar_kfold.yaml", "paraguay_temporal.yaml"]
+    assert names == ["burkina_community.yaml", "burkina_kfold.yaml", "kukar_kfold.yaml",
+                     "paraguay_temporal.yaml"]
     for p in EXPERIMENTS.glob("*.yaml"):
         exp = load_experiment(p)
         assert exp.baseline == "ols" and "ols" in exp.backends
