@@ -210,6 +210,9 @@ class DecisionOut(BaseModel):
     national: RankOut
     regional: RegionalRankOut | None
     programs: dict[str, bool]
+    method: Literal["model", "model+community"] = Field(
+        default="model", description="Who decided: the PMT alone, or the PMT with the village-meeting "
+        "rank (a model trained with community ranks, for households that have one).")
     selected: bool = Field(
         default=False,
         description="Selected under the service's selection (default: eligible for any programme); the "

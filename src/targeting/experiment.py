@@ -258,6 +258,7 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
         ), model_dir)
         if experiment.final.intervals and train.welfare_is_money:
             _save_intervals(experiment, train, est, result, model_dir)
+        _save_blend(experiment, train, result, model_dir)
     if track:
         from targeting import tracking
 
@@ -304,6 +305,36 @@ def _save_intervals(experiment: Experiment, train: Any, model: Any, result: Any,
     iv = fit_intervals(clone(model), train, model=model, n_splits=plan.folds if plan.kind == "kfold" else 5,
                        seed=plan.seed, cross_fit=cross_fit)
     save_intervals(iv, model_dir)
+
+
+def _save_blend(experiment: Experiment, train: Any, result: Any, model_dir: Path) -> None:
+    """γ of the PMT + community blend beside the model, when the survey has community ranks.
+
+    From the K-fold validation's out-of-fold residuals of the final backend (no refit); skipped for
+    other validation plans, and when no household is ranked.
+    """
+    import numpy as np
+
+    from targeting.community._saved import fit_blend_gamma, save_blend
+    from targeting.survey.spec import load_spec
+
+    spec = load_spec(experiment.dataset.spec)
+    final = experiment.final
+    if spec.community_ranks is None or final is None or experiment.validation.kind != "kfold" \
+            or final.backend not in result.backends:
+        return
+    ranks = spec.community_ranks.rank_spec()
+    if not all(c in train.frame.columns for c in (*ranks.columns, *ranks.community)):
+        return
+    from targeting.community import community_percentiles
+
+    w = train.weight.to_numpy(dtype=np.float64)
+    pct = community_percentiles(train.frame, ranks, sample_weight=w)["consensus"].to_numpy(dtype=np.float64)
+    p = result.predictions
+    residual = (p["log_welfare"] - p[f"pred_{final.backend}"]).to_numpy(dtype=np.float64)
+    gamma, n = fit_blend_gamma(residual, pct, w)
+    if n:
+        save_blend(gamma, ranks, n, model_dir, source="out-of-fold residuals of the K-fold validation")
 
 
 def _community(experiment: Experiment, survey: Any) -> Any:

@@ -70,7 +70,8 @@ def streamable(spec: DatasetSpec) -> bool:
     """Whether the spec's files can be judged a chunk at a time."""
     if len(spec.files) != 1 or spec.joins:
         return False
-    return spec.poverty is None or spec.poverty.bottom_share is None
+    # A within-community rank needs the whole community: a file with ranks is read whole.
+    return (spec.poverty is None or spec.poverty.bottom_share is None) and spec.community_ranks is None
 
 
 class _Source:

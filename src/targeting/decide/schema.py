@@ -50,6 +50,9 @@ N_REASONS = "n_reasons"
 WELFARE_TRUE = "welfare_true"
 #: The calibrated interval of per-capita welfare (Rp) at the run's level, the probability that the
 #: household is on the other side of its selection's cut-off, and clearly_in / borderline / clearly_out.
+#: With a PMT + community blend: the consensus within-community rank (0 = poorest) and who decided.
+COMMUNITY_PERCENTILE = "community_percentile"
+METHOD = "method"
 WELFARE_LOW = "welfare_low"
 WELFARE_HIGH = "welfare_high"
 P_OTHER_SIDE = "p_other_side"

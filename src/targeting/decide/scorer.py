@@ -66,6 +66,11 @@ class Decisions:
         return len(self.table)
 
 
+#: The blend's community term as a reason (`targeting.community`): its code and its name.
+COMMUNITY_CODE = "community_rank"
+COMMUNITY_NAME = {"id": "Peringkat musyawarah desa", "en": "Village-meeting rank"}
+
+
 def _catalogue_for(spec: Any) -> Any:
     """The reason catalogue for a spec's indicators (None: the packaged, contract-based one)."""
     if spec is None or getattr(spec, "contract", None) is not None:
@@ -152,6 +157,12 @@ class Scorer:
         self.intervals = (load_intervals(model_dir, model=self.model)
                           if (model_dir / INTERVALS_FILE).is_file() else None)
         self.interval_level = float(interval_level)
+        from targeting.community._saved import BLEND_FILE, load_blend
+
+        blend_file = [model_dir / BLEND_FILE] if (model_dir / BLEND_FILE).is_file() else []
+
+        # The PMT + community blend, when the model was trained with community ranks.
+        self.blend = load_blend(model_dir)
         self.programs = programs if programs is not None else load_programs()
         self.selection = selection or Selection()
         self.selection.check(self.programs)
@@ -176,7 +187,7 @@ class Scorer:
                                    min_abs=min_abs)
         self.features = list(self.model.schema_.names)
         version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE,
-                                   *[model_dir / INTERVALS_FILE] * (self.intervals is not None))
+                                   *[model_dir / INTERVALS_FILE] * (self.intervals is not None), *blend_file)
         card_dict = card.model_dump(mode="json")
         card_dict["reference"] = {"file": REFERENCE_FILE, "sha256": self.reference.sha256,
                                   "regions": sorted(self.reference.regions)}
@@ -217,11 +228,19 @@ class Scorer:
         return X[self.features]
 
     def predict(self, data: SurveyData) -> FloatArray:
-        """Predicted log per-capita welfare (what ranks are computed from)."""
+        """Predicted log per-capita welfare (what ranks are computed from), community term included."""
         pred = np.asarray(self.explainer.engine.predict(self.design(data)), dtype=np.float64)
         if not np.all(np.isfinite(pred)):
             raise ValueError("the model returned a non-finite prediction")
-        return pred
+        return pred + self._community(data)[1]
+
+    def _community(self, data: SurveyData) -> tuple[FloatArray, FloatArray]:
+        """(consensus percentile, the blend's term) of each household; NaN / 0 where none applies."""
+        n = len(data)
+        if self.blend is None:
+            return np.full(n, np.nan), np.zeros(n)
+        pct = self.blend.percentiles(data.frame, data.weight.to_numpy(dtype=np.float64))
+        return pct, self.blend.adjustment(pct)
 
     def rank(self, pred: FloatArray, data_population: FloatArray, region: npt.ArrayLike | None) -> rk.Ranks:
         """Ranks of households whose predictions are ``pred`` (all of them, for ``within``)."""
@@ -249,6 +268,13 @@ class Scorer:
         pred = contrib.prediction
         if not np.all(np.isfinite(pred)):
             raise ValueError("the model returned a non-finite prediction")
+        community_pct, community_term = self._community(data)
+        values = contrib.values
+        if self.blend is not None:
+            # The village's rank is one more exact contribution: it can be a reason like any other.
+            pred = pred + community_term
+            values = np.column_stack([values, community_term])
+            M = np.column_stack([M, community_pct])
         region = None if data.region is None else data.region.to_numpy(dtype=object)
         if ranks is None:
             # ``within``: these households are the whole population (a registry held in memory).
@@ -302,22 +328,19 @@ class Scorer:
         # another's. Kept as codes, values and contributions; texts as dictionary-encoded columns.
         k = self.top_k if top_k is None else int(top_k)
         if k > 0:
-            idx = select_reasons(contrib.values, selected, k, min_abs=self.explainer.min_abs)
+            idx = select_reasons(values, selected, k, min_abs=self.explainer.min_abs)
         else:
             idx = np.full((n, 0), -1, dtype=np.int64)
         has = idx >= 0
         safe = np.maximum(idx, 0)
         x = np.where(has, np.take_along_axis(M, safe, axis=1), np.nan) if n else np.empty((0, k))
-        cvals = np.where(has, np.take_along_axis(contrib.values, safe, axis=1), np.nan) if n else x
+        cvals = np.where(has, np.take_along_axis(values, safe, axis=1), np.nan) if n else x
         cols[s.REASON_DIRECTION] = pd.Categorical.from_codes(np.where(selected, 0, 1),
                                                              categories=["down", "up"])
         cols[s.N_REASONS] = has.sum(axis=1).astype(np.int8)
-        r = self.explainer.renderer
         flat_idx, flat_x = idx.reshape(-1), x.reshape(-1)
         flat_down = np.repeat(selected, k)
-        codes = pd.Categorical.from_codes(flat_idx, categories=list(self.explainer.indicators))
-        raw = r.raw_value_strings(flat_idx, flat_x)
-        texts = {lang: r.reason_texts(flat_idx, flat_x, flat_down, lang) for lang in ("id", "en")}
+        codes, raw, texts = self._reason_texts(flat_idx, flat_x, flat_down)
         for slot in range(k):
             take = np.arange(slot, n * k, k)
             names = s.reason_columns(slot + 1)
@@ -329,6 +352,10 @@ class Scorer:
         for name in data.groups.columns:
             if name != "region":
                 cols[name] = data.groups[name].array
+        if self.blend is not None:
+            cols[s.COMMUNITY_PERCENTILE] = community_pct
+            cols[s.METHOD] = pd.Categorical(np.where(np.isnan(community_pct), "model", "model+community"),
+                                            categories=["model", "model+community"])
         if self.intervals is not None:
             cols.update(self._uncertainty(data, pred, ranks, selected))
         if self.keep_contributions:
@@ -346,6 +373,34 @@ class Scorer:
             cols[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
         table = pd.DataFrame(cols)
         return Decisions(table, idx, x, region_column)
+
+    def _reason_texts(self, idx: IntArray, x: FloatArray, down: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """Codes, data values and texts (id, en) of reasons; the community rank rendered here."""
+        r = self.explainer.renderer
+        p = len(self.explainer.indicators)
+        names = [*self.explainer.indicators, *([COMMUNITY_CODE] if self.blend is not None else [])]
+        own = idx == p
+        base = np.where(own, -1, idx)
+        codes = pd.Categorical.from_codes(idx, categories=names)
+        raw = r.raw_value_strings(base, x)
+        texts = {lang: r.reason_texts(base, x, down, lang) for lang in ("id", "en")}
+        if own.any():
+            cat = self.explainer.catalogue
+            raw = raw.add_categories([v for v in dict.fromkeys(f"{v:.3f}" for v in x[own])
+                                      if v not in raw.categories])
+            raw[own] = [f"{v:.3f}" for v in x[own]]
+            for lang in ("id", "en"):
+                name = COMMUNITY_NAME[lang]
+                words = {"id": "persentil", "en": "percentile"}[lang]
+                new = [cat.template.get(lang).format(
+                    indicator=name, value=f"{words} {100 * v:.0f}",
+                    direction=(cat.directions.down if d else cat.directions.up).get(lang))
+                    for v, d in zip(x[own], np.broadcast_to(down, idx.shape)[own], strict=True)]
+                col = texts[lang]
+                col = col.add_categories([t for t in dict.fromkeys(new) if t not in col.categories])
+                col[own] = new
+                texts[lang] = col
+        return codes, raw, texts
 
     def _cut(self, ranks: rk.Ranks) -> tuple[Any, Any]:
         """The selection's cut-off(s) in log welfare: (low, high), every household below high selected."""
@@ -437,6 +492,7 @@ class Scorer:
                       "criteria": {c: (None if flags[c][i] is None else bool(flags[c][i])) for c in ids}}
                      for i in range(n)]
         texts = [t[s.reason_text_column(slot + 1, lang)].astype(object).tolist() for slot in range(k)]
+        methods = t[s.METHOD].astype(str).tolist() if s.METHOD in t.columns else ["model"] * n
         has_iv = s.WELFARE_LOW in t.columns
         if has_iv:
             lows = t[s.WELFARE_LOW].to_numpy(dtype=np.float64)
@@ -450,7 +506,9 @@ class Scorer:
         for i in range(n):
             direction = "down" if selected[i] else "up"
             reasons = [
-                {"rank": slot + 1, "code": self.features[j], "value": r.raw_value(j, float(values[i, slot])),
+                {"rank": slot + 1, "code": self.features[j] if j < len(self.features) else COMMUNITY_CODE,
+                 "value": r.raw_value(j, float(values[i, slot])) if j < len(self.features)
+                 else float(values[i, slot]),
                  "direction": direction, "contribution": float(contribs[slot][i]),
                  "effect_pct": float(100.0 * np.expm1(contribs[slot][i])), "text": str(texts[slot][i])}
                 for slot, j in enumerate(int(v) for v in decisions.reason_index[i]) if j >= 0
@@ -463,6 +521,7 @@ class Scorer:
                              if p_reg is not None and d_reg[i] > 0 else None),
                 "programs": {pid: bool(v[i]) for pid, v in programs.items()},
                 "selected": bool(selected[i]),
+                "method": str(methods[i]),
                 "rules": rules[i],
                 "uncertainty": ({"level": self.interval_level, "welfare_low": float(lows[i]),
                                  "welfare_high": float(highs[i]), "p_other_side": float(p_other[i]),
