@@ -1,2 +1,0 @@
-"""Proxy-means targeting, explained decisions and audits for social assistance."""
-__version__ = "0.1.0"
