@@ -51,11 +51,14 @@ def validate(
     out_dir: Annotated[
         Path | None, typer.Option(help="Where accepted/rejects files go (default: next to FILE).")
     ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Excel: the sheet to read (needed when several hold data).")
+    ] = None,
 ) -> None:
     """Periksa berkas rumah tangga / validate a household file; write accepted rows and rejects.
 
     Exit code 0: every row accepted; 1: some rows rejected (see the rejects file); 2: the file
-    cannot be used at all (missing column, encoding, duplicate ids).
+    cannot be used at all (missing column, encoding, ragged rows, duplicate ids, several sheets).
     """
     from rich.console import Console
     from rich.table import Table
@@ -67,6 +70,9 @@ def validate(
     from targeting.survey.spec import load_spec
 
     spec_obj = load_spec(spec)
+    if sheet is not None:
+        first = spec_obj.files[0].model_copy(update={"sheet": sheet})
+        spec_obj = spec_obj.model_copy(update={"files": [first, *spec_obj.files[1:]]})
     console = Console()
     with console.status(f"Membaca dan memeriksa / reading and validating {file.name} ..."):
         loaded = load_dataset(spec_obj, files={spec_obj.files[0].name: file})
@@ -90,10 +96,17 @@ def validate(
             problems.add_row(str(col), str(reason), str(n))
         console.print(problems)
     if loaded.ignored_columns:
-        console.print(f"kolom diabaikan / ignored columns: {', '.join(loaded.ignored_columns)}")
+        console.print(_ignored(loaded.ignored_columns), markup=False, highlight=False)
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
     raise typer.Exit(1 if loaded.n_rejected_rows else 0)
+
+
+def _ignored(columns: list[str], shown: int = 10) -> str:
+    """Unknown columns, once and compactly: a file may carry thousands."""
+    names = [c if len(c) <= 40 else c[:40] + "…" for c in columns[:shown]]
+    more = f" (+{len(columns) - shown:,} lagi / more)" if len(columns) > shown else ""
+    return f"kolom diabaikan / ignored columns ({len(columns):,}): {', '.join(names)}{more}"
 
 
 # ---- rules ----------------------------------------------------------------------------------------
