@@ -343,19 +343,49 @@ def _all_text(col: pd.Series) -> bool:
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
-def _open_workbook(path: Path, data_only: bool) -> Any:
-    import openpyxl
+#: Largest uncompressed workbook read (a registry of 260,000 households is ~100 MB): a zip bomb
+#: must not take the machine's memory.
+MAX_XLSX_UNCOMPRESSED = 2 << 30
+
+
+def _broken_workbook(path: Path, exc: BaseException) -> InputFileError:
+    return InputFileError(
+        f"{path}: bukan buku kerja Excel .xlsx yang sah / not a valid .xlsx workbook "
+        f"({type(exc).__name__}); an old .xls or a renamed file must be saved as .xlsx first"
+    )
+
+
+def _broken_errors() -> tuple[type[BaseException], ...]:
+    """What openpyxl and zipfile raise on a damaged archive (damage can surface at any read)."""
+    import zlib
+    from xml.etree.ElementTree import ParseError
+
     from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError,
-            IndexError, AttributeError, EOFError) as exc:
-        # Anything openpyxl raises on a damaged archive: the file is not a workbook we can read.
-        raise InputFileError(
-            f"{path}: bukan buku kerja Excel .xlsx yang sah / not a valid .xlsx workbook "
-            f"({type(exc).__name__}); an old .xls or a renamed file must be saved as .xlsx first"
-        ) from exc
+    return (zipfile.BadZipFile, zlib.error, InvalidFileException, ParseError, KeyError, OSError, ValueError,
+            TypeError, IndexError, AttributeError, EOFError, NotImplementedError)
+
+
+def _check_archive(path: Path, fh: Any) -> None:
+    """Every member's CRC before openpyxl reads it, and a bound on the uncompressed size."""
+    with zipfile.ZipFile(fh) as z:
+        total = sum(info.file_size for info in z.infolist())
+        if total > MAX_XLSX_UNCOMPRESSED:
+            raise InputFileError(
+                f"{path}: buku kerja terlalu besar / workbook too large when uncompressed "
+                f"({total:,} bytes; at most {MAX_XLSX_UNCOMPRESSED:,}): split it or save it as CSV"
+            )
+        bad = z.testzip()
+        if bad is not None:
+            raise InputFileError(f"{path}: not a valid .xlsx workbook (damaged part {bad!r})")
+    fh.seek(0)
+
+
+def _open_workbook(fh: Any, data_only: bool) -> Any:
+    import openpyxl
+
+    fh.seek(0)
+    return openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
 
 
 def _rows(ws: Any) -> list[tuple[Any, ...]]:
@@ -369,7 +399,19 @@ def _has_data(rows: list[tuple[Any, ...]]) -> bool:
 
 
 def _read_xlsx(path: Path, file: FileSpec) -> tuple[pd.DataFrame, np.ndarray]:
-    wb = _open_workbook(path, data_only=True)
+    """A workbook's one sheet with data, every cell as text; any damage is one `InputFileError`."""
+    try:
+        with path.open("rb") as fh:
+            _check_archive(path, fh)
+            return _read_sheet(path, fh, file)
+    except InputFileError:
+        raise
+    except _broken_errors() as exc:
+        raise _broken_workbook(path, exc) from exc
+
+
+def _read_sheet(path: Path, fh: Any, file: FileSpec) -> tuple[pd.DataFrame, np.ndarray]:
+    wb = _open_workbook(fh, data_only=True)
     try:
         sheets = {ws.title: ws for ws in wb.worksheets}
         if "sheet" in file.model_fields_set:
@@ -390,7 +432,7 @@ def _read_xlsx(path: Path, file: FileSpec) -> tuple[pd.DataFrame, np.ndarray]:
         worksheet_path = getattr(ws, "_worksheet_path", None)
     finally:
         wb.close()
-    _refuse_uncomputed_formulas(path, ws.title, worksheet_path, rows)
+    _refuse_uncomputed_formulas(path, fh, ws.title, worksheet_path, rows)
     if not rows or not _has_data(rows[:1]):
         raise InputFileError(f"{path}: sheet {ws.title!r}: the first row must hold the column names")
     width = max(len(r) for r in rows)
@@ -421,12 +463,13 @@ def _named_sheet(path: Path, sheet: str | int, sheets: dict[str, Any]) -> Any:
     )
 
 
-def _refuse_uncomputed_formulas(path: Path, title: str, worksheet_path: str | None,
+def _refuse_uncomputed_formulas(path: Path, fh: Any, title: str, worksheet_path: str | None,
                                 values: list[tuple[Any, ...]]) -> None:
     """A formula cell without a saved value would read as empty: refuse the file, naming cells."""
     if worksheet_path is None:
         return
-    with zipfile.ZipFile(path) as z:
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as z:
         try:
             xml = z.read(worksheet_path)
         except KeyError:
@@ -435,7 +478,7 @@ def _refuse_uncomputed_formulas(path: Path, title: str, worksheet_path: str | No
         return
     from openpyxl.utils import get_column_letter
 
-    wb = _open_workbook(path, data_only=False)
+    wb = _open_workbook(fh, data_only=False)
     try:
         ws = wb[title]
         ws.reset_dimensions()
