@@ -31,6 +31,9 @@ class ApiSettings(BaseSettings):
         default=None, description="Serve this saved model folder instead of the registry champion."
     )
     use_registry: bool = Field(default=True, description="Look for the MLflow champion before the default.")
+    allow_unsigned: bool = Field(
+        default=False, description="Serve a model whose card is unsigned or not signed by a trusted key."
+    )
     project: Settings = Field(default_factory=get_settings)
 
 

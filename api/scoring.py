@@ -107,18 +107,18 @@ class ModelScorer:
     """
 
     def __init__(self, model_dir: Path, *, model_name: str, label: str, source: str,
-                 ruleset: str = "kepmensos_262_2022") -> None:
+                 ruleset: str = "kepmensos_262_2022", allow_unsigned: bool = False) -> None:
         from targeting.eligibility import load_ruleset
         from targeting.errors import ModelIntegrityError, RuleSetError
         from targeting.explain import Explainer
-        from targeting.pmt.persistence import CARD_FILE, load_model
+        from targeting.pmt.persistence import CARD_FILE, load_model, signing_key_fingerprint
         from targeting.pmt.programs import load_programs
         from targeting.pmt.reference import REFERENCE_FILE, load_reference
         from targeting.survey.contract import load_contract
 
         model_dir = Path(model_dir)
-        self.model, card = load_model(model_dir)
-        self.reference = load_reference(model_dir)
+        self.model, card = load_model(model_dir, allow_unsigned=allow_unsigned)
+        self.reference = load_reference(model_dir, card)
         self.ruleset = load_ruleset(ruleset)
         if not self.ruleset.in_force_on(date.today()):
             # Every decision would fail: refuse to start instead.
@@ -156,6 +156,8 @@ class ModelScorer:
                 "programs": _resource_version("targeting.pmt", "programs.yaml"),
                 "reasons": f"{self.explainer.catalogue.name}@{self.explainer.catalogue.version}",
                 "explain_method": self.explainer.method,
+                # The key that signed the model card (which lists every model file and the reference).
+                "model_signing_key": signing_key_fingerprint(card),
             },
         )
 
@@ -244,9 +246,11 @@ def load_scorer(settings: Any) -> ModelScorer:
 
     project = settings.project
     name = project.model_name
+    unsigned = bool(getattr(settings, "allow_unsigned", False))
     if settings.model_dir is not None:
         return ModelScorer(Path(settings.model_dir), model_name=name, label="dir",
-                           source=f"folder {settings.model_dir}", ruleset=settings.ruleset)
+                           source=f"folder {settings.model_dir}", ruleset=settings.ruleset,
+                           allow_unsigned=unsigned)
     if settings.use_registry and _registry_exists(project.tracking_uri()):
         from targeting.tracking import CHAMPION, download_alias
 
@@ -255,11 +259,11 @@ def load_scorer(settings: Any) -> ModelScorer:
             path, version = found
             return ModelScorer(path, model_name=name, label=f"v{version}",
                                source=f"models:/{name}@{CHAMPION} (version {version})",
-                               ruleset=settings.ruleset)
+                               ruleset=settings.ruleset, allow_unsigned=unsigned)
     default = Path(project.default_model())
     if (default / "model_card.json").exists():
         return ModelScorer(default, model_name=name, label="default", source=f"default model {default}",
-                           ruleset=settings.ruleset)
+                           ruleset=settings.ruleset, allow_unsigned=unsigned)
     raise TargetingError(
         f"no model to serve: no @champion in the registry ({project.tracking_uri()}) and no default "
         f"model at {default}; train one (targeting train) or pass --model-dir"

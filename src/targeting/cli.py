@@ -23,7 +23,8 @@ app = typer.Typer(
     add_completion=False,
 )
 rules_app = typer.Typer(help="Aturan kelayakan (rule sets): check and explain.", no_args_is_help=True)
-models_app = typer.Typer(help="Model registry (MLflow): list and promote.", no_args_is_help=True)
+models_app = typer.Typer(help="Models: registry (list, promote) and signatures (keygen, sign, verify).",
+                         no_args_is_help=True)
 experiment_app = typer.Typer(help="Experiments defined in YAML.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(models_app, name="models")
@@ -333,6 +334,9 @@ def serve(
         Path | None, typer.Option(help="Serve this saved model folder instead of the registry champion.")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the model).")] = 1,
+    allow_unsigned: Annotated[
+        bool, typer.Option(help="Serve a model that is unsigned or not signed by a trusted key (recorded).")
+    ] = False,
 ) -> None:
     """Jalankan layanan penilaian / run the scoring service (OpenAPI docs at /docs).
 
@@ -352,12 +356,14 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if model_dir is not None:
         os.environ["TARGETING_API_MODEL_DIR"] = str(model_dir.resolve())
+    if allow_unsigned:  # through the environment, so that every worker process sees it
+        os.environ["TARGETING_API_ALLOW_UNSIGNED"] = "true"
     settings = get_api_settings()
     # Load before the port opens: a service without a model must not start.
     scorer = load_scorer(settings)
     info = scorer.info
-    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}",
-               err=True)
+    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}; "
+               f"signed by {info.components.get('model_signing_key', 'unsigned')}", err=True)
     # No uvicorn access log: its lines hold raw paths (household ids); the service logs route templates.
     if workers == 1:
         uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
@@ -549,6 +555,63 @@ def models_promote(
     settings = get_settings()
     tracking.promote(settings, version, name=name, alias=alias)
     typer.echo(f"{name or settings.model_name} v{version} is now @{alias}")
+
+
+@models_app.command("keygen")
+def models_keygen(
+    out: Annotated[
+        Path | None, typer.Option(help="Private key file (default: <TARGETING_HOME>/keys/model_signing.key).")
+    ] = None,
+) -> None:
+    """Buat kunci penandatangan model / create an Ed25519 model-signing key (and its .pub).
+
+    Keep the private key (0600) on the machine that trains and releases models; give the .pub to
+    every machine that serves or scores them: copy it into <TARGETING_HOME>/keys/trusted/ there
+    (or list it in TARGETING_MODEL_TRUSTED_KEYS). Models saved on a machine with a signing key are
+    signed when saved; sign others with `targeting models sign DIR`.
+    """
+    from targeting.pmt.signing import fingerprint, generate_signing_key, load_private_key
+    from targeting.settings import get_settings
+
+    key_path, pub_path = generate_signing_key(out, home=get_settings().home)
+    typer.echo(f"signing key {fingerprint(load_private_key(key_path))}: {key_path} (private, 0600); "
+               f"public key to share: {pub_path}")
+
+
+@models_app.command("sign")
+def models_sign(
+    directory: Annotated[Path, typer.Argument(help="Saved model folder (model_card.json, ...).")],
+    key: Annotated[
+        Path | None, typer.Option(help="Private key (default: $TARGETING_MODEL_SIGNING_KEY or the state's)")
+    ] = None,
+    rehash: Annotated[
+        bool, typer.Option(help="Accept files that changed since the card was written (you changed them).")
+    ] = False,
+) -> None:
+    """Tandatangani model / sign a model folder: the card lists every file's sha256 and is signed."""
+    from targeting.errors import ModelIntegrityError
+    from targeting.pmt.persistence import sign_model
+    from targeting.pmt.signing import default_signing_key
+
+    private = key or default_signing_key()
+    if private is None:
+        raise ModelIntegrityError("no signing key: create one with `targeting models keygen`, or pass --key")
+    integrity, added = sign_model(directory, private, rehash=rehash)
+    if added:
+        typer.echo(f"added to the card: {', '.join(added)}")
+    typer.echo(f"{directory}: signed by {integrity.key_fingerprint} "
+               f"(card sha256 {integrity.card_sha256[:16]})")
+
+
+@models_app.command("verify")
+def models_verify(
+    directory: Annotated[Path, typer.Argument(help="Saved model folder.")],
+) -> None:
+    """Periksa tanda tangan model / check a model folder's signature and file hashes (exit 2 if bad)."""
+    from targeting.pmt.persistence import verify_model
+
+    integrity = verify_model(directory)
+    typer.echo(f"{directory}: OK, signed by {integrity.key_fingerprint}")
 
 
 def main() -> None:
