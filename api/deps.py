@@ -38,10 +38,16 @@ def get_pseudonym_key(request: Request) -> bytes:
     return request.app.state.pseudonym_key
 
 
+def get_pseudonym_keys(request: Request) -> list[bytes]:
+    """The current key, then keys retired by rotation (a history is looked up under all of them)."""
+    return request.app.state.pseudonym_keys
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 PseudonymKeyDep = Annotated[bytes, Depends(get_pseudonym_key)]
+PseudonymKeysDep = Annotated[list[bytes], Depends(get_pseudonym_keys)]
 
 
 def require_role(role: Role) -> Callable[..., Principal]:

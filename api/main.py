@@ -17,8 +17,7 @@ from api.errors import install_handlers
 from api.routes import health, households, models, score
 from api.scoring import Scorer
 from api.security import KeyVerifier
-from api.store import make_engine, session_factory
-from targeting.privacy import load_key
+from api.store import bind_pseudonym_keys, make_engine, session_factory
 
 log = logging.getLogger("targeting.api")
 
@@ -152,7 +151,10 @@ def create_app(settings: ApiSettings | None = None, scorer: Scorer | None = None
     app.state.sessions = session_factory(engine)
     app.state.scorer = scorer
     app.state.keys = KeyVerifier()
-    app.state.pseudonym_key = load_key(settings.project.home)
+    with app.state.sessions() as session:
+        # The store and the key must belong together: refused at start, never found out later.
+        app.state.pseudonym_keys = bind_pseudonym_keys(session, settings.project.home)
+    app.state.pseudonym_key = app.state.pseudonym_keys[0]
     install_handlers(app)
     app.include_router(score.router(settings.max_batch))
     app.include_router(households.router)

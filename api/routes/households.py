@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from api.decisions import decision_out, pseudonym_of
-from api.deps import InspectorRole, PseudonymKeyDep, SessionDep
+from api.deps import InspectorRole, PseudonymKeysDep, SessionDep
 from api.schemas import ErrorOut, HistoryOut
 from api.store import household_history
 
@@ -25,7 +25,7 @@ def history(
                                       description="The household id as sent when it was scored.")],
     principal: InspectorRole,
     session: SessionDep,
-    pseudonym_key: PseudonymKeyDep,
+    pseudonym_keys: PseudonymKeysDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most decisions returned (oldest first).")] = 100,
 ) -> Any:
     """Every stored decision about a household, oldest first.
@@ -33,7 +33,9 @@ def history(
     The path takes the household id as it was scored; the service pseudonymises it with its keyed
     HMAC and looks the pseudonym up (the store holds no raw ids). An unknown id returns an empty list.
     """
-    pseudonym = pseudonym_of(household_id, pseudonym_key)
-    rows = household_history(session, pseudonym, limit=limit)
+    # Under the current key, and under keys retired by rotation, so a history survives rotation.
+    pseudonyms = [pseudonym_of(household_id, key) for key in pseudonym_keys]
+    pseudonym = pseudonyms[0]
+    rows = household_history(session, pseudonyms, limit=limit)
     return {"household_pseudonym": pseudonym,
             "decisions": [decision_out(row, household_id.strip()) for row in rows]}

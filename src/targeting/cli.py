@@ -426,6 +426,50 @@ def keys_revoke(
     typer.echo(f"key {key_id} revoked")
 
 
+pseudonym_app = typer.Typer(help="Kunci samaran / the pseudonymisation key (UU 27/2022).",
+                            no_args_is_help=True)
+app.add_typer(pseudonym_app, name="pseudonym-key")
+
+
+@pseudonym_app.command("show")
+def pseudonym_key_show() -> None:
+    """Sidik kunci / the current key's fingerprint and the store's key history (never the key)."""
+    from api.store import make_engine, pseudonym_key_history, session_factory
+    from targeting.privacy import key_fingerprint, load_key
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.decision_db_url())
+    with session_factory(engine)() as session:
+        history = pseudonym_key_history(session)
+    engine.dispose()
+    typer.echo(f"current key {key_fingerprint(load_key(settings.home, create=False))}")
+    typer.echo(f"decision store keys, oldest first: {', '.join(history) or '(none recorded)'}")
+
+
+@pseudonym_app.command("rotate")
+def pseudonym_key_rotate() -> None:
+    """Ganti kunci samaran / rotate the key: new pseudonyms use a new key; histories stay whole.
+
+    The old key moves to <TARGETING_HOME>/pseudonym_keys/ (0600) and is still used to look up the
+    decisions made with it; the decision store records the new key. Back up the state folder's
+    keys before and after. Files written earlier (rejects, audits) keep their old pseudonyms.
+    """
+    from api.store import bind_pseudonym_keys, make_engine, record_pseudonym_key, session_factory
+    from targeting.privacy import key_fingerprint, rotate_key
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.decision_db_url())
+    with session_factory(engine)() as session:
+        bind_pseudonym_keys(session, settings.home)  # the current key must be the store's
+        old, new = rotate_key(settings.home)
+        record_pseudonym_key(session, key_fingerprint(new))
+    engine.dispose()
+    typer.echo(f"pseudonymisation key rotated: {key_fingerprint(old)} -> {key_fingerprint(new)}; "
+               f"the old key is kept in {settings.home / 'pseudonym_keys'} for lookups")
+
+
 # ---- models and experiments ---------------------------------------------------------------------
 
 
@@ -562,6 +606,7 @@ def models_keygen(
     out: Annotated[
         Path | None, typer.Option(help="Private key file (default: <TARGETING_HOME>/keys/model_signing.key).")
     ] = None,
+    if_missing: Annotated[bool, typer.Option(help="Keep an existing key instead of refusing.")] = False,
 ) -> None:
     """Buat kunci penandatangan model / create an Ed25519 model-signing key (and its .pub).
 
@@ -570,10 +615,15 @@ def models_keygen(
     (or list it in TARGETING_MODEL_TRUSTED_KEYS). Models saved on a machine with a signing key are
     signed when saved; sign others with `targeting models sign DIR`.
     """
-    from targeting.pmt.signing import fingerprint, generate_signing_key, load_private_key
+    from targeting.pmt.signing import fingerprint, generate_signing_key, keys_dir, load_private_key
     from targeting.settings import get_settings
 
-    key_path, pub_path = generate_signing_key(out, home=get_settings().home)
+    home = get_settings().home
+    existing = out or keys_dir(home) / "model_signing.key"
+    if if_missing and existing.exists():
+        typer.echo(f"signing key {fingerprint(load_private_key(existing))}: {existing} (exists, kept)")
+        return
+    key_path, pub_path = generate_signing_key(out, home=home)
     typer.echo(f"signing key {fingerprint(load_private_key(key_path))}: {key_path} (private, 0600); "
                f"public key to share: {pub_path}")
 
