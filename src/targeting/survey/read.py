@@ -28,7 +28,8 @@ import csv
 import math
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def read_raw(path: Path, file: FileSpec | None = None) -> pd.DataFrame:
     else:
         frame, rows = _read_xlsx(path, file)
     names = _column_names(frame.columns)
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, k in Counter(names).items() if k > 1)
     if dupes:
         raise InputFileError(f"{path}: nama kolom ganda / duplicate column names {dupes}")
     frame.columns = names
@@ -241,8 +242,10 @@ def _read_csv(path: Path, file: FileSpec) -> tuple[pd.DataFrame, np.ndarray]:
         raise _decode_error(path, codec, exc) from exc
     if invalid:
         return _read_csv_exact(path, file, codec, header)
-    frame = table.to_pandas()
-    return _drop_trailing_blank(frame, np.arange(2, len(frame) + 2))
+    n = _without_trailing_blank(table.num_rows, lambda i: table.slice(i, 1).to_pylist()[0].values())
+    # Column by column, freeing Arrow memory as it goes: a wide file is not held twice.
+    frame = table.slice(0, n).to_pandas(split_blocks=True, self_destruct=True)
+    return frame, np.arange(2, n + 2)
 
 
 def _read_csv_exact(path: Path, file: FileSpec, codec: str, header: list[str]
@@ -280,26 +283,18 @@ def _read_csv_exact(path: Path, file: FileSpec, codec: str, header: list[str]
             f"(the header has {n}): {detail}. A separator inside an unquoted value shifts every later "
             "column: quote such values, or fix the rows; nothing was read"
         )
+    records = records[: _without_trailing_blank(len(records), lambda i: records[i])]
     columns = {i: pd.array([r[i] for r in records], dtype="str") for i in range(n)}
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
     frame.columns = header
-    return _drop_trailing_blank(frame, np.arange(2, len(frame) + 2))
+    return frame, np.arange(2, len(frame) + 2)
 
 
-def _drop_trailing_blank(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """Blank rows after the last row with data are the end of the sheet, not households."""
-    if len(frame) == 0 or frame.shape[1] == 0:
-        return frame, rows
-    last = len(frame) - 1
-    while last >= 0 and _row_blank(frame, last):
-        last -= 1
-    if last == len(frame) - 1:
-        return frame, rows
-    return frame.iloc[: last + 1].reset_index(drop=True), rows[: last + 1]
-
-
-def _row_blank(frame: pd.DataFrame, i: int) -> bool:
-    return all(cell_text(v).strip() == "" for v in frame.iloc[i].tolist())
+def _without_trailing_blank(n: int, row: Callable[[int], Iterable[Any]]) -> int:
+    """How many rows to keep: blank rows after the last row with data are the sheet's end, not households."""
+    while n > 0 and all(cell_text(v).strip() == "" for v in row(n - 1)):
+        n -= 1
+    return n
 
 
 # ---- Parquet -----------------------------------------------------------------------------------
@@ -443,12 +438,13 @@ def _read_sheet(path: Path, fh: Any, file: FileSpec) -> tuple[pd.DataFrame, np.n
         header.pop()
     n = len(header)
     body = rows[1:]
+    body = body[: _without_trailing_blank(len(body), lambda i: body[i])]
     columns = {
         i: pd.array([cell_text(r[i]) if i < len(r) else "" for r in body], dtype="str") for i in range(n)
     }
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(body)))
     frame.columns = [cell_text(h) for h in header]
-    return _drop_trailing_blank(frame, np.arange(2, len(body) + 2))
+    return frame, np.arange(2, len(body) + 2)
 
 
 def _named_sheet(path: Path, sheet: str | int, sheets: dict[str, Any]) -> Any:
