@@ -1,11 +1,12 @@
-"""``python -m benchmarks``: every benchmark in turn (accuracy, explanation speed, API latency)."""
+"""``python -m benchmarks``: every benchmark in turn (accuracy, explanation speed, API latency, attacks)."""
 
 from __future__ import annotations
 
 import runpy
 import sys
 
-BENCHMARKS = ("benchmarks.accuracy", "benchmarks.explain", "benchmarks.validate", "benchmarks.api")
+BENCHMARKS = ("benchmarks.accuracy", "benchmarks.explain", "benchmarks.validate", "benchmarks.api",
+              "benchmarks.security")
 
 if __name__ == "__main__":
     for name in BENCHMARKS:
