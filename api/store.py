@@ -48,7 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-APPEND_ONLY_TABLES = ("requests", "decisions")
+APPEND_ONLY_TABLES = ("requests", "decisions", "pseudonym_keys")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -11,8 +11,9 @@ Cases:
   answer time of 20 requests with a key whose id does not exist and 20 with a real id and a wrong
   secret (failure limit raised so that every request is checked), then 40 wrong secrets with the
   default limit: how many were refused 429 and the server CPU seconds they cost (psutil);
-- 30 connections that send the headers of a 1000-byte body and part of it, then stall: seconds until
-  the server closed each (stopped waiting after 60 s);
+- 30 connections that send the headers of a 1000-byte body and part of it, then stall; 30 that send
+  nothing; 30 that send half a request head: seconds until the server closed each (stopped waiting
+  after 60 s);
 - ``targeting validate`` on 200 households with 20,000 unknown columns, timed with ``/usr/bin/time -v``
   (wall time, peak RSS).
 
@@ -148,33 +149,42 @@ def auth_rows(source: Path | None) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _close_times(port: int, sent: bytes, n: int = 30, wait_s: float = 60) -> str:
+    socks = []
+    start = time.monotonic()
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(sent)
+        socks.append(s)
+    closed = []
+    deadline = start + wait_s
+    for s in socks:
+        s.settimeout(max(0.1, deadline - time.monotonic()))  # wait_s for all of them together
+        try:
+            while s.recv(65536):
+                pass
+            closed.append(time.monotonic() - start)
+        except TimeoutError:
+            pass
+        finally:
+            s.close()
+    if not closed:
+        return f"0/{n} closed after {wait_s:.0f} s"
+    return f"{len(closed)}/{n} closed; median {statistics.median(closed):.1f} s, max {max(closed):.1f} s"
+
+
 def stalled_rows(source: Path | None) -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp), source)
         try:
             head = (b"POST /v1/score HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
                     b"Content-Length: 1000\r\n\r\n")
-            socks = []
-            start = time.monotonic()
-            for _ in range(30):
-                s = socket.create_connection(("127.0.0.1", server.port))
-                s.sendall(head + b'{"households": [')
-                socks.append(s)
-            closed = []
-            deadline = start + 60
-            for s in socks:
-                s.settimeout(max(0.1, deadline - time.monotonic()))  # 60 s for all of them together
-                try:
-                    while s.recv(65536):
-                        pass
-                    closed.append(time.monotonic() - start)
-                except TimeoutError:
-                    pass
-                finally:
-                    s.close()
-            result = (f"{len(closed)}/30 closed; median {statistics.median(closed):.1f} s, "
-                      f"max {max(closed):.1f} s" if closed else "0/30 closed after 60 s")
-            return [("30 stalled bodies (Content-Length 1000)", result, _load())]
+            return [
+                ("30 stalled bodies (Content-Length 1000)", _close_times(server.port, head + b"{"),
+                 _load()),
+                ("30 connections that send nothing", _close_times(server.port, b""), _load()),
+                ("30 connections with half a request head", _close_times(server.port, head[:30]), _load()),
+            ]
         finally:
             server.stop()
 

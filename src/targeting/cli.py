@@ -364,12 +364,16 @@ def serve(
     info = scorer.info
     typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}; "
                f"signed by {info.components.get('model_signing_key', 'unsigned')}", err=True)
+    from api.server import HeadTimeoutH11Protocol
+
     # No uvicorn access log: its lines hold raw paths (household ids); the service logs route templates.
+    # The protocol closes connections whose request head never arrives (slowloris; api.server).
     if workers == 1:
-        uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
+        uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False,
+                    http=HeadTimeoutH11Protocol)
     else:
         uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                    access_log=False)
+                    access_log=False, http=HeadTimeoutH11Protocol)
 
 
 @keys_app.command("create")

@@ -21,6 +21,7 @@ import uvicorn
 import api.security
 from api.main import create_app
 from api.security import FailureLimiter, create_key
+from api.server import HeadTimeoutH11Protocol
 from tests.api.conftest import FakeScorer, Service, settings_for, start_service
 from tests.conftest import valid_household
 
@@ -97,7 +98,7 @@ def live(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+                                           access_log=False, http=QuickHeadTimeout))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -107,6 +108,10 @@ def live(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+class QuickHeadTimeout(HeadTimeoutH11Protocol):
+    header_timeout_s = 1.0
 
 
 def _read_until_closed(sock: socket.socket) -> bytes:
@@ -135,6 +140,25 @@ def test_stalled_bodies_are_answered_408_and_closed(live: tuple[int, dict[str, s
     body = json.loads(answers[0].split(b"\r\n\r\n", 1)[1])
     assert body == {"detail": "isi permintaan tidak lengkap / the request body did not arrive within 1 s",
                     "errors": []}
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /v1/score HTTP/1.1\r\nHost: te"])
+def test_connections_without_a_request_head_are_closed(live: tuple[int, dict[str, str]], sent: bytes) -> None:
+    # Not named by the issue: uvicorn keeps a connection that sends nothing, or half a head, forever.
+    port, headers = live
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
+    for s in socks:
+        s.settimeout(30)
+        s.sendall(sent)
+    assert [_read_until_closed(s) for s in socks] == [b""] * 10
+    for s in socks:
+        s.close()
+    # A kept-alive connection: one full request, then half of the next head.
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(30)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\nGET /hea")
+        answer = _read_until_closed(s)
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.count(b"HTTP/1.1") == 1
 
 
 # ---- error shapes and the schema ----------------------------------------------------------------
