@@ -55,6 +55,8 @@ def field_json_schema(name: str, spec: FieldSpec, contract: Contract) -> dict[st
             schema["maximum"] = int(spec.max) if spec.type == "int" else spec.max
     else:
         schema = {"type": "string", "minLength": 1}
+        if spec.max_length is not None:
+            schema["maxLength"] = spec.max_length
         if spec.pattern is not None:
             schema["pattern"] = spec.pattern
     schema["title"] = f"{spec.label_id} / {spec.label_en}"

@@ -9,6 +9,12 @@ Tables
                left out, so the decision can be recomputed years later), model and rule-set
                versions, outputs (JSON) and time (UTC).
 ``api_keys``   hashed API keys with their role (see :mod:`api.security`).
+``pseudonym_keys``  fingerprints of the pseudonymisation keys the decisions were made with, in
+               order (`targeting.privacy`): the service refuses to start with another key, so a lost
+               or swapped key file cannot silently orphan every household's history.
+
+A SQLite store file is created 0600 (its journal files inherit that mode): it holds decision
+inputs, which are personal data even without NIK.
 
 The repository functions below only insert and select decisions and requests; nothing in the
 service updates or deletes them. Triggers also make the database itself refuse UPDATE and DELETE
@@ -42,7 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-APPEND_ONLY_TABLES = ("requests", "decisions")
+APPEND_ONLY_TABLES = ("requests", "decisions", "pseudonym_keys")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -112,6 +118,14 @@ class DecisionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PseudonymKeyRow(Base):
+    __tablename__ = "pseudonym_keys"
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    activated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
 
@@ -132,9 +146,7 @@ class ApiKeyRow(Base):
 def make_engine(url: str) -> Engine:
     """An engine for the store, with its tables created (SQLite: WAL journal, foreign keys on)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        from pathlib import Path
-
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(url.removeprefix("sqlite:///"))
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
 
@@ -159,6 +171,23 @@ def make_engine(url: str) -> Engine:
     elif engine.dialect.name == "postgresql":
         _postgres_append_only(engine)
     return engine
+
+
+def _private_sqlite_file(name: str) -> None:
+    """Create the database file 0600 before SQLite does (it would use the umask: 0644)."""
+    import logging
+    import os
+    from pathlib import Path
+
+    path = Path(name)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if p.exists() and p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+                logging.getLogger("targeting.api").warning("%s was readable by others: now 0600", p)
 
 
 # An arbitrary constant: serialises the trigger DDL of service processes starting at the same time.
@@ -238,15 +267,85 @@ def request_decisions(session: Session, request_id: str) -> list[DecisionRow]:
     return list(session.scalars(stmt))
 
 
-def household_history(session: Session, pseudonym: str, *, limit: int = 1000) -> list[DecisionRow]:
-    """Every decision about one household, oldest first."""
+def household_history(session: Session, pseudonym: str | Sequence[str], *, limit: int = 1000
+                      ) -> list[DecisionRow]:
+    """Every decision about one household (its pseudonyms under every key), oldest first."""
+    pseudonyms = [pseudonym] if isinstance(pseudonym, str) else list(pseudonym)
     stmt = (
         select(DecisionRow)
-        .where(DecisionRow.household_pseudonym == pseudonym)
+        .where(DecisionRow.household_pseudonym.in_(pseudonyms))
         .order_by(DecisionRow.created_at, DecisionRow.request_id, DecisionRow.position)
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+# ---- pseudonymisation keys -------------------------------------------------------------------------
+
+
+def pseudonym_key_history(session: Session) -> list[str]:
+    """Fingerprints of the keys the store's pseudonyms were made with, oldest first."""
+    return list(session.scalars(select(PseudonymKeyRow.fingerprint).order_by(PseudonymKeyRow.position)))
+
+
+def holds_pseudonyms(session: Session) -> bool:
+    """True when any decision (hence a pseudonym) is stored."""
+    return session.scalars(select(DecisionRow.id).limit(1)).first() is not None
+
+
+def record_pseudonym_key(session: Session, fingerprint: str) -> None:
+    """Append a key fingerprint (the store's first key, or the key after a rotation)."""
+    history = pseudonym_key_history(session)
+    session.add(PseudonymKeyRow(position=len(history) + 1, fingerprint=fingerprint, activated_at=utc_now()))
+    session.commit()
+
+
+def bind_pseudonym_keys(session: Session, state_dir: Any) -> list[bytes]:
+    """The keys to pseudonymise with (current first, then older ones for lookups), checked against the store.
+
+    Refuses (`targeting.privacy.PseudonymKeyError`): a missing key when the store holds pseudonyms,
+    a key the store has never seen (unless the store's latest key is at hand as a retired key: a
+    rotation, then recorded), an older key brought back, and a retired key the store needs but this
+    machine lacks (that part of every history would be unreachable).
+    """
+    import logging
+
+    from targeting.privacy import PseudonymKeyError, key_fingerprint, load_key, retired_keys
+
+    log = logging.getLogger("targeting.api")
+    held = holds_pseudonyms(session)
+    current = load_key(state_dir, create=not held)
+    fp = key_fingerprint(current)
+    history = pseudonym_key_history(session)
+    retired = retired_keys(state_dir)
+    if not history:
+        if held:
+            log.warning("decision store holds pseudonyms but no key fingerprint (made before they were "
+                        "recorded): recording the current key %s", fp)
+        record_pseudonym_key(session, fp)
+        return [current]
+    if history[-1] != fp:
+        if fp in history:
+            raise PseudonymKeyError(
+                f"the pseudonymisation key {fp} was retired; the decision store's current key is "
+                f"{history[-1]}: restore the current key file"
+            )
+        if history[-1] not in retired:
+            raise PseudonymKeyError(
+                f"kunci samaran tidak cocok / the pseudonymisation key {fp} is not the decision store's "
+                f"key {history[-1]}: restore the key file (or rotate with `targeting pseudonym-key rotate`, "
+                "which keeps the old key for lookups)"
+            )
+        log.warning("pseudonymisation key rotated: %s -> %s", history[-1], fp)
+        record_pseudonym_key(session, fp)
+        history.append(fp)
+    missing = [f for f in history if f != fp and f not in retired]
+    if missing:
+        raise PseudonymKeyError(
+            f"retired pseudonymisation keys {missing} are listed by the decision store but missing from "
+            "<home>/pseudonym_keys/: decisions made with them could not be found; restore them"
+        )
+    return [current, *(retired[f] for f in reversed(history) if f != fp)]
 
 
 # ---- API keys (the CLI creates and revokes; the service only reads) ------------------------------

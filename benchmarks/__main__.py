@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: every benchmark in turn (accuracy, speed, API, community, drift)."""
+"""``python -m benchmarks``: every benchmark in turn (accuracy, speed, API, community, drift, attacks)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ BENCHMARKS = (
     "benchmarks.api",
     "benchmarks.community",
     "benchmarks.drift",
+    "benchmarks.security",
 )
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ app = typer.Typer(
     add_completion=False,
 )
 rules_app = typer.Typer(help="Aturan kelayakan (rule sets): check and explain.", no_args_is_help=True)
-models_app = typer.Typer(help="Model registry (MLflow): list and promote.", no_args_is_help=True)
+models_app = typer.Typer(help="Models: registry (list, promote) and signatures (keygen, sign, verify).",
+                         no_args_is_help=True)
 experiment_app = typer.Typer(help="Experiments defined in YAML.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(models_app, name="models")
@@ -51,11 +52,14 @@ def validate(
     out_dir: Annotated[
         Path | None, typer.Option(help="Where accepted/rejects files go (default: next to FILE).")
     ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Excel: the sheet to read (needed when several hold data).")
+    ] = None,
 ) -> None:
     """Periksa berkas rumah tangga / validate a household file; write accepted rows and rejects.
 
     Exit code 0: every row accepted; 1: some rows rejected (see the rejects file); 2: the file
-    cannot be used at all (missing column, encoding, duplicate ids).
+    cannot be used at all (missing column, encoding, ragged rows, duplicate ids, several sheets).
     """
     from rich.console import Console
     from rich.table import Table
@@ -67,6 +71,9 @@ def validate(
     from targeting.survey.spec import load_spec
 
     spec_obj = load_spec(spec)
+    if sheet is not None:
+        first = spec_obj.files[0].model_copy(update={"sheet": sheet})
+        spec_obj = spec_obj.model_copy(update={"files": [first, *spec_obj.files[1:]]})
     console = Console()
     with console.status(f"Membaca dan memeriksa / reading and validating {file.name} ..."):
         loaded = load_dataset(spec_obj, files={spec_obj.files[0].name: file})
@@ -95,10 +102,17 @@ def validate(
             problems.add_row(str(col), str(reason), str(n))
         console.print(problems)
     if loaded.ignored_columns:
-        console.print(f"kolom diabaikan / ignored columns: {', '.join(loaded.ignored_columns)}")
+        console.print(_ignored(loaded.ignored_columns), markup=False, highlight=False)
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
     raise typer.Exit(1 if loaded.n_rejected_rows else 0)
+
+
+def _ignored(columns: list[str], shown: int = 10) -> str:
+    """Unknown columns, once and compactly: a file may carry thousands."""
+    names = [c if len(c) <= 40 else c[:40] + "…" for c in columns[:shown]]
+    more = f" (+{len(columns) - shown:,} lagi / more)" if len(columns) > shown else ""
+    return f"kolom diabaikan / ignored columns ({len(columns):,}): {', '.join(names)}{more}"
 
 
 # ---- rules ----------------------------------------------------------------------------------------
@@ -304,6 +318,10 @@ _ProgramOpt = Annotated[
     str | None, typer.Option(help="Select a programme's desil range (pkh, sembako, pbi_jk).")
 ]
 _DesilOpt = Annotated[int | None, typer.Option(min=1, max=10, help="Select desil 1..K.")]
+_UnsignedOpt = Annotated[
+    bool, typer.Option(help="Use a model that is unsigned or signed by an untrusted key (recorded in every "
+                       "decision as 'unsigned').")
+]
 _QuotaOpt = Annotated[
     Path | None, typer.Option(help="CSV kecamatan,households: the poorest N households of each kecamatan.")
 ]
@@ -340,6 +358,7 @@ def score(
     contributions: Annotated[
         bool, typer.Option(help="Keep every indicator's contribution (next round can explain who moved).")
     ] = False,
+    allow_unsigned: _UnsignedOpt = False,
 ) -> None:
     """Nilai registri / score a registry: desil, programmes, rule verdict, reasons for every household.
 
@@ -363,7 +382,7 @@ def score(
         selection=_selection(program, desil_max, quota), top_k=top_k, out_dir=out, formats=formats,
         chunk_rows=chunk_rows, data_dir=None if data is None else _data_dir(data, settings),
         previous=previous, keep_contributions=contributions or previous is not None,
-        console=Console(stderr=True),
+        allow_unsigned=allow_unsigned, console=Console(stderr=True),
     )  # fmt: skip
     typer.echo(str(outcome.decisions))
     raise typer.Exit(1 if outcome.n_rejected else 0)
@@ -533,6 +552,9 @@ def serve(
         Path | None, typer.Option(help="Serve this saved model folder instead of the registry champion.")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the model).")] = 1,
+    allow_unsigned: Annotated[
+        bool, typer.Option(help="Serve a model that is unsigned or not signed by a trusted key (recorded).")
+    ] = False,
 ) -> None:
     """Jalankan layanan penilaian / run the scoring service (OpenAPI docs at /docs).
 
@@ -552,18 +574,24 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if model_dir is not None:
         os.environ["TARGETING_API_MODEL_DIR"] = str(model_dir.resolve())
+    if allow_unsigned:  # through the environment, so that every worker process sees it
+        os.environ["TARGETING_API_ALLOW_UNSIGNED"] = "true"
     settings = get_api_settings()
     # Load before the port opens: a service without a model must not start.
     scorer = load_scorer(settings)
     info = scorer.info
-    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}",
-               err=True)
+    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}; "
+               f"signed by {info.components.get('model_signing_key', 'unsigned')}", err=True)
+    from api.server import HeadTimeoutH11Protocol
+
     # No uvicorn access log: its lines hold raw paths (household ids); the service logs route templates.
+    # The protocol closes connections whose request head never arrives (slowloris; api.server).
     if workers == 1:
-        uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
+        uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False,
+                    http=HeadTimeoutH11Protocol)
     else:
         uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                    access_log=False)
+                    access_log=False, http=HeadTimeoutH11Protocol)
 
 
 @keys_app.command("create")
@@ -618,6 +646,50 @@ def keys_revoke(
     if not found:
         raise TargetingError(f"no API key with id {key_id!r} (see `targeting keys list`)")
     typer.echo(f"key {key_id} revoked")
+
+
+pseudonym_app = typer.Typer(help="Kunci samaran / the pseudonymisation key (UU 27/2022).",
+                            no_args_is_help=True)
+app.add_typer(pseudonym_app, name="pseudonym-key")
+
+
+@pseudonym_app.command("show")
+def pseudonym_key_show() -> None:
+    """Sidik kunci / the current key's fingerprint and the store's key history (never the key)."""
+    from api.store import make_engine, pseudonym_key_history, session_factory
+    from targeting.privacy import key_fingerprint, load_key
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.decision_db_url())
+    with session_factory(engine)() as session:
+        history = pseudonym_key_history(session)
+    engine.dispose()
+    typer.echo(f"current key {key_fingerprint(load_key(settings.home, create=False))}")
+    typer.echo(f"decision store keys, oldest first: {', '.join(history) or '(none recorded)'}")
+
+
+@pseudonym_app.command("rotate")
+def pseudonym_key_rotate() -> None:
+    """Ganti kunci samaran / rotate the key: new pseudonyms use a new key; histories stay whole.
+
+    The old key moves to <TARGETING_HOME>/pseudonym_keys/ (0600) and is still used to look up the
+    decisions made with it; the decision store records the new key. Back up the state folder's
+    keys before and after. Files written earlier (rejects, audits) keep their old pseudonyms.
+    """
+    from api.store import bind_pseudonym_keys, make_engine, record_pseudonym_key, session_factory
+    from targeting.privacy import key_fingerprint, rotate_key
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.decision_db_url())
+    with session_factory(engine)() as session:
+        bind_pseudonym_keys(session, settings.home)  # the current key must be the store's
+        old, new = rotate_key(settings.home)
+        record_pseudonym_key(session, key_fingerprint(new))
+    engine.dispose()
+    typer.echo(f"pseudonymisation key rotated: {key_fingerprint(old)} -> {key_fingerprint(new)}; "
+               f"the old key is kept in {settings.home / 'pseudonym_keys'} for lookups")
 
 
 # ---- models and experiments ---------------------------------------------------------------------
@@ -823,6 +895,69 @@ def models_promote(
     settings = get_settings()
     tracking.promote(settings, version, name=name, alias=alias)
     typer.echo(f"{name or settings.model_name} v{version} is now @{alias}")
+
+
+@models_app.command("keygen")
+def models_keygen(
+    out: Annotated[
+        Path | None, typer.Option(help="Private key file (default: <TARGETING_HOME>/keys/model_signing.key).")
+    ] = None,
+    if_missing: Annotated[bool, typer.Option(help="Keep an existing key instead of refusing.")] = False,
+) -> None:
+    """Buat kunci penandatangan model / create an Ed25519 model-signing key (and its .pub).
+
+    Keep the private key (0600) on the machine that trains and releases models; give the .pub to
+    every machine that serves or scores them: copy it into <TARGETING_HOME>/keys/trusted/ there
+    (or list it in TARGETING_MODEL_TRUSTED_KEYS). Models saved on a machine with a signing key are
+    signed when saved; sign others with `targeting models sign DIR`.
+    """
+    from targeting.pmt.signing import fingerprint, generate_signing_key, keys_dir, load_private_key
+    from targeting.settings import get_settings
+
+    home = get_settings().home
+    existing = out or keys_dir(home) / "model_signing.key"
+    if if_missing and existing.exists():
+        typer.echo(f"signing key {fingerprint(load_private_key(existing))}: {existing} (exists, kept)")
+        return
+    key_path, pub_path = generate_signing_key(out, home=home)
+    typer.echo(f"signing key {fingerprint(load_private_key(key_path))}: {key_path} (private, 0600); "
+               f"public key to share: {pub_path}")
+
+
+@models_app.command("sign")
+def models_sign(
+    directory: Annotated[Path, typer.Argument(help="Saved model folder (model_card.json, ...).")],
+    key: Annotated[
+        Path | None, typer.Option(help="Private key (default: $TARGETING_MODEL_SIGNING_KEY or the state's)")
+    ] = None,
+    rehash: Annotated[
+        bool, typer.Option(help="Accept files that changed since the card was written (you changed them).")
+    ] = False,
+) -> None:
+    """Tandatangani model / sign a model folder: the card lists every file's sha256 and is signed."""
+    from targeting.errors import ModelIntegrityError
+    from targeting.pmt.persistence import sign_model
+    from targeting.pmt.signing import default_signing_key
+
+    private = key or default_signing_key()
+    if private is None:
+        raise ModelIntegrityError("no signing key: create one with `targeting models keygen`, or pass --key")
+    integrity, added = sign_model(directory, private, rehash=rehash)
+    if added:
+        typer.echo(f"added to the card: {', '.join(added)}")
+    typer.echo(f"{directory}: signed by {integrity.key_fingerprint} "
+               f"(card sha256 {integrity.card_sha256[:16]})")
+
+
+@models_app.command("verify")
+def models_verify(
+    directory: Annotated[Path, typer.Argument(help="Saved model folder.")],
+) -> None:
+    """Periksa tanda tangan model / check a model folder's signature and file hashes (exit 2 if bad)."""
+    from targeting.pmt.persistence import verify_model
+
+    integrity = verify_model(directory)
+    typer.echo(f"{directory}: OK, signed by {integrity.key_fingerprint}")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from targeting.errors import SpecError
 from targeting.settings import Settings
+from targeting.spreadsheet import write_csv
 from targeting.yaml_models import load_yaml_model
 
 Coverage = float | Literal["poverty_rate", "poverty_line"]
@@ -230,13 +231,13 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
     curve_png = plot_targeting_curve(curve, out_dir / "targeting_curve.png",
                                      poverty_rate=result.poverty_rate,
                                      title=experiment.title or experiment.name)
-    result.table.to_csv(out_dir / "validation.csv", index=False)
-    comparison.to_csv(out_dir / "comparison.csv")
+    write_csv(result.table, out_dir / "validation.csv")
+    write_csv(comparison.reset_index(), out_dir / "comparison.csv")
     n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
     tables: dict[str, pd.DataFrame] = {"validation": result.table, "comparison": comparison.reset_index()}
     if community is not None:
-        community.summary.to_csv(out_dir / "community.csv", index=False)
-        community.groups.to_csv(out_dir / "community_groups.csv", index=False)
+        write_csv(community.summary, out_dir / "community.csv")
+        write_csv(community.groups, out_dir / "community_groups.csv")
         tables.update({"community": community.summary, "community_groups": community.groups})
 
     run_id = version = None

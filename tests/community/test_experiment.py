@@ -28,7 +28,7 @@ def test_burkina_community_experiment_runs_the_protocol_from_the_spec_role(tmp_p
 
 def test_a_community_experiment_needs_the_spec_role(tmp_path):
     exp = load_experiment(find("experiments", "burkina_community"))
-    exp = exp.model_copy(update={"dataset": exp.dataset.model_copy(update={"spec": "kukar_survey"})})
+    exp = exp.model_copy(update={"dataset": exp.dataset.model_copy(update={"spec": "indonesia_household"})})
     from targeting.experiment import _community
 
     with pytest.raises(SpecError, match="has no community_ranks role"):

@@ -62,6 +62,10 @@ def save_blend(gamma: float, ranks: RankSpec, n_ranked: int, model_dir: Path, **
         "schema_version": SCHEMA_VERSION, "gamma": gamma, "n_ranked": n_ranked,
         "ranks": {"columns": list(ranks.columns), "community": list(ranks.community), "poorer": ranks.poorer},
         **info}, indent=1) + "\n", encoding="utf-8")
+    from targeting.pmt.persistence import CARD_FILE, seal_model
+
+    if (Path(model_dir) / CARD_FILE).exists():  # the blend moves ranks: signed like the model
+        seal_model(model_dir)
     return path
 
 

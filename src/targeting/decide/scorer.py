@@ -138,10 +138,11 @@ class Scorer:
         spec: Any = None,
         keep_contributions: bool = False,
         interval_level: float = 0.9,
+        allow_unsigned: bool = False,
     ) -> None:
         from targeting.eligibility import RuleSet, load_ruleset
         from targeting.explain import Explainer
-        from targeting.pmt.persistence import CARD_FILE, load_model
+        from targeting.pmt.persistence import CARD_FILE, load_model, signing_key_fingerprint
         from targeting.pmt.programs import load_programs
         from targeting.pmt.reference import REFERENCE_FILE, load_reference
 
@@ -149,9 +150,10 @@ class Scorer:
             raise ValueError(f"ranking must be one of {rk.RANK_BASES}, got {ranking!r}")
         model_dir = Path(model_dir)
         self.model_dir = model_dir
-        self.model, card = load_model(model_dir)
+        # The signature and every file's hash are checked before anything is read (pmt.persistence).
+        self.model, card = load_model(model_dir, allow_unsigned=allow_unsigned)
         self.card = card
-        self.reference = load_reference(model_dir)
+        self.reference = load_reference(model_dir, card)
         from targeting.pmt.intervals import INTERVALS_FILE, load_intervals
 
         self.intervals = (load_intervals(model_dir, model=self.model)
@@ -209,6 +211,7 @@ class Scorer:
                 "reasons": f"{self.explainer.catalogue.name}@{self.explainer.catalogue.version}",
                 "explain_method": self.explainer.method,
                 "ranking": self.ranking,
+                "model_signing_key": signing_key_fingerprint(card),
             },
         )
 

@@ -59,6 +59,7 @@ def score_job(
     console: Console | None = None,
     previous: Path | None = None,
     keep_contributions: bool = False,
+    allow_unsigned: bool = False,
 ) -> ScoreOutcome:
     """Validate, rank, decide and explain every household of ``file`` (or of the spec's own files)."""
     from targeting.decide import Scorer
@@ -81,8 +82,9 @@ def score_job(
     scorer = Scorer(chosen.path, model_name=chosen.name, label=chosen.label, source=chosen.source,
                     ruleset=ruleset, as_of=as_of, min_criteria_met=min_criteria_met, selection=selection,
                     ranking=ranking, top_k=top_k, key=load_key(settings.home), spec=spec_obj,  # type: ignore[arg-type]
-                    keep_contributions=keep_contributions)
-    console.print(f"model {scorer.info.model_version} ({chosen.source}); "
+                    keep_contributions=keep_contributions, allow_unsigned=allow_unsigned)
+    console.print(f"model {scorer.info.model_version} ({chosen.source}; "
+                  f"ditandatangani / signed by {scorer.info.components['model_signing_key']}); "
                   f"aturan / rules: {scorer.info.ruleset_id or '-'}; peringkat / ranking: {ranking}")
     files = {spec_obj.files[0].name: Path(file)} if file is not None else None
     out = out_dir or run_dir(settings, "score", spec_obj.name)

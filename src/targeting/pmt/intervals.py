@@ -679,12 +679,16 @@ def cqr_interval(
 
 
 def save_intervals(intervals: WelfareIntervals, directory: str | Path) -> Path:
-    """Write ``intervals.json`` into a model folder (next to the model card); return its path."""
+    """Write ``intervals.json`` into a model folder; list it in the folder's card (re-signed)."""
+    from targeting.pmt.persistence import CARD_FILE, seal_model
+
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     path = out / INTERVALS_FILE
     path.write_text(json.dumps(intervals.to_dict(), indent=None, separators=(",", ":")), encoding="utf-8",
                     newline="\n")
+    if (out / CARD_FILE).exists():  # the intervals decide each household's status: signed like the model
+        seal_model(out)
     return path
 
 

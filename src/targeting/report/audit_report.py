@@ -18,6 +18,7 @@ from targeting.eligibility import RuleSet, load_ruleset
 from targeting.report.context import ReportInfo, build_context, number_html
 from targeting.report.export import write_flagged
 from targeting.report.pdf import PdfError, find_chromium, print_pdf
+from targeting.spreadsheet import write_csv
 
 HTML_NAME = "audit_report.html"
 PDF_NAME = "audit_report.pdf"
@@ -120,8 +121,8 @@ def write_audit_report(
     metrics_csv = out_dir / "audit_metrics.csv"
     groups_csv = out_dir / "audit_groups.csv"
     json_path = out_dir / "audit.json"
-    result.metrics.to_csv(metrics_csv, index=False)
-    result.groups.to_csv(groups_csv, index=False)
+    write_csv(result.metrics, metrics_csv)
+    write_csv(result.groups, groups_csv)
     payload = {
         "info": info.model_dump(mode="json"),
         "ruleset": rs.id if rs is not None else None,

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from targeting.spreadsheet import write_csv
 from targeting.survey.synthetic import CALIBRATION_FILE, SyntheticKukar
 
 #: PLN connections from poorest to richest (the contract's allowed values).
@@ -185,5 +186,5 @@ def write_round(round2: NextRound, out_dir: Path, *, round_no: int = 2) -> dict[
              "changes": out_dir / f"changes_round{round_no}.csv"}
     round2.registry.to_parquet(paths["registry"], index=False)
     round2.truth.to_parquet(paths["truth"], index=False)
-    round2.changes.to_csv(paths["changes"], index=False)
+    write_csv(round2.changes, paths["changes"])
     return paths

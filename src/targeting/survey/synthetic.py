@@ -29,6 +29,7 @@ from scipy import optimize
 from scipy.special import expit
 
 from targeting.errors import SpecError
+from targeting.spreadsheet import write_csv
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -984,8 +985,8 @@ def write(data: SyntheticKukar, out_dir: Path, *, params: KukarParameters | None
         "truth": out_dir / "truth.parquet",
         "calibration": out_dir / "calibration.csv",
     }
-    data.survey.to_csv(paths["survey"], index=False)
+    write_csv(data.survey, paths["survey"])
     data.registry.to_parquet(paths["registry"], index=False)
     data.truth.to_parquet(paths["truth"], index=False)
-    calibration_table(data, params).to_csv(paths["calibration"], index=False)
+    write_csv(calibration_table(data, params), paths["calibration"])
     return paths
