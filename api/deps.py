@@ -50,8 +50,8 @@ PseudonymKeyDep = Annotated[bytes, Depends(get_pseudonym_key)]
 PseudonymKeysDep = Annotated[list[bytes], Depends(get_pseudonym_keys)]
 
 
-def require_role(role: Role) -> Callable[..., Principal]:
-    """A dependency admitting only keys of ``role``: 401 without a valid key, 403 with another role."""
+def require_role(*roles: Role) -> Callable[..., Principal]:
+    """A dependency admitting only keys of ``roles``: 401 without a valid key, 403 with another role."""
 
     def check(request: Request, session: SessionDep,
               key: Annotated[str | None, Depends(_api_key)] = None) -> Principal:
@@ -76,11 +76,11 @@ def require_role(role: Role) -> Callable[..., Principal]:
                 f"kunci API tidak ada atau tidak sah / missing or invalid API key ({API_KEY_HEADER} header)",
                 headers={"WWW-Authenticate": "ApiKey"},
             )
-        if principal.role != role:
+        if principal.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"peran '{principal.role}' tidak diizinkan / role '{principal.role}' may not do this "
-                f"(needs '{role}')",
+                f"(needs {' or '.join(repr(r) for r in roles)})",
             )
         request.state.key_id = principal.key_id
         return principal
@@ -89,5 +89,6 @@ def require_role(role: Role) -> Callable[..., Principal]:
 
 
 ScorerRole = Annotated[Principal, Depends(require_role("scorer"))]
-InspectorRole = Annotated[Principal, Depends(require_role("inspector"))]
+InspectorRole = Annotated[Principal, Depends(require_role("inspector", "officer"))]
+GrievanceRole = Annotated[Principal, Depends(require_role("officer", "scorer"))]
 AnalystRole = Annotated[Principal, Depends(require_role("analyst"))]

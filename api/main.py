@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from api.config import ApiSettings, get_api_settings
 from api.errors import install_handlers, install_openapi
-from api.routes import health, households, models, score
+from api.routes import grievances, health, households, models, score
 from api.scoring import Scorer
 from api.security import FailureLimiter, KeyVerifier
 from api.store import bind_pseudonym_keys, make_engine, session_factory
@@ -179,6 +179,7 @@ def create_app(settings: ApiSettings | None = None, scorer: Scorer | None = None
     install_handlers(app)
     app.include_router(score.router(settings.max_batch))
     app.include_router(households.router())
+    app.include_router(grievances.router)
     app.include_router(models.router)
     app.include_router(health.router)
     install_openapi(app)

@@ -105,6 +105,10 @@ class ModelScorer:
     def reference(self) -> Any:
         return self.scorer.reference
 
+    def contribution_changes(self, before: SurveyData, after: SurveyData) -> list[dict[str, Any]]:
+        """Why a corrected household's prediction moved (`targeting.decide.Scorer.contribution_changes`)."""
+        return self.scorer.contribution_changes(before, after)
+
     def score(self, data: SurveyData, *, lang: str, top_k: int, as_of: date) -> list[dict[str, Any]]:
         scorer = self.scorer
         if as_of != scorer.as_of:

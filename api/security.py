@@ -3,7 +3,9 @@
 A key reads ``tgk_<id>_<secret>``: the id (8 hex digits) finds the stored row; the whole key is
 checked against its salted scrypt hash. The plain key is shown once, when created, and never
 stored or logged. Roles: ``scorer`` may score, ``inspector`` may read decision histories,
-``analyst`` may read the model card.
+``analyst`` may read the model card, ``officer`` (a Dinsos or village officer) may file grievances
+and read the histories of the households they handle; a ``scorer`` may also file grievances (the
+field application that scores also carries the appeals).
 
 scrypt costs tens of milliseconds by design; so that every request does not pay it, a process
 remembers the SHA-256 of keys it has already verified (never the key). Revocation is still read
@@ -34,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from api.store import ApiKeyRow, add_api_key, get_api_key, utc_now
 
-Role = Literal["scorer", "inspector", "analyst"]
-ROLES: tuple[Role, ...] = ("scorer", "inspector", "analyst")
+Role = Literal["scorer", "inspector", "analyst", "officer"]
+ROLES: tuple[Role, ...] = ("scorer", "inspector", "analyst", "officer")
 PREFIX = "tgk"
 SCHEME = "scrypt:n=16384,r=8,p=1"
 _KEY_RE = re.compile(r"^tgk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")

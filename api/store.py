@@ -8,6 +8,10 @@ Tables
                household id, SHA-256 of the validated input, the input itself (personal fields
                left out, so the decision can be recomputed years later), model and rule-set
                versions, outputs (JSON) and time (UTC).
+``grievances`` one row per correction a household or officer filed (sanggahan): the decision it
+               revisits, the re-scored decision (none when the correction changes no indicator),
+               who reported it, when, the evidence reference, what changed and why the outcome
+               changed or did not (JSON).
 ``api_keys``   hashed API keys with their role (see :mod:`api.security`).
 ``pseudonym_keys``  fingerprints of the pseudonymisation keys the decisions were made with, in
                order (`targeting.privacy`): the service refuses to start with another key, so a lost
@@ -48,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-APPEND_ONLY_TABLES = ("requests", "decisions", "pseudonym_keys")
+APPEND_ONLY_TABLES = ("requests", "decisions", "pseudonym_keys", "grievances")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -115,6 +119,27 @@ class DecisionRow(Base):
     ruleset_id: Mapped[str] = mapped_column(String(64))
     ruleset_version: Mapped[str] = mapped_column(String(64))
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GrievanceRow(Base):
+    __tablename__ = "grievances"
+    __table_args__ = (Index("ix_grievances_household", "household_pseudonym", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.request_id"))
+    household_pseudonym: Mapped[str] = mapped_column(String(64))
+    revisits_decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"))
+    decision_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    upheld: Mapped[bool] = mapped_column(Boolean)
+    channel: Mapped[str] = mapped_column(String(32))
+    reported_by: Mapped[str] = mapped_column(String(200))
+    reported_on: Mapped[str] = mapped_column(String(10))
+    evidence: Mapped[str] = mapped_column(String(500))
+    #: changes, outcome before and after, why (contribution changes), model change, explanation texts
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    api_key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -278,6 +303,49 @@ def household_history(session: Session, pseudonym: str | Sequence[str], *, limit
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def get_decision(session: Session, decision_id: str) -> DecisionRow | None:
+    return session.get(DecisionRow, decision_id)
+
+
+def latest_decision(session: Session, pseudonyms: Sequence[str]) -> DecisionRow | None:
+    """The newest decision about a household (under any of its pseudonyms)."""
+    stmt = (select(DecisionRow).where(DecisionRow.household_pseudonym.in_(list(pseudonyms)))
+            .order_by(DecisionRow.created_at.desc(), DecisionRow.request_id.desc(),
+                      DecisionRow.position.desc())
+            .limit(1))
+    return session.scalars(stmt).first()
+
+
+def save_grievance(session: Session, request: RequestRow, decision: dict[str, Any] | None,
+                   grievance: GrievanceRow) -> None:
+    """Insert a grievance, its request and its re-scored decision in one transaction."""
+    from sqlalchemy import insert
+
+    session.add(request)
+    session.flush()
+    if decision is not None:
+        session.execute(insert(DecisionRow), [decision])
+    session.add(grievance)
+    session.commit()
+
+
+def request_grievance(session: Session, request_id: str) -> GrievanceRow | None:
+    return session.scalars(select(GrievanceRow).where(GrievanceRow.request_id == request_id)).first()
+
+
+def household_grievances(session: Session, pseudonyms: Sequence[str], *, limit: int = 1000
+                         ) -> list[GrievanceRow]:
+    """Every grievance about one household, oldest first."""
+    stmt = (select(GrievanceRow).where(GrievanceRow.household_pseudonym.in_(list(pseudonyms)))
+            .order_by(GrievanceRow.created_at, GrievanceRow.id).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def all_grievances(session: Session) -> list[GrievanceRow]:
+    """Every grievance in the store, oldest first (the report's grievance section)."""
+    return list(session.scalars(select(GrievanceRow).order_by(GrievanceRow.created_at, GrievanceRow.id)))
 
 
 # ---- pseudonymisation keys -------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Path, Query
 
 from api.decisions import decision_out, pseudonym_of
 from api.deps import InspectorRole, PseudonymKeysDep, SessionDep
+from api.grievances import grievance_out
 from api.schemas import ErrorOut, HistoryOut
-from api.store import household_history
+from api.store import household_grievances, household_history
 from targeting.survey.contract import load_contract
 
 
@@ -34,7 +35,10 @@ def router() -> APIRouter:
         pseudonym_keys: PseudonymKeysDep,
         limit: Annotated[int, Query(ge=1, le=1000, description="Most decisions (oldest first).")] = 100,
     ) -> Any:
-        """Every stored decision about a household, oldest first.
+        """Every stored decision about a household, oldest first, and the grievances that link them.
+
+        A decision that came from a grievance names the decision it revisits (``revisits``); each
+        grievance says what was corrected, who reported it, and why the outcome changed or did not.
 
         The path takes the household id as it was scored; the service pseudonymises it with its keyed
         HMAC and looks the pseudonym up (the store holds no raw ids). An unknown id returns an empty
@@ -42,7 +46,11 @@ def router() -> APIRouter:
         """
         pseudonyms = [pseudonym_of(household_id, key) for key in pseudonym_keys]
         rows = household_history(session, pseudonyms, limit=limit)
+        grievances = household_grievances(session, pseudonyms, limit=limit)
+        hid = household_id.strip()
+        revisits = {g.decision_id: g.revisits_decision_id for g in grievances if g.decision_id}
         return {"household_pseudonym": pseudonyms[0],
-                "decisions": [decision_out(row, household_id.strip()) for row in rows]}
+                "decisions": [{**decision_out(row, hid), "revisits": revisits.get(row.id)} for row in rows],
+                "grievances": [grievance_out(g, hid) for g in grievances]}
 
     return r

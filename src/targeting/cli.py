@@ -594,10 +594,75 @@ def serve(
                     access_log=False, http=HeadTimeoutH11Protocol)
 
 
+@app.command()
+def grievance(
+    file: Annotated[Path, typer.Argument(help="Grievance file (CSV or Excel): one row per grievance.")],
+    lang: Annotated[str, typer.Option(help="Language of the re-scored reasons: id or en.")] = "id",
+    top_k: Annotated[int, typer.Option(min=0, max=10, help="Reasons per household.")] = 4,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default: <TARGETING_HOME>/runs/grievance-<file>-<time>)."),
+    ] = None,
+) -> None:
+    """Ajukan sanggahan dari berkas / file grievances from a file, into the service's decision store.
+
+    Columns: household_id, reported_by, reported_on (YYYY-MM-DD), channel (desa, kecamatan, dinsos,
+    cek_bansos, other), optional revisits (a decision id; default the household's latest) and evidence,
+    and the survey fields to correct (a blank cell corrects nothing). Each row is checked, re-scored
+    and stored as POST /v1/grievances does, by the model the service uses. Writes grievances.csv
+    (what each filed row did and why) and rejects.csv (row, column, value, reason).
+    Exit 0: all rows filed; 1: some rows refused (see rejects.csv, nothing stored for them).
+    """
+    import getpass
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import pandas as pd
+
+    from api.config import get_api_settings
+    from api.grievances import file_grievance_table
+    from api.scoring import load_scorer
+    from api.store import bind_pseudonym_keys, make_engine, session_factory
+    from targeting.jobs.score import run_dir
+    from targeting.spreadsheet import write_csv
+    from targeting.survey.read import read_raw
+
+    if lang not in ("id", "en"):
+        raise typer.BadParameter("use id or en", param_hint="--lang")
+    frame = read_raw(file)
+    settings = get_api_settings()
+    scorer = load_scorer(settings)
+    engine = make_engine(settings.project.decision_db_url())
+    try:
+        with session_factory(engine)() as session:
+            keys = bind_pseudonym_keys(session, settings.project.home)
+            table = file_grievance_table(
+                session, scorer, frame, lang=lang, top_k=top_k, pseudonym_keys=keys,
+                as_of=datetime.now(ZoneInfo(settings.timezone)).date(),
+                filed_by=f"cli:{getpass.getuser()}"[:32])
+    finally:
+        engine.dispose()
+    folder = out or run_dir(settings.project, "grievance", file.stem)
+    folder.mkdir(parents=True, exist_ok=True)
+    filed_cols = ["row", "household_id", "grievance_id", "status", "upheld", "revisits_decision_id",
+                  "decision_id", "changed_fields", "changed_outcome", "penjelasan", "explanation"]
+    reject_cols = ["row", "household_id", "column", "value", "reason", "reason_en"]
+    write_csv(pd.DataFrame(table.filed, columns=filed_cols), folder / "grievances.csv")
+    write_csv(pd.DataFrame(table.rejects, columns=reject_cols), folder / "rejects.csv")
+    upheld = sum(bool(r["upheld"]) for r in table.filed)
+    refused = len({r["row"] for r in table.rejects})
+    typer.echo(f"{len(table.filed)} sanggahan dicatat ({upheld} diterima), {refused} baris ditolak / "
+               f"{len(table.filed)} grievances filed ({upheld} upheld), {refused} rows refused: {folder}",
+               err=True)
+    typer.echo(str(folder / "grievances.csv"))
+    raise typer.Exit(1 if refused else 0)
+
+
 @keys_app.command("create")
 def keys_create(
     role: Annotated[
-        str, typer.Option(help="scorer (may score), inspector (reads decisions), analyst (reads models).")
+        str, typer.Option(help="scorer (may score, file grievances), inspector (reads decisions), "
+                    "analyst (reads models), officer (files grievances, reads decisions).")
     ],
     label: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
 ) -> None:

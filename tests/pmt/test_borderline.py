@@ -25,6 +25,13 @@ def test_desil_boundaries_by_hand():
     np.testing.assert_array_equal(desil_boundaries(pred), np.arange(1.5, 10.0))
 
 
+def test_adjacent_predictions_still_get_a_separating_boundary():
+    # 1.0 and the next float have no midpoint; the boundary must still put 1.0 below it.
+    pred = np.array([1.0, np.nextafter(1.0, 2.0)])
+    b = desil_boundaries(pred, n_groups=2)
+    assert pred[0] < b[0] <= pred[1]
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(st.floats(-5, 5, allow_nan=False), min_size=12, max_size=80, unique=True),

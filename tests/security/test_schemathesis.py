@@ -23,10 +23,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.api.conftest import Service, start_service
+from tests.api.conftest import Service, start_service, valid_household
 
 ROLE_BY_PATH = {"/v1/score": "scorer", "/v1/households/{household_id}/decisions": "inspector",
-                "/v1/models": "analyst"}
+                "/v1/models": "analyst", "/v1/grievances": "officer"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 
@@ -54,6 +54,26 @@ def test_every_answer_conforms_to_the_schema(fuzzed: Service) -> None:
         statuses.setdefault((case.method, case.path), set()).add(response.status_code)
 
     run()
-    assert len(statuses) == 5, statuses
+    # Generated households rarely pass the contract's cross-column checks, so whether a derandomised
+    # run draws one depends on the schema's field list (and it did not on CI): one hand-made valid
+    # household, sent and checked the same way, makes sure the accepted answer conforms as well.
+    score = schema["/v1/score"]["POST"]
+    for body in ({"households": [valid_household(1)]},
+                 {"households": [valid_household(1, floor_material="earth")], "lang": "en"}):
+        case = score.Case(body=body, media_type="application/json")
+        headers = fuzzed.headers("scorer")
+        response = case.call(headers=headers)
+        assert response.status_code == 200, response.text
+        case.validate_response(response, checks=CHECKS, headers=headers)
+        statuses.setdefault(("POST", "/v1/score"), set()).add(response.status_code)
+    grievance = schema["/v1/grievances"]["POST"]
+    case = grievance.Case(body={"household_id": "H0001", "corrections": {"floor_material": "tile_ceramic"},
+                                "reported_by": "petugas", "reported_on": "2026-11-20", "channel": "dinsos"},
+                          media_type="application/json")
+    response = case.call(headers=fuzzed.headers("officer"))
+    assert response.status_code == 201, response.text
+    case.validate_response(response, checks=CHECKS, headers=fuzzed.headers("officer"))
+    # Every operation was exercised (/health, /ready, models, history, score, grievances).
+    assert len(statuses) == 6, statuses
     assert {200, 422} <= statuses[("POST", "/v1/score")], statuses
     assert 401 in statuses[("POST", "/v1/score")], statuses

@@ -245,6 +245,41 @@ class Scorer:
         pct = self.blend.percentiles(data.frame, data.weight.to_numpy(dtype=np.float64))
         return pct, self.blend.adjustment(pct)
 
+    def contribution_changes(self, before: SurveyData, after: SurveyData) -> list[dict[str, Any]]:
+        """Why one household's prediction moved between two versions of its indicators (a grievance).
+
+        Both versions are explained by this model, so the changes come from the indicators alone:
+        one entry per indicator whose exact contribution changed, largest first, with the change in
+        log welfare, its effect in percent, and the catalogue's name of the indicator in both
+        languages. The changes add up to the change of the prediction.
+        """
+        if len(before) != 1 or len(after) != 1:
+            raise ValueError("contribution_changes compares one household with itself")
+        eng = self.explainer.engine
+        old = eng.compute(eng.matrix(self.design(before))).values[0]
+        new = eng.compute(eng.matrix(self.design(after))).values[0]
+        names = list(self.features)
+        if self.blend is not None:
+            old = np.append(old, self._community(before)[1][0])
+            new = np.append(new, self._community(after)[1][0])
+            names.append(COMMUNITY_CODE)
+        delta = new - old
+        catalogue = self.explainer.catalogue
+        out = []
+        for j in np.argsort(-np.abs(delta), kind="stable"):
+            if abs(delta[j]) < 1e-12:
+                break
+            name = names[j]
+            entry = catalogue.indicators.get(name)
+            out.append({
+                "indicator": name,
+                "contribution_change": float(delta[j]),
+                "effect_pct": float(100.0 * np.expm1(delta[j])),
+                "name_id": entry.id if entry is not None else name,
+                "name_en": entry.en if entry is not None else name,
+            })
+        return out
+
     def rank(self, pred: FloatArray, data_population: FloatArray, region: npt.ArrayLike | None) -> rk.Ranks:
         """Ranks of households whose predictions are ``pred`` (all of them, for ``within``)."""
         if self.ranking == "reference":

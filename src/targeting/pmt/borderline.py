@@ -70,7 +70,10 @@ def desil_boundaries(
     for d in range(1, n_groups):
         below, above = pred[desil <= d], pred[desil > d]
         if below.size and above.size:
-            out[d - 1] = 0.5 * (below.max() + above.min())
+            lo, hi = below.max(), above.min()
+            mid = lo + 0.5 * (hi - lo)
+            # Adjacent floats have no midpoint: the next float above ``lo`` still separates them.
+            out[d - 1] = mid if lo < mid else np.nextafter(lo, np.inf)
         elif below.size:
             out[d - 1] = np.inf
         else:
