@@ -226,12 +226,19 @@ def generate(
     n_survey: Annotated[int, typer.Option(help="Households in the survey sample.")] = 20_000,
     n_registry: Annotated[int, typer.Option(help="Households in the registry.")] = 260_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 2024,
+    partitions: Annotated[
+        int | None, typer.Option(min=1, help="Write the registry as this many Parquet parts "
+                                 "(registry_parts/), one at a time: for registries of millions.")
+    ] = None,
 ) -> None:
     """Buat data sintetis Kukar / generate the synthetic Kukar survey, registry and ground truth."""
     from targeting.jobs.demo import generate_kukar
     from targeting.settings import get_settings
 
-    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed)
+    if partitions is not None and partitions > n_registry:
+        raise typer.BadParameter(f"more parts than households ({n_registry:,})", param_hint="--partitions")
+    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed,
+                   partitions=partitions)
 
 
 @app.command()
