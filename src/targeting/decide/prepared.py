@@ -138,13 +138,8 @@ class Prepared:
         k = int(layout["top_k"])
         candidates: dict[str, Reasons] = {}
         for direction in _DIRECTIONS:
-            idx, x, c = (
-                np.column_stack([frame[_candidate(direction, part, slot)].to_numpy(
-                    dtype=np.int64 if part == "idx" else np.float64) for slot in range(k)])
-                if k else np.empty((len(frame), 0), dtype=np.int64 if part == "idx" else np.float64)
-                for part in _PARTS
-            )
-            candidates[direction] = (idx, x, c)
+            idx, x, c = (_slots(frame, direction, part, k) for part in _PARTS)
+            candidates[direction] = (idx.astype(np.int64), x, c)
 
         def columns(names: list[str]) -> dict[str, Any]:
             out: dict[str, Any] = {}
@@ -164,6 +159,15 @@ class Prepared:
             region=None if region_column is None else frame[region_column].to_numpy(dtype=object),
             region_column=region_column, top_k=k, min_abs=float(layout["min_abs"]), candidates=candidates,
         )
+
+
+def _slots(frame: pd.DataFrame, direction: str, part: str, k: int) -> npt.NDArray[Any]:
+    """One part of a direction's reason candidates as an (n, k) array."""
+    dtype = np.int64 if part == "idx" else np.float64
+    if not k:
+        return np.empty((len(frame), 0), dtype=dtype)
+    return np.column_stack([frame[_candidate(direction, part, slot)].to_numpy(dtype=dtype)
+                            for slot in range(k)])
 
 
 def _candidate(direction: str, part: str, slot: int) -> str:

@@ -69,6 +69,8 @@ class ScoreOutcome:
     counts: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     extra_files: dict[str, Path] = field(default_factory=dict)
+    #: With the Dask engine: partitions, and how many each pass found already done (a resumed run).
+    partitions: dict[str, int] = field(default_factory=dict)
 
 
 def streamable(spec: DatasetSpec) -> bool:
@@ -131,9 +133,9 @@ class _Source:
             return
         for start in range(0, n, self.chunk_rows):
             stop = min(n, start + self.chunk_rows)
-            part = whole.data if (start, stop) == (0, n) else whole.data.subset(list(range(start, stop)))
+            rows = whole.data if (start, stop) == (0, n) else whole.data.subset(list(range(start, stop)))
             # Rejects and counts belong to the whole file: reported with its first chunk only.
-            yield LoadedSurvey(data=part, rejects=whole.rejects if start == 0 else whole.rejects.iloc[:0],
+            yield LoadedSurvey(data=rows, rejects=whole.rejects if start == 0 else whole.rejects.iloc[:0],
                                n_input=whole.n_input if start == 0 else 0,
                                ignored_columns=whole.ignored_columns,
                                **_excluded_kwargs(whole, start == 0))
@@ -163,7 +165,7 @@ def _n_excluded(loaded: LoadedSurvey) -> int:
     return 0 if excluded is None else int(len(excluded))
 
 
-class _RejectsWriter:
+class RejectsWriter:
     """Appends each chunk's rejects (and rows excluded by the spec) to one CSV, header once."""
 
     def __init__(self, path: Path) -> None:
@@ -195,7 +197,7 @@ def _normalise_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-class _DecisionsWriter:
+class DecisionsWriter:
     """Writes decision chunks as row groups of one Parquet file; the table's metadata goes in its footer.
 
     The footer is written last, so the counts known only at the end (rejected, excluded) fit in it
@@ -246,7 +248,7 @@ def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _counts(tables: list[dict[str, Any]]) -> dict[str, Any]:
+def sum_tallies(tables: list[dict[str, Any]]) -> dict[str, Any]:
     """Sum the per-chunk tallies into the run's summary."""
     out: dict[str, Any] = {}
     for t in tables:
@@ -260,7 +262,7 @@ def _counts(tables: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _tally(table: pd.DataFrame) -> dict[str, Any]:
+def tally(table: pd.DataFrame) -> dict[str, Any]:
     """What the summary reports about a chunk of decisions (households, persons, by desil...)."""
     w = table[s.WEIGHT].to_numpy(dtype=np.float64)
     persons = w * table[s.HOUSEHOLD_SIZE].to_numpy(dtype=np.float64)
@@ -415,7 +417,7 @@ def score_dataset(
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = progress or (lambda phase, done, total: None)
     source = _Source(spec, files=files, data_dir=data_dir, variables=variables, chunk_rows=chunk_rows)
-    rejects = _RejectsWriter(out_dir / REJECTS_FILE)
+    rejects = RejectsWriter(out_dir / REJECTS_FILE)
     if rejects.path.exists():
         rejects.path.unlink()
     seconds: dict[str, float] = {}
@@ -423,8 +425,8 @@ def score_dataset(
     start = time.perf_counter()
     one_pass = scorer.ranking == "reference"
     decisions_path = out_dir / DECISIONS_FILE
-    meta = _meta(scorer, spec, source, package_version)
-    writer = _DecisionsWriter(decisions_path)
+    meta = decisions_meta(scorer, spec, source.paths, package_version)
+    writer = DecisionsWriter(decisions_path)
     inputs = RankInputs(spec.region_column is not None)
     spill = None if one_pass else Spill(Path(tempfile.mkdtemp(prefix=".pass1-", dir=out_dir)))
     tallies: list[dict[str, Any]] = []
@@ -448,7 +450,7 @@ def score_dataset(
                     decided = scorer.finish(prepared, scorer.rank(prepared.prediction, prepared.population,
                                                                   prepared.region))
                     writer.write(decided.table)
-                    tallies.append(_tally(decided.table))
+                    tallies.append(tally(decided.table))
                 else:
                     spill.write(prepared)
             done += loaded.n_input
@@ -473,7 +475,7 @@ def score_dataset(
             for offset, prepared in spill:
                 decided = scorer.finish(prepared, ranks.rows(slice(offset, offset + len(prepared))))
                 writer.write(decided.table)
-                tallies.append(_tally(decided.table))
+                tallies.append(tally(decided.table))
                 progress("pass2", offset + len(prepared), n_households)
             seconds["pass2"] = time.perf_counter() - t0
         meta = meta.model_copy(update={"n_input": n_input, "n_rejected": rejects.n_rows,
@@ -486,7 +488,7 @@ def score_dataset(
         if spill is not None:
             spill.remove()
     seconds["total"] = time.perf_counter() - start
-    counts = _counts(tallies)
+    counts = sum_tallies(tallies)
     summary = out_dir / SUMMARY_FILE
     payload = {"meta": meta.model_dump(mode="json"), "counts": counts, "seconds": seconds,
                "files": {"decisions": decisions_path.name,
@@ -517,7 +519,9 @@ def _check_unique(hashes: list[np.ndarray], source: _Source) -> None:
         )
 
 
-def _meta(scorer: Scorer, spec: DatasetSpec, source: _Source, package_version: str) -> s.DecisionsMeta:
+def decisions_meta(scorer: Scorer, spec: DatasetSpec, source_files: list[Path], package_version: str
+                   ) -> s.DecisionsMeta:
+    """The decisions table's metadata for a scoring run (counts filled in once they are known)."""
     from targeting.decide.schema import Truth
 
     truth = None
@@ -533,7 +537,7 @@ def _meta(scorer: Scorer, spec: DatasetSpec, source: _Source, package_version: s
         package_version=package_version,
         spec=spec.name,
         dataset_title=spec.title,
-        source_files=[Path(p).name for p in source.paths],
+        source_files=[Path(p).name for p in source_files],
         region=spec.region_column,
         cluster=spec.cluster_column,
         groups=groups,
