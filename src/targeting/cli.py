@@ -332,8 +332,21 @@ def score(
     ] = "parquet",
     chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 65_536,
     data: _DataOpt = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process, streaming) or dask (a folder of Parquet parts on a "
+                          "Dask cluster; rerun the same command to resume).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="LocalCluster worker processes.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads this process may use (default: its available cores).")
+    ] = None,
 ) -> None:
     """Nilai registri / score a registry: desil, programmes, rule verdict, reasons for every household.
+
+    FILE may be a folder of Parquet parts (a partitioned registry); with --engine dask it must be.
 
     Writes decisions.parquet (one row per household: predicted welfare, percentile, desil, programme
     flags, the selection, every criterion's flag, top reasons as codes and texts in Bahasa Indonesia and
@@ -354,7 +367,7 @@ def score(
         min_criteria_met=k, as_of=_as_of(as_of), ranking=rank,
         selection=_selection(program, desil_max, quota), top_k=top_k, out_dir=out, formats=formats,
         chunk_rows=chunk_rows, data_dir=None if data is None else _data_dir(data, settings),
-        console=Console(stderr=True),
+        console=Console(stderr=True), engine=engine, scheduler=scheduler, workers=workers, threads=threads,
     )  # fmt: skip
     typer.echo(str(outcome.decisions))
     raise typer.Exit(1 if outcome.n_rejected else 0)

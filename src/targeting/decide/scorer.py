@@ -106,6 +106,7 @@ class Scorer:
     selection : who the model selects (default: any programme).
     ranking : ``within`` the scored population, or against the model's ``reference``.
     top_k : reasons per household. ``key`` pseudonymises NIK into ``head_nik_pseudonym``.
+    threads : threads LightGBM may use where the model cannot be compiled into pattern tables.
     spec : the dataset spec of the households scored: a survey outside the Indonesian contract names
         its indicators with its spec's labels (`targeting.explain.ReasonCatalogue.from_spec`).
     """
@@ -128,6 +129,7 @@ class Scorer:
         min_abs: float = 0.0,
         key: bytes | None = None,
         spec: Any = None,
+        threads: int = 1,
     ) -> None:
         from targeting.eligibility import RuleSet, load_ruleset
         from targeting.explain import Explainer
@@ -162,7 +164,7 @@ class Scorer:
         self.key = key
         # Compiles the model for exact contributions and checks the reason catalogue covers it.
         self.explainer = Explainer(self.model, catalogue=_catalogue_for(spec), top_k=max(1, self.top_k),
-                                   min_abs=min_abs)
+                                   min_abs=min_abs, n_jobs=threads)
         self.features = list(self.model.schema_.names)
         version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE)
         card_dict = card.model_dump(mode="json")
