@@ -52,10 +52,10 @@ def _positive_int(text: str) -> int | None:
     return value if value >= 1 else None
 
 
-def _cgroup_quota(path: Path = _CGROUP_CPU_MAX) -> int | None:
+def _cgroup_quota() -> int | None:
     """Whole cores allowed by a cgroup v2 ``cpu.max`` quota ("max" or absent: no limit)."""
     try:
-        quota, period = path.read_text(encoding="ascii").split()[:2]
+        quota, period = _CGROUP_CPU_MAX.read_text(encoding="ascii").split()[:2]
     except (OSError, ValueError):
         return None
     if quota == "max":
