@@ -382,8 +382,10 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None) -
 
     workers = n_workers or max(1, min(2, available_cores()))
     # One thread per worker process: the model's numpy and LightGBM work is single-threaded by design.
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    # The scheduler always serves HTTP (metrics); a free loopback port, not 8787 on every interface.
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
+            Client(cluster) as client:
         yield client
 
 
@@ -550,6 +552,9 @@ def score_partitioned(
     counts = sum_tallies([f["counts"] for f in finals if f["counts"]])
     for sub in ("spill", "ranks"):
         shutil.rmtree(state.root / sub, ignore_errors=True)
+    # Half-written files of attempts that died (a killed worker): every part is in place now.
+    for stray in (out_dir / DECISIONS_DIR).glob(".part-*.tmp"):
+        stray.unlink(missing_ok=True)
     seconds["total"] = time.perf_counter() - start
     partitions = {"partitions": len(parts), "pass1_skipped": int(pass1["skipped"].sum()),
                   "pass2_skipped": int(pass2["skipped"].sum())}
