@@ -575,6 +575,7 @@ def experiment_run(
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Jalankan eksperimen / run an experiment: validation table per backend vs OLS, MLflow run."""
     from targeting.experiment import load_experiment
@@ -583,7 +584,8 @@ def experiment_run(
     exp = load_experiment(find("experiments", file))
     if n_bootstrap is not None:
         exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 
@@ -595,10 +597,14 @@ _CoveragesOpt = Annotated[
     str | None, typer.Option(help="Comma-separated: poverty_rate, poverty_line and shares, e.g. 0.2,0.3.")
 ]
 _SeedOpt = Annotated[int | None, typer.Option(help="Seed of the folds and the bootstrap.")]
+_ThreadsOpt = Annotated[
+    int | None, typer.Option(min=1, help="LightGBM threads (default: the cores this process may use; "
+                             "1 is fastest on a busy shared machine). The model does not depend on it.")
+]
 
 
 def _with_options(exp, *, unit: str | None, poor_share: float | None, coverages: str | None,
-                  seed: int | None):  # -> Experiment
+                  seed: int | None, threads: int | None = None):  # -> Experiment
     """Command-line choices on top of an experiment, checked as the YAML is (one-line errors)."""
     from targeting.experiment import Experiment
     from targeting.yaml_models import merged
@@ -613,6 +619,8 @@ def _with_options(exp, *, unit: str | None, poor_share: float | None, coverages:
                                for c in (x.strip() for x in coverages.split(",")) if c]
     if seed is not None:
         update["validation"] = {"seed": seed}
+    if threads is not None:
+        update["params"] = {"n_jobs": threads}
     if not update:
         return exp
     return _checked(Experiment, merged(exp.model_dump(by_alias=True), update), "command-line options")
@@ -673,10 +681,12 @@ def train(
     poor_share: _PoorShareOpt = None,
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Latih model PMT / train a PMT: cross-validate against OLS, fit on all data, register (challenger)."""
     exp = _adhoc(spec, "ols", backend, folds, data, None, None, n_bootstrap)
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp))
 
 
@@ -694,10 +704,12 @@ def evaluate(
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Evaluasi model / compare backends out of sample (K-fold or temporal); nothing is registered."""
     exp = _adhoc(spec, backends, None, folds, data, train_year, test_year, n_bootstrap)
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 

@@ -149,3 +149,22 @@ def test_available_cores_respects_affinity_omp_and_the_cgroup_quota(monkeypatch,
     assert threads.resolve_threads(8) == 3 and threads.resolve_threads(1) == 1
     with pytest.raises(ValueError, match="at least 1"):
         threads.resolve_threads(0)
+
+
+def test_lightgbm_threads_are_capped_and_do_not_change_the_model(monkeypatch):
+    from targeting.pmt import PMTRegressor, threads
+    from targeting.pmt.boosting import native_params
+
+    def n_threads(n_jobs):
+        return native_params({}, objective="regression", quantile_alpha=0.5, seed=0, n_jobs=n_jobs)["num_threads"]
+
+    monkeypatch.setattr(threads, "available_cores", lambda: 1)
+    assert n_threads(8) == 1
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    assert n_threads(None) == 2 and n_threads(1) == 1
+    survey = generate(n_survey=1500, n_registry=10, seed=3).survey
+    data = frame_to_survey(survey, load_spec("kukar_survey")).data
+    y = np.log(data.welfare.to_numpy())
+    fits = [PMTRegressor("lightgbm", tune=False, n_estimators=40, early_stopping_rounds=None, n_jobs=n)
+            .fit(data.features, y, data.weight.to_numpy()) for n in (1, 2)]
+    np.testing.assert_array_equal(fits[0].predict(data.features), fits[1].predict(data.features))
