@@ -156,7 +156,8 @@ def test_lightgbm_threads_are_capped_and_do_not_change_the_model(monkeypatch):
     from targeting.pmt.boosting import native_params
 
     def n_threads(n_jobs):
-        return native_params({}, objective="regression", quantile_alpha=0.5, seed=0, n_jobs=n_jobs)["num_threads"]
+        params = native_params({}, objective="regression", quantile_alpha=0.5, seed=0, n_jobs=n_jobs)
+        return params["num_threads"]
 
     monkeypatch.setattr(threads, "available_cores", lambda: 1)
     assert n_threads(8) == 1
