@@ -249,7 +249,7 @@ def _whole_path(registry_frame: pd.DataFrame) -> None:
         cmd = [str(Path(sys.executable).parent / "targeting"), "score", str(path), "--model", "default",
                "--desil-max", "2", "--out", str(out)]
         env = {**os.environ, "TARGETING_HOME": tmp}
-        m = measure("targeting score", len(registry_frame), cmd, env, out=out)
+        m = measure("targeting score", len(registry_frame), cmd, env, out_dir=out)
     print(f"- the whole path, `targeting score` on the {m.n:,}-household registry file with the shipped "
           f"default model (read, validate, predict, exact contributions, rules, programmes, 4 reasons in "
           f"both languages, Parquet write), as its own process measured from outside: wall {m.wall:.1f} s "

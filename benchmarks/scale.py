@@ -74,7 +74,7 @@ def _tree_rss(pid: int) -> float:
 
 
 def measure(what: str, n: int, cmd: list[str], env: dict[str, str], workers: int = 1,
-            out: Path | None = None) -> Measure:
+            out_dir: Path | None = None) -> Measure:
     """Run ``cmd`` under ``/usr/bin/time -v``; sample its process tree's RSS; parse the report."""
     load0 = _loadavg()
     with tempfile.NamedTemporaryFile("w+", suffix=".time", delete=False) as report:
@@ -115,13 +115,13 @@ def measure(what: str, n: int, cmd: list[str], env: dict[str, str], workers: int
         if line.startswith("{") and '"seconds"' in line:
             inner = float(json.loads(line)["seconds"])
     task = None
-    if out is not None:  # a scoring run: its own timing (summary.json; Dask: the parts' tasks too)
-        summary = json.loads((out / "summary.json").read_text())
+    if out_dir is not None:  # a scoring run: its own timing (summary.json; Dask: the parts' tasks too)
+        summary = json.loads((out_dir / "summary.json").read_text())
         inner = float(summary["seconds"]["total"])
-        if (out / "_state").exists():
+        if (out_dir / "_state").exists():
             task = float(summary["seconds"].get("rank", 0.0)) + sum(
                 float(json.loads(f.read_text())["seconds"]) for phase in ("pass1", "pass2")
-                for f in (out / "_state" / phase).glob("*.json"))
+                for f in (out_dir / "_state" / phase).glob("*.json"))
     return Measure(what, n, wall, cpu, rss, peak[0], (load0, _loadavg()), inner, workers, task)
 
 
@@ -197,7 +197,7 @@ def _fmt(m: Measure, base: Measure | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="260000,1000000,2600000")
-    parser.add_argument("--rows-per-part", type=int, default=260_000)
+    parser.add_argument("--rows-per-part", type=int, default=130_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", type=Path, default=None, help="keep the generated registries here")
     parser.add_argument("--floor", choices=("read", "lightgbm"), default=None, help=argparse.SUPPRESS)
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             home = base / f"home-{n}"
             home.mkdir(parents=True, exist_ok=True)
             env = {**os.environ, "TARGETING_HOME": str(home)}
-            parts = max(1, -(-n // args.rows_per_part))
+            parts = max(2 * args.workers, -(-n // args.rows_per_part))  # every worker gets parts
             t0 = time.perf_counter()
             paths = write_partitioned(base / f"registry-{n}", n_survey=200, n_registry=n, partitions=parts,
                                       seed=2024)
@@ -246,11 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                         env),
                 measure("targeting score (one process)", n,
                         [str(bin_dir / "targeting"), "score", str(folder), *common, "--out",
-                         str(base / f"out-{n}-local")], env, out=base / f"out-{n}-local"),
+                         str(base / f"out-{n}-local")], env, out_dir=base / f"out-{n}-local"),
                 measure(f"targeting score --engine dask ({args.workers}w)", n,
                         [str(bin_dir / "targeting"), "score", str(folder), *common, "--engine", "dask",
                          "--workers", str(args.workers), "--out", str(base / f"out-{n}-dask")], env,
-                        workers=args.workers, out=base / f"out-{n}-dask"),
+                        workers=args.workers, out_dir=base / f"out-{n}-dask"),
             ]
             matrix.unlink()
             for out in (base / f"out-{n}-local", base / f"out-{n}-dask"):
