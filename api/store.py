@@ -229,12 +229,14 @@ def save_request(session: Session, request: RequestRow, decisions: Sequence[dict
     state for each row first, which cost a 1,000-household request about a third of its store time.
     Column types (UTC datetimes, JSON) still apply.
     """
-    from sqlalchemy import insert
+    from typing import cast
+
+    from sqlalchemy import Table, insert
 
     session.add(request)
     session.flush()
     if decisions:
-        session.execute(insert(DecisionRow.__table__), list(decisions))
+        session.execute(insert(cast(Table, DecisionRow.__table__)), list(decisions))
     session.commit()
 
 

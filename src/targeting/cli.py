@@ -330,7 +330,7 @@ def score(
     fmt: Annotated[
         str, typer.Option("--format", help="parquet, plus csv and/or xlsx (comma-separated).")
     ] = "parquet",
-    chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 65_536,
+    chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 32_768,
     data: _DataOpt = None,
     engine: Annotated[
         str, typer.Option(help="local (this process, streaming) or dask (a folder of Parquet parts on a "

@@ -103,12 +103,14 @@ def test_rank_inputs_rank_regions_as_their_labels_do():
     for s in range(0, n, 700):  # labels met in another order than sorted
         inputs.add_arrays(pred[s:s + 700], pop[s:s + 700], pd.Series(labels[s:s + 700]),
                           np.arange(s, min(n, s + 700), dtype=np.uint64))
-    got = rk.within(*inputs.arrays()[:2], np.asarray(inputs.arrays()[2], dtype=object))
+    assert len(inputs) == n
+    got_pred, got_pop, got_region = inputs.arrays()
+    assert list(got_region.categories) == sorted(set(labels))
+    got = rk.within(got_pred, got_pop, np.asarray(got_region, dtype=object))
     want = rk.within(pred, pop, labels.astype(object))
     np.testing.assert_array_equal(got.desil, want.desil)
     np.testing.assert_array_equal(got.desil_region, want.desil_region)
     np.testing.assert_array_equal(got.percentile_region, want.percentile_region)
-    assert len(inputs) == n
 
 
 def test_registry_parts_are_one_registry_with_unique_ids_and_personal_numbers(tmp_path):
@@ -169,3 +171,14 @@ def test_lightgbm_threads_are_capped_and_do_not_change_the_model(monkeypatch):
     fits = [PMTRegressor("lightgbm", tune=False, n_estimators=40, early_stopping_rounds=None, n_jobs=n)
             .fit(data.features, y, data.weight.to_numpy()) for n in (1, 2)]
     np.testing.assert_array_equal(fits[0].predict(data.features), fits[1].predict(data.features))
+
+
+def test_deciles_from_shares_are_assign_deciles():
+    from targeting.pmt.ranking import assign_deciles, deciles_from_shares, population_shares
+
+    rng = np.random.default_rng(9)
+    score, w = np.round(rng.normal(size=5000), 1), rng.integers(1, 9, 5000).astype(float)
+    by = rng.choice(["a", "b", "c"], 5000).astype(object)
+    for group in (None, by):
+        np.testing.assert_array_equal(deciles_from_shares(population_shares(score, w, by=group)),
+                                      assign_deciles(score, w, by=group))

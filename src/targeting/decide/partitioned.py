@@ -56,6 +56,7 @@ import pyarrow.parquet as pq
 from targeting.decide import schema as s
 from targeting.decide.ranking import Ranks
 from targeting.decide.runner import (
+    DEFAULT_CHUNK_ROWS,
     REJECTS_FILE,
     SUMMARY_FILE,
     DecisionsWriter,
@@ -459,7 +460,7 @@ def score_partitioned(
     *,
     client: Any,
     scorer: Scorer | None = None,
-    chunk_rows: int = 65_536,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Progress | None = None,
     package_version: str = "",
 ) -> ScoreOutcome:
