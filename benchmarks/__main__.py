@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: every benchmark in turn (accuracy, speed, API, community, drift, attacks)."""
+"""``python -m benchmarks``: every benchmark in turn (accuracy, speed, API, scale, community, drift, attacks)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ BENCHMARKS = (
     "benchmarks.explain",
     "benchmarks.validate",
     "benchmarks.api",
+    "benchmarks.scale",
     "benchmarks.community",
     "benchmarks.drift",
     "benchmarks.security",

@@ -248,13 +248,19 @@ def generate(
     rounds: Annotated[
         int, typer.Option(min=1, max=8, help="Registry rounds: 2+ adds later rounds (shocks, splits...).")
     ] = 1,
+    partitions: Annotated[
+        int | None, typer.Option(min=1, help="Write the registry as this many Parquet parts "
+                                 "(registry_parts/), one at a time: for registries of millions.")
+    ] = None,
 ) -> None:
     """Buat data sintetis Kukar / generate the synthetic Kukar survey, registry and ground truth."""
     from targeting.jobs.demo import generate_kukar
     from targeting.settings import get_settings
 
+    if partitions is not None and partitions > n_registry:
+        raise typer.BadParameter(f"more parts than households ({n_registry:,})", param_hint="--partitions")
     generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed,
-                   rounds=rounds)
+                   rounds=rounds, partitions=partitions)
 
 
 @app.command()
@@ -350,7 +356,7 @@ def score(
     fmt: Annotated[
         str, typer.Option("--format", help="parquet, plus csv and/or xlsx (comma-separated).")
     ] = "parquet",
-    chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 65_536,
+    chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 32_768,
     data: _DataOpt = None,
     previous: Annotated[
         Path | None, typer.Option(help="The previous round's decisions.parquet: transitions, entries, exits.")
@@ -359,8 +365,21 @@ def score(
         bool, typer.Option(help="Keep every indicator's contribution (next round can explain who moved).")
     ] = False,
     allow_unsigned: _UnsignedOpt = False,
+    engine: Annotated[
+        str, typer.Option(help="local (this process, streaming) or dask (a folder of Parquet parts on a "
+                          "Dask cluster; rerun the same command to resume).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="LocalCluster worker processes.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads this process may use (default: its available cores).")
+    ] = None,
 ) -> None:
     """Nilai registri / score a registry: desil, programmes, rule verdict, reasons for every household.
+
+    FILE may be a folder of Parquet parts (a partitioned registry); with --engine dask it must be.
 
     Writes decisions.parquet (one row per household: predicted welfare, percentile, desil, programme
     flags, the selection, every criterion's flag, top reasons as codes and texts in Bahasa Indonesia and
@@ -382,7 +401,8 @@ def score(
         selection=_selection(program, desil_max, quota), top_k=top_k, out_dir=out, formats=formats,
         chunk_rows=chunk_rows, data_dir=None if data is None else _data_dir(data, settings),
         previous=previous, keep_contributions=contributions or previous is not None,
-        allow_unsigned=allow_unsigned, console=Console(stderr=True),
+        allow_unsigned=allow_unsigned, console=Console(stderr=True), engine=engine, scheduler=scheduler,
+        workers=workers, threads=threads,
     )  # fmt: skip
     typer.echo(str(outcome.decisions))
     raise typer.Exit(1 if outcome.n_rejected else 0)
@@ -806,6 +826,7 @@ def experiment_run(
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Jalankan eksperimen / run an experiment: validation table per backend vs OLS, MLflow run."""
     from targeting.experiment import load_experiment
@@ -814,7 +835,8 @@ def experiment_run(
     exp = load_experiment(find("experiments", file))
     if n_bootstrap is not None:
         exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 
@@ -826,10 +848,14 @@ _CoveragesOpt = Annotated[
     str | None, typer.Option(help="Comma-separated: poverty_rate, poverty_line and shares, e.g. 0.2,0.3.")
 ]
 _SeedOpt = Annotated[int | None, typer.Option(help="Seed of the folds and the bootstrap.")]
+_ThreadsOpt = Annotated[
+    int | None, typer.Option(min=1, help="LightGBM threads (default: the cores this process may use; "
+                             "1 is fastest on a busy shared machine). The model does not depend on it.")
+]
 
 
 def _with_options(exp, *, unit: str | None, poor_share: float | None, coverages: str | None,
-                  seed: int | None):  # -> Experiment
+                  seed: int | None, threads: int | None = None):  # -> Experiment
     """Command-line choices on top of an experiment, checked as the YAML is (one-line errors)."""
     from targeting.experiment import Experiment
     from targeting.yaml_models import merged
@@ -844,6 +870,8 @@ def _with_options(exp, *, unit: str | None, poor_share: float | None, coverages:
                                for c in (x.strip() for x in coverages.split(",")) if c]
     if seed is not None:
         update["validation"] = {"seed": seed}
+    if threads is not None:
+        update["params"] = {"n_jobs": threads}
     if not update:
         return exp
     return _checked(Experiment, merged(exp.model_dump(by_alias=True), update), "command-line options")
@@ -904,10 +932,12 @@ def train(
     poor_share: _PoorShareOpt = None,
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Latih model PMT / train a PMT: cross-validate against OLS, fit on all data, register (challenger)."""
     exp = _adhoc(spec, "ols", backend, folds, data, None, None, n_bootstrap)
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp))
 
 
@@ -925,10 +955,12 @@ def evaluate(
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Evaluasi model / compare backends out of sample (K-fold or temporal); nothing is registered."""
     exp = _adhoc(spec, backends, None, folds, data, train_year, test_year, n_bootstrap)
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from targeting.pmt.ranking import assign_deciles, population_shares, select_poorest
+from targeting.pmt.ranking import deciles_from_shares, population_shares, select_poorest
 from targeting.pmt.reference import Reference
 
 FloatArray = npt.NDArray[np.float64]
@@ -91,14 +91,16 @@ def within(pred: FloatArray, population: FloatArray, region: npt.ArrayLike | Non
     """Ranks within the scored population itself (population = persons each household represents)."""
     pred = np.asarray(pred, dtype=np.float64)
     pop = np.asarray(population, dtype=np.float64)
+    # Desil from the same shares (`assign_deciles` would sort the population again for the same numbers):
+    # one sort per ranking, half the time and temporaries of a national registry's ranks.
     percentile = population_shares(pred, pop)
-    desil = assign_deciles(pred, pop)
+    desil = deciles_from_shares(percentile)
     if region is None:
         p_reg, d_reg = np.full(len(pred), np.nan), np.zeros(len(pred), dtype=np.int64)
     else:
         labels = np.asarray(region, dtype=object)
         p_reg = population_shares(pred, pop, by=labels)
-        d_reg = assign_deciles(pred, pop, by=labels)
+        d_reg = deciles_from_shares(p_reg)
     pick = cut = None
     if quota is not None:
         if region is None:

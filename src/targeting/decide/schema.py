@@ -70,6 +70,8 @@ NIK_PSEUDONYM = "head_nik_pseudonym"
 #: Columns every decisions table has (the rules' columns only when a rule set was applied).
 REQUIRED_COLUMNS: tuple[str, ...] = (HOUSEHOLD_ID, WEIGHT, HOUSEHOLD_SIZE, PREDICTED, DESIL, SELECTED)
 RULE_COLUMNS: tuple[str, ...] = (RULE_VERDICT, RULE_STAGE, RULE_N_MET, RULE_N_UNKNOWN)
+#: The measured truth, where the data have it: always the table's last columns.
+TRUTH_COLUMNS: tuple[str, ...] = (WELFARE_TRUE, POVERTY_LINE, POOR_TRUE)
 #: Parts of each reason slot ``reason_<i>_<part>``.
 REASON_PARTS: tuple[str, ...] = ("code", "value", "contribution", "text_id", "text_en")
 

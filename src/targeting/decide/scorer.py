@@ -27,6 +27,7 @@ import pandas as pd
 
 from targeting.decide import ranking as rk
 from targeting.decide import schema as s
+from targeting.decide.prepared import Prepared
 from targeting.decide.selection import Selection
 from targeting.errors import ModelIntegrityError, RuleSetError
 from targeting.survey.dataset import SurveyData
@@ -34,7 +35,7 @@ from targeting.survey.dataset import SurveyData
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-__all__ = ["Decisions", "Scorer", "ScorerInfo", "file_version"]
+__all__ = ["Decisions", "Prepared", "Scorer", "ScorerInfo", "file_version"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class Scorer:
     selection : who the model selects (default: any programme).
     ranking : ``within`` the scored population, or against the model's ``reference``.
     top_k : reasons per household. ``key`` pseudonymises NIK into ``head_nik_pseudonym``.
+    threads : threads LightGBM may use where the model cannot be compiled into pattern tables.
     spec : the dataset spec of the households scored: a survey outside the Indonesian contract names
         its indicators with its spec's labels (`targeting.explain.ReasonCatalogue.from_spec`).
     keep_contributions : also write every indicator's contribution (``contrib_<indicator>``), so the
@@ -139,6 +141,7 @@ class Scorer:
         keep_contributions: bool = False,
         interval_level: float = 0.9,
         allow_unsigned: bool = False,
+        threads: int = 1,
     ) -> None:
         from targeting.eligibility import RuleSet, load_ruleset
         from targeting.explain import Explainer
@@ -184,9 +187,10 @@ class Scorer:
         self.top_k = int(top_k)
         self.key = key
         self.keep_contributions = keep_contributions
+        self.allow_unsigned = allow_unsigned
         # Compiles the model for exact contributions and checks the reason catalogue covers it.
         self.explainer = Explainer(self.model, catalogue=_catalogue_for(spec), top_k=max(1, self.top_k),
-                                   min_abs=min_abs)
+                                   min_abs=min_abs, n_jobs=threads)
         self.features = list(self.model.schema_.names)
         version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE,
                                    *[model_dir / INTERVALS_FILE] * (self.intervals is not None), *blend_file)
@@ -294,12 +298,24 @@ class Scorer:
         """Decisions for ``data``'s households (ranks: from pass 1 for ``within``, else computed here).
 
         ``top_k`` overrides the scorer's number of reasons (a request may ask for fewer or more).
+        The same as :meth:`finish` of :meth:`prepare`.
+        """
+        prepared = self.prepare(data, top_k=top_k)
+        if ranks is None:
+            # ``within``: these households are the whole population (a registry held in memory).
+            ranks = self.rank(prepared.prediction, prepared.population, prepared.region)
+        return self.finish(prepared, ranks)
+
+    def prepare(self, data: SurveyData, *, top_k: int | None = None) -> Prepared:
+        """The part of ``data``'s decisions that does not depend on ranks: prediction, rules, contributions.
+
+        A registry's runner prepares each chunk in its first pass, keeps it on disk in compact form
+        (:meth:`Prepared.compact`, :meth:`Prepared.to_arrow`) and finishes it once every household
+        is ranked, so the registry is read, validated and explained once.
         """
         from targeting.eligibility import evaluate
-        from targeting.explain import select_reasons
-        from targeting.pmt.programs import program_eligibility
+        from targeting.pmt.intervals import interval_groups
 
-        n = len(data)
         X = self.design(data)
         M = self.explainer.engine.matrix(X)
         contrib = self.explainer.engine.compute(M)
@@ -313,13 +329,74 @@ class Scorer:
             pred = pred + community_term
             values = np.column_stack([values, community_term])
             M = np.column_stack([M, community_pct])
-        region = None if data.region is None else data.region.to_numpy(dtype=object)
-        if ranks is None:
-            # ``within``: these households are the whole population (a registry held in memory).
-            ranks = self.rank(pred, data.population_weight.to_numpy(dtype=np.float64), region)
-        elif len(ranks) != n:
+
+        head: dict[str, Any] = {s.HOUSEHOLD_ID: data.household_id.astype("string").to_numpy()}
+        frame = data.frame
+        if "head_nik" in frame.columns and self.key is not None:
+            from targeting.privacy import pseudonymize
+
+            head[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).to_numpy()
+        region_column = None if data.region is None else (data.region_column or "region")
+        if data.region is not None and region_column is not None:
+            head[region_column] = data.region.astype("string").to_numpy()
+        if data.cluster is not None:
+            head[data.cluster_column or "cluster"] = data.cluster.astype("string").to_numpy()
+        head[s.WEIGHT] = data.weight.to_numpy(dtype=np.float64)
+        head[s.HOUSEHOLD_SIZE] = data.household_size.to_numpy(dtype=np.float64)
+        head[s.PREDICTED_LOG] = pred
+        head[s.PREDICTED] = np.exp(pred)
+        rules: dict[str, Any] = {}
+        if self.ruleset is not None:
+            trace = evaluate(frame, self.ruleset, as_of=self.as_of, min_criteria_met=self.min_criteria_met,
+                             allow_out_of_force=self.allow_out_of_force)
+            rules[s.RULE_VERDICT] = trace["verdict"].to_numpy()
+            rules[s.RULE_STAGE] = trace["stage"].astype("string").to_numpy()
+            rules[s.RULE_N_MET] = trace["n_met"].to_numpy(dtype=np.int16)
+            rules[s.RULE_N_UNKNOWN] = trace["n_unknown"].to_numpy(dtype=np.int16)
+            for c in self.ruleset.criteria:
+                name = s.criterion_column(c.id)
+                rules[name] = trace[name].array
+        tail: dict[str, Any] = {}
+        for name in data.groups.columns:
+            if name != "region":
+                tail[name] = data.groups[name].array
+        if self.blend is not None:
+            tail[s.COMMUNITY_PERCENTILE] = community_pct
+            tail[s.METHOD] = pd.Categorical(np.where(np.isnan(community_pct), "model", "model+community"),
+                                            categories=["model", "model+community"])
+        if self.keep_contributions:
+            for j, name in enumerate(self.explainer.indicators):
+                tail[f"{s.CONTRIB_PREFIX}{name}"] = contrib.values[:, j]
+        if data.welfare is not None:
+            from targeting.pmt.design import poor_flags
+
+            tail[s.WELFARE_TRUE] = data.welfare.to_numpy(dtype=np.float64)
+            if data.poverty_line is not None:
+                tail[s.POVERTY_LINE] = data.poverty_line.to_numpy(dtype=np.float64)
+            if data.poor is not None or data.poverty_line is not None:
+                tail[s.POOR_TRUE] = pd.array(poor_flags(data), dtype="boolean")
+        elif data.poor is not None:
+            tail[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
+        return Prepared(
+            head=head, rules=rules, tail=tail, prediction=pred,
+            population=data.population_weight.to_numpy(dtype=np.float64),
+            region=None if data.region is None else data.region.to_numpy(dtype=object),
+            region_column=region_column, top_k=self.top_k if top_k is None else int(top_k),
+            min_abs=self.explainer.min_abs, values=values, matrix=M,
+            # What the welfare intervals are calibrated by, kept for finish (not a decision column).
+            extra={} if self.intervals is None else {
+                name: col.to_numpy() for name, col in interval_groups(data).items()},
+        )
+
+    def finish(self, prepared: Prepared, ranks: rk.Ranks) -> Decisions:
+        """Rows of the decisions table for prepared households, given where they stand."""
+        from targeting.pmt.programs import program_eligibility
+
+        n = len(prepared)
+        pred = prepared.prediction
+        if len(ranks) != n:
             raise ValueError(f"ranks for {len(ranks)} households given for {n}")
-        elif n and np.max(np.abs(ranks.prediction - pred)) > 1e-8:
+        if n and np.max(np.abs(ranks.prediction - pred)) > 1e-8:
             # Pass 1 and pass 2 must see the same households in the same order.
             raise ValueError("pass 1 ranked different predictions than pass 2 computes (rows out of order?)")
         programs = program_eligibility(ranks.desil, self.programs)
@@ -329,50 +406,21 @@ class Scorer:
         else:
             selected = self.selection.select(ranks.desil, programs)
 
-        cols: dict[str, Any] = {s.HOUSEHOLD_ID: data.household_id.astype("string").to_numpy()}
-        frame = data.frame
-        if "head_nik" in frame.columns and self.key is not None:
-            from targeting.privacy import pseudonymize
-
-            cols[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).to_numpy()
-        region_column = None if data.region is None else (data.region_column or "region")
-        if data.region is not None and region_column is not None:
-            cols[region_column] = data.region.astype("string").to_numpy()
-        if data.cluster is not None:
-            cols[data.cluster_column or "cluster"] = data.cluster.astype("string").to_numpy()
-        cols[s.WEIGHT] = data.weight.to_numpy(dtype=np.float64)
-        cols[s.HOUSEHOLD_SIZE] = data.household_size.to_numpy(dtype=np.float64)
-        cols[s.PREDICTED_LOG] = pred
-        cols[s.PREDICTED] = np.exp(pred)
+        cols: dict[str, Any] = dict(prepared.head)
         cols[s.PERCENTILE] = ranks.percentile
         cols[s.DESIL] = ranks.desil.astype(np.int8)
-        if data.region is not None:
+        if prepared.region_column is not None:
             cols[s.PERCENTILE_REGION] = ranks.percentile_region
             cols[s.DESIL_REGION] = ranks.desil_region.astype(np.int8)
         for pid in self.programs.programs:
             cols[s.program_column(pid)] = programs[pid].to_numpy(dtype=bool)
         cols[s.SELECTED] = selected
-        if self.ruleset is not None:
-            trace = evaluate(frame, self.ruleset, as_of=self.as_of, min_criteria_met=self.min_criteria_met,
-                             allow_out_of_force=self.allow_out_of_force)
-            cols[s.RULE_VERDICT] = trace["verdict"].to_numpy()
-            cols[s.RULE_STAGE] = trace["stage"].astype("string").to_numpy()
-            cols[s.RULE_N_MET] = trace["n_met"].to_numpy(dtype=np.int16)
-            cols[s.RULE_N_UNKNOWN] = trace["n_unknown"].to_numpy(dtype=np.int16)
-            for c in self.ruleset.criteria:
-                name = s.criterion_column(c.id)
-                cols[name] = trace[name].array
+        cols.update(prepared.rules)
         # Reasons follow the decision: what lowered a selected household's prediction, what raised
         # another's. Kept as codes, values and contributions; texts as dictionary-encoded columns.
-        k = self.top_k if top_k is None else int(top_k)
-        if k > 0:
-            idx = select_reasons(values, selected, k, min_abs=self.explainer.min_abs)
-        else:
-            idx = np.full((n, 0), -1, dtype=np.int64)
+        k = prepared.top_k
+        idx, x, cvals = prepared.reasons(selected)
         has = idx >= 0
-        safe = np.maximum(idx, 0)
-        x = np.where(has, np.take_along_axis(M, safe, axis=1), np.nan) if n else np.empty((0, k))
-        cvals = np.where(has, np.take_along_axis(values, safe, axis=1), np.nan) if n else x
         cols[s.REASON_DIRECTION] = pd.Categorical.from_codes(np.where(selected, 0, 1),
                                                              categories=["down", "up"])
         cols[s.N_REASONS] = has.sum(axis=1).astype(np.int8)
@@ -387,30 +435,14 @@ class Scorer:
             cols[names["contribution"]] = cvals[:, slot]
             cols[names["text_id"]] = texts["id"][take]
             cols[names["text_en"]] = texts["en"][take]
-        for name in data.groups.columns:
-            if name != "region":
-                cols[name] = data.groups[name].array
-        if self.blend is not None:
-            cols[s.COMMUNITY_PERCENTILE] = community_pct
-            cols[s.METHOD] = pd.Categorical(np.where(np.isnan(community_pct), "model", "model+community"),
-                                            categories=["model", "model+community"])
+        tail = prepared.tail
+        cols.update({k: v for k, v in tail.items() if k not in s.TRUTH_COLUMNS})
         if self.intervals is not None:
-            cols.update(self._uncertainty(data, pred, ranks, selected))
-        if self.keep_contributions:
-            for j, name in enumerate(self.explainer.indicators):
-                cols[f"{s.CONTRIB_PREFIX}{name}"] = contrib.values[:, j]
-        if data.welfare is not None:
-            from targeting.pmt.design import poor_flags
-
-            cols[s.WELFARE_TRUE] = data.welfare.to_numpy(dtype=np.float64)
-            if data.poverty_line is not None:
-                cols[s.POVERTY_LINE] = data.poverty_line.to_numpy(dtype=np.float64)
-            if data.poor is not None or data.poverty_line is not None:
-                cols[s.POOR_TRUE] = pd.array(poor_flags(data), dtype="boolean")
-        elif data.poor is not None:
-            cols[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
+            cols.update(self._uncertainty(pd.DataFrame(prepared.extra, index=pd.RangeIndex(n)), pred, ranks,
+                                          selected))
+        cols.update({k: v for k, v in tail.items() if k in s.TRUTH_COLUMNS})
         table = pd.DataFrame(cols)
-        return Decisions(table, idx, x, region_column)
+        return Decisions(table, idx, x, prepared.region_column)
 
     def _reason_texts(self, idx: IntArray, x: FloatArray, down: Any) -> tuple[Any, Any, dict[str, Any]]:
         """Codes, data values and texts (id, en) of reasons; the community rank rendered here."""
@@ -457,14 +489,13 @@ class Scorer:
             return -np.inf, edge(sel.desil_max)
         return -np.inf, edge(max(p.desil_max for p in self.programs.programs.values()))
 
-    def _uncertainty(self, data: SurveyData, pred: FloatArray, ranks: rk.Ranks,
+    def _uncertainty(self, groups: pd.DataFrame, pred: FloatArray, ranks: rk.Ranks,
                      selected: Any) -> dict[str, Any]:
         """Each household's welfare interval, its chance of being on the other side of the cut, its status."""
         from targeting.pmt.borderline import borderline
-        from targeting.pmt.intervals import interval_groups
 
         assert self.intervals is not None
-        table = borderline(self.intervals, pred, interval_groups(data), self._cut(ranks), selected,
+        table = borderline(self.intervals, pred, groups, self._cut(ranks), selected,
                            level=self.interval_level)
         return {
             s.WELFARE_LOW: np.exp(table["interval_low"].to_numpy()),
