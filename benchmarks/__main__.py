@@ -1,4 +1,5 @@
-"""``python -m benchmarks``: every benchmark in turn (accuracy, speed, API, scale, community, drift, attacks)."""
+"""``python -m benchmarks``: each benchmark in turn (accuracy, speed, API, scale, community, drift, attacks)
+"""
 
 from __future__ import annotations
 
