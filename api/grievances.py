@@ -385,3 +385,14 @@ def file_grievance_table(
             "penjelasan": explanation.get("id", ""), "explanation": explanation.get("en", ""),
         })
     return FiledTable(filed, rejects)
+
+
+def grievance_frame(session: Session) -> Any:
+    """Every stored grievance as the audit report reads them (`targeting.report.rounds.GRIEVANCE_COLUMNS`)."""
+    import pandas as pd
+
+    from api.store import all_grievances
+
+    rows = [{"household_pseudonym": g.household_pseudonym, "status": g.status, "upheld": bool(g.upheld),
+             "channel": g.channel, "reported_on": g.reported_on} for g in all_grievances(session)]
+    return pd.DataFrame(rows, columns=["household_pseudonym", "status", "upheld", "channel", "reported_on"])

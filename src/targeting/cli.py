@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -536,6 +536,13 @@ def audit(
     pseudonymize_ids: Annotated[
         bool, typer.Option(help="Also replace household ids by keyed pseudonyms in every output.")
     ] = False,
+    previous: Annotated[
+        Path | None, typer.Option(help="The previous round's decisions.parquet: programme entries and exits "
+                                  "by kecamatan and group in the report.")
+    ] = None,
+    grievances: Annotated[
+        bool, typer.Option(help="Show the grievances in the service's decision store (when it has any).")
+    ] = True,
 ) -> None:
     """Audit model vs rules vs measured welfare / tulis laporan audit (HTML, PDF, daftar verifikasi).
 
@@ -547,11 +554,14 @@ def audit(
     from targeting.jobs.audit import audit_job
     from targeting.settings import get_settings
 
+    settings = get_settings()
+    stored, keys = _stored_grievances(settings) if grievances else (None, [])
     paths = audit_job(
-        get_settings(), decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
+        settings, decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
         program=program, selection=selection, data_source=data_source, synthetic=synthetic, n_boot=n_boot,
         seed=seed,
-        pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids,
+        pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids, previous=previous, grievances=stored,
+        grievance_keys=keys,
     )  # fmt: skip
     for name, path in paths.as_dict().items():
         if path is not None:
@@ -612,6 +622,25 @@ def serve(
     else:
         uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
                     access_log=False, http=HeadTimeoutH11Protocol)
+
+
+def _stored_grievances(settings: Any) -> tuple[Any, list[bytes]]:
+    """The decision store's grievances and pseudonym keys; nothing when there is no store or none."""
+    if settings.database_url is None and not (settings.home / "decisions.db").is_file():
+        return None, []
+    from sqlalchemy import func, select
+
+    from api.grievances import grievance_frame
+    from api.store import GrievanceRow, bind_pseudonym_keys, make_engine, session_factory
+
+    engine = make_engine(settings.decision_db_url())
+    try:
+        with session_factory(engine)() as session:
+            if not session.scalar(select(func.count()).select_from(GrievanceRow)):
+                return None, []
+            return grievance_frame(session), bind_pseudonym_keys(session, settings.home)
+    finally:
+        engine.dispose()
 
 
 @app.command()

@@ -68,3 +68,19 @@ def test_rounds_generate_and_rerank_through_the_cli(tmp_path, monkeypatch):
     # Households leave PKH because they recovered or split (or others moved past them in the ranking).
     own = leavers[leavers["moved_by_others"] == "False"]
     assert len(own) > 0 and set(own["household_id"]) <= moved
+    # The inspector's report of round 2 shows the same programme flows, by kecamatan too.
+    audit = runner.invoke(app, ["audit", str(tmp_path / "r2" / "decisions.parquet"), "--previous",
+                                str(tmp_path / "r1" / "decisions.parquet"), "--no-pdf", "--n-boot", "20",
+                                "--out-dir", str(tmp_path / "audit")])
+    assert audit.exit_code == 0, audit.output
+    report = pd.read_csv(tmp_path / "audit" / "round_flows.csv")
+    flows = pd.read_csv(tmp_path / "r2" / "rounds" / "programme_flows.csv")
+    whole = report[report["by"] == "all"].set_index("program").sort_index()
+    flows = flows.set_index("program").sort_index()
+    assert list(whole.index) == list(flows.index) == ["pbi_jk", "pkh", "sembako"]
+    for col in ("stayed", "entered", "left", "new_in", "gone"):
+        assert whole[col].tolist() == flows[col].tolist(), col
+        by_kec = report[report["by"] == "kecamatan"].groupby("program")[col].sum().sort_index()
+        assert by_kec.tolist() == whole[col].tolist(), col
+    html = (tmp_path / "audit" / "audit_report.html").read_text(encoding="utf-8")
+    assert 'id="rounds"' in html and "Belum ada sanggahan" in html

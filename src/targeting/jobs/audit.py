@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,14 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
               out_dir: Path | None = None, lang: str = "id", unit: str = "person", program: str | None = None,
               selection: str | None = None,
               data_source: str | None = None, synthetic: bool = False, n_boot: int = 200, seed: int = 2024,
-              pdf: Any = True, pseudonymize_ids: bool = False) -> Any:
-    """Audit a decisions table and write the report, the flagged lists and the tables."""
+              pdf: Any = True, pseudonymize_ids: bool = False, previous: Path | None = None,
+              grievances: Any = None, grievance_keys: Sequence[bytes] = ()) -> Any:
+    """Audit a decisions table and write the report, the flagged lists and the tables.
+
+    ``previous`` (the last round's decisions) adds programme flows by kecamatan and group;
+    ``grievances`` (the decision store's, `targeting.report.rounds.GRIEVANCE_COLUMNS`, linked by
+    pseudonyms made with ``grievance_keys``) adds grievances filed and upheld by kecamatan and group.
+    """
     from targeting.audit import run_audit
     from targeting.audit.decisions import read_decisions
     from targeting.pmt.design import check_unit
@@ -80,5 +87,38 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
         ruleset = None
     info = report_info(meta, program=program, data_source=data_source, synthetic=synthetic,
                        decisions=decisions, lang=lang, selection=selection)
+    out = out_dir or decisions.parent / "audit"
+    rounds, labels = _rounds(frame, meta, previous, grievances, grievance_keys, out)
     return write_audit_report(result, model_card=model_card_for(meta, model_card), ruleset=ruleset,
-                              out_dir=out_dir or decisions.parent / "audit", lang=lang, pdf=pdf, info=info)
+                              out_dir=out, lang=lang, pdf=pdf, info=info, rounds=rounds, group_labels=labels)
+
+
+def _rounds(frame: Any, meta: DecisionsMeta | None, previous: Path | None, grievances: Any,
+            keys: Sequence[bytes], out: Path) -> tuple[Any, dict[str, str]]:
+    """The rounds-and-grievances view (and its CSV tables in ``out``), or None without either."""
+    import pandas as pd
+
+    from targeting.audit.decisions import read_decisions
+    from targeting.report.rounds import RoundsView, grievance_counts, round_flows
+    from targeting.spreadsheet import write_csv
+
+    region = meta.region if meta is not None and meta.region else "kecamatan"
+    labels = {region: "Kecamatan", **(meta.groups if meta is not None else {})}
+    by = [region, *labels]
+    flows: dict[str, Any] = {}
+    counts: dict[str, Any] = {}
+    if previous is not None:
+        before, _ = read_decisions(previous)
+        flows = round_flows(before, frame, by)
+    if grievances is not None and len(grievances):
+        counts = grievance_counts(grievances, frame, keys, by)
+    if not flows and not counts:
+        return None, labels
+    out.mkdir(parents=True, exist_ok=True)
+    for name, tables in (("round_flows.csv", flows), ("grievances_by_group.csv", counts)):
+        if tables:
+            write_csv(pd.concat([t.rename(columns={b or "all": "group"}).assign(by=b or "all")
+                                 for b, t in tables.items()], ignore_index=True), out / name)
+    view = RoundsView(previous=None if previous is None else str(previous), flows=flows, grievances=counts,
+                      n_grievances=0 if grievances is None else len(grievances))
+    return view, labels

@@ -71,8 +71,14 @@ def render_audit_html(
     lang: str = "id",
     generated: date | None = None,
     files: Mapping[str, str] | None = None,
+    rounds: Any = None,
+    group_labels: Mapping[str, str] | None = None,
 ) -> str:
-    """The report as one self-contained HTML string (inline CSS, figures as data URIs, no script)."""
+    """The report as one self-contained HTML string (inline CSS, figures as data URIs, no script).
+
+    ``rounds`` (a `targeting.report.rounds.RoundsView`) adds the section on programme flows since
+    the previous round and on grievances; ``group_labels`` names its breakdowns.
+    """
     info = info or ReportInfo()
     ctx = build_context(
         result, model_card=model_card, ruleset=ruleset, info=info, lang=lang, generated=generated, files=files
@@ -80,7 +86,12 @@ def render_audit_html(
     css = resources.files("targeting.report").joinpath("templates").joinpath("report.css").read_text("utf-8")
     title = info.title or ctx.t("report.title", district=info.district)
     template = _environment().get_template("audit.html.j2")
-    return template.render(c=ctx, css=Markup(css), title=title, version=_version())
+    rounds_ctx = None
+    if rounds:
+        from targeting.report.rounds import rounds_context
+
+        rounds_ctx = rounds_context(rounds, ctx.t, group_labels or {})
+    return template.render(c=ctx, css=Markup(css), title=title, version=_version(), rounds=rounds_ctx)
 
 
 def write_audit_report(
@@ -93,6 +104,8 @@ def write_audit_report(
     pdf: PdfMode = True,
     info: ReportInfo | None = None,
     generated: date | None = None,
+    rounds: Any = None,
+    group_labels: Mapping[str, str] | None = None,
 ) -> ReportPaths:
     """Render an audit result (`targeting.audit.run_audit`) and write every output into ``out_dir``.
 
@@ -133,6 +146,7 @@ def write_audit_report(
     html = render_audit_html(
         result, model_card=model_card, ruleset=rs, info=info, lang=lang, generated=generated,
         files={"csv": csv_path.name, "xlsx": xlsx_path.name, "groups": groups_csv.name},
+        rounds=rounds, group_labels=group_labels,
     )  # fmt: skip
     html_path = out_dir / HTML_NAME
     html_path.write_text(html, encoding="utf-8")
