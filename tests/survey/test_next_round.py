@@ -84,3 +84,10 @@ def test_rounds_generate_and_rerank_through_the_cli(tmp_path, monkeypatch):
         assert by_kec.tolist() == whole[col].tolist(), col
     html = (tmp_path / "audit" / "audit_report.html").read_text(encoding="utf-8")
     assert 'id="rounds"' in html and "Belum ada sanggahan" in html
+    # The shipped model has calibrated intervals and the synthetic registry its truth: the visit curve.
+    assert 'id="verification"' in html and "Berapa kesalahan yang diperbaiki" in html
+    curve = pd.read_csv(tmp_path / "audit" / "verification_curve.csv")
+    ours = curve[curve["ordering"] == "p_wrong × persons"].set_index("visits")["persons_corrected"]
+    rand = curve[curve["ordering"] == "random"].set_index("visits")["persons_corrected"]
+    mid = ours.index[len(ours) // 4]
+    assert ours[mid] > 2 * rand[mid]  # the goal: at least twice what random visits correct

@@ -90,7 +90,23 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
     out = out_dir or decisions.parent / "audit"
     rounds, labels = _rounds(frame, meta, previous, grievances, grievance_keys, out)
     return write_audit_report(result, model_card=model_card_for(meta, model_card), ruleset=ruleset,
-                              out_dir=out, lang=lang, pdf=pdf, info=info, rounds=rounds, group_labels=labels)
+                              out_dir=out, lang=lang, pdf=pdf, info=info, rounds=rounds, group_labels=labels,
+                              verification=_verification(frame, meta, out))
+
+
+def _verification(frame: Any, meta: DecisionsMeta | None, out: Path) -> Any:
+    """Borderline counts and, with the truth, the visit curve (its table as verification_curve.csv)."""
+    from targeting.audit.decisions import as_audit_data
+    from targeting.report.verification import verification_view
+    from targeting.spreadsheet import write_csv
+
+    data = as_audit_data(frame, meta=meta)
+    poor = data.poor if data.truth_known.all() else None
+    view = verification_view(data.frame, poor=poor, region=meta.region if meta is not None else None)
+    if view is not None and view.curve is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_csv(view.curve, out / "verification_curve.csv")
+    return view
 
 
 def _rounds(frame: Any, meta: DecisionsMeta | None, previous: Path | None, grievances: Any,

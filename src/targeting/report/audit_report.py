@@ -73,6 +73,7 @@ def render_audit_html(
     files: Mapping[str, str] | None = None,
     rounds: Any = None,
     group_labels: Mapping[str, str] | None = None,
+    verification: Any = None,
 ) -> str:
     """The report as one self-contained HTML string (inline CSS, figures as data URIs, no script).
 
@@ -91,7 +92,14 @@ def render_audit_html(
         from targeting.report.rounds import rounds_context
 
         rounds_ctx = rounds_context(rounds, ctx.t, group_labels or {})
-    return template.render(c=ctx, css=Markup(css), title=title, version=_version(), rounds=rounds_ctx)
+    verification_ctx = None
+    if verification is not None:
+        from targeting.report.verification import verification_context
+
+        region_label = (group_labels or {}).get(verification.region or "", "")
+        verification_ctx = verification_context(verification, ctx.t, region_label)
+    return template.render(c=ctx, css=Markup(css), title=title, version=_version(), rounds=rounds_ctx,
+                           verification=verification_ctx)
 
 
 def write_audit_report(
@@ -106,6 +114,7 @@ def write_audit_report(
     generated: date | None = None,
     rounds: Any = None,
     group_labels: Mapping[str, str] | None = None,
+    verification: Any = None,
 ) -> ReportPaths:
     """Render an audit result (`targeting.audit.run_audit`) and write every output into ``out_dir``.
 
@@ -146,7 +155,7 @@ def write_audit_report(
     html = render_audit_html(
         result, model_card=model_card, ruleset=rs, info=info, lang=lang, generated=generated,
         files={"csv": csv_path.name, "xlsx": xlsx_path.name, "groups": groups_csv.name},
-        rounds=rounds, group_labels=group_labels,
+        rounds=rounds, group_labels=group_labels, verification=verification,
     )  # fmt: skip
     html_path = out_dir / HTML_NAME
     html_path.write_text(html, encoding="utf-8")

@@ -22,6 +22,7 @@ from targeting.verify._simulate import (
     plot_visit_curve,
     simulate_visits,
     visit_curve,
+    visit_curve_figure,
 )
 from targeting.verify._workbook import (
     DISAGREEMENTS_SHEET,
@@ -48,6 +49,7 @@ __all__ = [
     "select_visits",
     "simulate_visits",
     "visit_curve",
+    "visit_curve_figure",
     "visit_order",
     "visit_sheet",
     "write_verification_list",

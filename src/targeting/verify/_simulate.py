@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -106,7 +107,15 @@ def visit_curve(
 
 
 def plot_visit_curve(curve: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Path:
-    """Persons corrected, exclusion and inclusion error against visits, one line per ordering."""
+    """Persons corrected, exclusion and inclusion error against visits, one line per ordering (a file)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    visit_curve_figure(curve, title=title).savefig(out, dpi=120)
+    return out
+
+
+def visit_curve_figure(curve: pd.DataFrame, *, title: str | None = None) -> Any:
+    """The figure of :func:`plot_visit_curve` (a matplotlib ``Figure``; the report embeds it)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -128,10 +137,7 @@ def plot_visit_curve(curve: pd.DataFrame, path: str | Path, *, title: str | None
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    return out
+    return fig
 
 
 def comparison_orders(
