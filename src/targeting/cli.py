@@ -543,6 +543,10 @@ def audit(
     grievances: Annotated[
         bool, typer.Option(help="Show the grievances in the service's decision store (when it has any).")
     ] = True,
+    drift: Annotated[
+        Path | None, typer.Option(help="The CSV `targeting drift` wrote (training survey vs this registry): "
+                                  "a drift section in the report.")
+    ] = None,
 ) -> None:
     """Audit model vs rules vs measured welfare / tulis laporan audit (HTML, PDF, daftar verifikasi).
 
@@ -561,7 +565,7 @@ def audit(
         program=program, selection=selection, data_source=data_source, synthetic=synthetic, n_boot=n_boot,
         seed=seed,
         pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids, previous=previous, grievances=stored,
-        grievance_keys=keys,
+        grievance_keys=keys, drift=drift,
     )  # fmt: skip
     for name, path in paths.as_dict().items():
         if path is not None:

@@ -59,18 +59,21 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
               selection: str | None = None,
               data_source: str | None = None, synthetic: bool = False, n_boot: int = 200, seed: int = 2024,
               pdf: Any = True, pseudonymize_ids: bool = False, previous: Path | None = None,
-              grievances: Any = None, grievance_keys: Sequence[bytes] = ()) -> Any:
+              grievances: Any = None, grievance_keys: Sequence[bytes] = (), drift: Path | None = None) -> Any:
     """Audit a decisions table and write the report, the flagged lists and the tables.
 
     ``previous`` (the last round's decisions) adds programme flows by kecamatan and group;
     ``grievances`` (the decision store's, `targeting.report.rounds.GRIEVANCE_COLUMNS`, linked by
-    pseudonyms made with ``grievance_keys``) adds grievances filed and upheld by kecamatan and group.
+    pseudonyms made with ``grievance_keys``) adds grievances filed and upheld by kecamatan and group;
+    ``drift`` (the table `targeting drift` wrote) adds the drift section. Community ranks in the
+    decisions add "Model, rules and the village".
     """
     from targeting.audit import run_audit
     from targeting.audit.decisions import read_decisions
     from targeting.pmt.design import check_unit
     from targeting.privacy import load_key
     from targeting.report import write_audit_report
+    from targeting.report.village import read_drift_table, village_view
 
     if lang not in ("id", "en"):
         raise InputFileError(f"--lang {lang!r}: use id or en")
@@ -91,7 +94,8 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
     rounds, labels = _rounds(frame, meta, previous, grievances, grievance_keys, out)
     return write_audit_report(result, model_card=model_card_for(meta, model_card), ruleset=ruleset,
                               out_dir=out, lang=lang, pdf=pdf, info=info, rounds=rounds, group_labels=labels,
-                              verification=_verification(frame, meta, out))
+                              verification=_verification(frame, meta, out), village=village_view(frame),
+                              drift=None if drift is None else read_drift_table(drift))
 
 
 def _verification(frame: Any, meta: DecisionsMeta | None, out: Path) -> Any:

@@ -74,6 +74,8 @@ def render_audit_html(
     rounds: Any = None,
     group_labels: Mapping[str, str] | None = None,
     verification: Any = None,
+    village: Mapping[str, Any] | None = None,
+    drift: Any = None,
 ) -> str:
     """The report as one self-contained HTML string (inline CSS, figures as data URIs, no script).
 
@@ -98,8 +100,12 @@ def render_audit_html(
 
         region_label = (group_labels or {}).get(verification.region or "", "")
         verification_ctx = verification_context(verification, ctx.t, region_label)
+    from targeting.report.village import drift_rows, village_rows
+
     return template.render(c=ctx, css=Markup(css), title=title, version=_version(), rounds=rounds_ctx,
-                           verification=verification_ctx)
+                           verification=verification_ctx,
+                           village=None if village is None else village_rows(village, ctx.t),
+                           drift=None if drift is None else drift_rows(drift, ctx.t))
 
 
 def write_audit_report(
@@ -115,6 +121,8 @@ def write_audit_report(
     rounds: Any = None,
     group_labels: Mapping[str, str] | None = None,
     verification: Any = None,
+    village: Mapping[str, Any] | None = None,
+    drift: Any = None,
 ) -> ReportPaths:
     """Render an audit result (`targeting.audit.run_audit`) and write every output into ``out_dir``.
 
@@ -155,7 +163,7 @@ def write_audit_report(
     html = render_audit_html(
         result, model_card=model_card, ruleset=rs, info=info, lang=lang, generated=generated,
         files={"csv": csv_path.name, "xlsx": xlsx_path.name, "groups": groups_csv.name},
-        rounds=rounds, group_labels=group_labels, verification=verification,
+        rounds=rounds, group_labels=group_labels, verification=verification, village=village, drift=drift,
     )  # fmt: skip
     html_path = out_dir / HTML_NAME
     html_path.write_text(html, encoding="utf-8")
