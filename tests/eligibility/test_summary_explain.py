@@ -91,8 +91,10 @@ def test_explanation_of_an_eligible_household(four: pd.DataFrame) -> None:
     assert [c.id for c in e.criteria if c.status == "met"] == ["a", "b", "c", "d"]
     assert by_id["c"].values == {"food_share": "0.8"}
     assert by_id["c"].condition == "food_share > 0.5"
-    assert by_id["h"].condition == "(electricity_va == 450 VA or lighting == non_electric)"
-    assert by_id["h"].values == {"electricity_va": "900", "lighting": "pln_metered"}
+    assert by_id["h"].condition == (
+        "(lighting == non_electric or (lighting == pln_metered and electricity_va == 450 VA))"
+    )
+    assert by_id["h"].values == {"lighting": "pln_metered", "electricity_va": "900"}
     assert by_id["a"].text_id == "Kepala keluarga atau pengurus keluarga tidak bekerja"
     assert by_id["no_shelter"].stage == "stage1_no_shelter"
     round_trip = HouseholdRuleExplanation.model_validate_json(e.model_dump_json())
