@@ -172,21 +172,35 @@ def _weighted_corr_rows(a: FloatArray, b: FloatArray, W: FloatArray) -> FloatArr
     return out
 
 
+def _all_rows(W: FloatArray) -> tuple[FloatArray, IntArray, FloatArray]:
+    W = np.asarray(W, dtype=np.float64)
+    return W, np.arange(W.shape[1], dtype=np.int64), np.ones(W.shape[1])
+
+
 def spearman_block(
-    W: FloatArray, true_groups: tuple[IntArray, int], pred_groups: tuple[IntArray, int]
+    W: FloatArray, true_groups: tuple[IntArray, int], pred_groups: tuple[IntArray, int],
+    *, rows: IntArray | None = None, weight: FloatArray | None = None,
 ) -> FloatArray:
-    """Weighted Spearman correlation per replicate (groups from :func:`tie_groups`)."""
-    return _weighted_corr_rows(_midranks(W, *true_groups), _midranks(W, *pred_groups), W)
+    """Weighted Spearman correlation per replicate (groups from :func:`tie_groups`).
+
+    ``W`` holds the replicate weights; or, with ``rows`` and ``weight``, the replicate *multipliers*
+    of every household, of which the kernel takes ``W[:, rows] * weight`` itself (no temporary).
+    Compiled (:mod:`targeting.audit._rank_kernels`): the weighted Pearson correlation of the two
+    :func:`_midranks`.
+    """
+    from targeting.audit._rank_kernels import spearman_rows
+
+    M, r, w = _all_rows(W) if rows is None else (W, rows, weight)
+    return np.asarray(spearman_rows(M, r, w, true_groups[0], true_groups[1], pred_groups[0], pred_groups[1]))
 
 
-def auc_block(W: FloatArray, poor: BoolArray, score_groups: tuple[IntArray, int]) -> FloatArray:
-    """Weighted AUC of ranking the poor below the non-poor, per replicate."""
-    groups, n_groups = score_groups
-    wp = code_sums(W * poor, onehot(groups, n_groups))
-    wn = code_sums(W * ~poor, onehot(groups, n_groups))
-    total_p, total_n = wp.sum(axis=1), wn.sum(axis=1)
-    poor_below = np.cumsum(wp, axis=1) - wp
-    return _div((wn * (poor_below + 0.5 * wp)).sum(axis=1), total_p * total_n)
+def auc_block(W: FloatArray, poor: BoolArray, score_groups: tuple[IntArray, int],
+              *, rows: IntArray | None = None, weight: FloatArray | None = None) -> FloatArray:
+    """Weighted AUC of ranking the poor below the non-poor, per replicate (``rows``: as `spearman_block`)."""
+    from targeting.audit._rank_kernels import auc_rows
+
+    M, r, w = _all_rows(W) if rows is None else (W, rows, weight)
+    return np.asarray(auc_rows(M, r, w, np.asarray(poor, dtype=np.bool_), score_groups[0], score_groups[1]))
 
 
 def r2_block(W: FloatArray, y: FloatArray, p: FloatArray) -> FloatArray:
@@ -206,28 +220,22 @@ def cgh_block(
     benefits: FloatArray,
     size: FloatArray,
     bottom_share: float,
+    *,
+    rows: IntArray | None = None,
+    weight: FloatArray | None = None,
 ) -> FloatArray:
-    """CGH indicator per replicate (bottom share of persons, benefit per household).
+    """CGH indicator per replicate (bottom share of persons, benefit per household; compiled kernel).
 
     ``benefits`` is (selections x households): the population ranking is shared, so several
-    selections cost little more than one. Returns (replicates x selections).
+    selections cost little more than one. Returns (replicates x selections). ``rows``: as
+    :func:`spearman_block`.
     """
-    groups, n_groups = welfare_groups
-    ind = onehot(groups, n_groups)
-    g_pop = code_sums(W * size, ind)
-    total_pop = g_pop.sum(axis=1, keepdims=True)
-    cum_before = np.cumsum(g_pop, axis=1)
-    cum_before -= g_pop
-    frac = _div(bottom_share * total_pop - cum_before, g_pop)
-    np.clip(frac, 0.0, 1.0, out=frac)
-    frac[~(g_pop > 0)] = 0.0
-    out = np.empty((W.shape[0], benefits.shape[0]))
-    for j, benefit in enumerate(benefits):  # a handful of selections
-        g_ben = code_sums(W * benefit, ind)
-        total_ben = g_ben.sum(axis=1)
-        out[:, j] = _div((frac * g_ben).sum(axis=1), total_ben) / bottom_share
-        out[~((total_ben > 0) & (total_pop[:, 0] > 0)), j] = np.nan
-    return out
+    from targeting.audit._rank_kernels import cgh_rows
+
+    M, r, w = _all_rows(W) if rows is None else (W, rows, weight)
+    return np.asarray(cgh_rows(M, r, w, welfare_groups[0], welfare_groups[1],
+                               np.ascontiguousarray(benefits, dtype=np.float64),
+                               np.asarray(size, dtype=np.float64), float(bottom_share)))
 
 
 def percentile_interval(replicates: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
