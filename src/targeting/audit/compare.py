@@ -23,6 +23,8 @@ from targeting.privacy import pseudonymize
 #: Flag columns, in the order an inspector should look at them (field-verification priority).
 FLAGS: tuple[str, ...] = ("exclusion_error", "rules_not_model", "inclusion_error", "model_not_rules")
 PSEUDONYM_COLUMN = "head_nik_pseudonym"
+#: Columns that say where a household is, kept for field lists when the decisions table has them.
+LOCATION_COLUMNS: tuple[str, ...] = ("desa", "desa_name", "dusun", "rt", "rw", "address")
 
 
 def _code_text(code: np.ndarray, names: tuple[str, ...], sep: str) -> pd.Series:
@@ -109,12 +111,19 @@ def compare(
         out[f"criteria_{status}"] = text
     # Reason slots as stored (dictionary-encoded): joined into one text per language only for the
     # flagged rows that are written out (`flagged_households`).
-    for col in reason_text_columns(frame):
+    for col in reason_text_columns(frame) + _reason_code_columns(frame):
         out[col] = frame[col]
     for col in data.group_columns():
         out[col] = frame[col]
+    for col in LOCATION_COLUMNS:  # where a field team finds the household
+        if col in frame.columns and col not in out.columns:
+            out[col] = frame[col]
     assert not set(PERSONAL_COLUMNS) & set(out.columns)
     return out
+
+
+def _reason_code_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if str(c).startswith("reason_") and str(c).endswith("_code")]
 
 
 def flagged_households(flags: pd.DataFrame) -> pd.DataFrame:
@@ -130,16 +139,39 @@ def flagged_households(flags: pd.DataFrame) -> pd.DataFrame:
     order = np.lexsort((hit["predicted_welfare"].to_numpy(), priority))
     out = hit.iloc[order].reset_index(drop=True)
     slots = reason_text_columns(out)
+    codes = _reason_code_columns(out)
+    context = _context_mask(out, codes)
     for lang in ("id", "en"):
         cols = [c for c in slots if c.endswith(f"_text_{lang}")]
         if cols:
             out[f"reasons_{lang}"] = _joined(out, cols)
-    return out.drop(columns=slots)
+            if codes:
+                # Reasons a household can check at a visit, and context (where it lives) apart.
+                out[f"reasons_checkable_{lang}"] = _joined(out, cols, keep=~context)
+                out[f"reasons_context_{lang}"] = _joined(out, cols, keep=context)
+    return out.drop(columns=slots + codes)
 
 
-def _joined(frame: pd.DataFrame, columns: list[str], sep: str = "; ") -> pd.Series:
-    """One text per row joining the reason slots (as `join_reason_texts`, row by row over the flagged rows)."""
+def _context_mask(frame: pd.DataFrame, codes: list[str]) -> np.ndarray:
+    """(rows x slots): the slot's indicator is context (`targeting.explain.context`), not a reason."""
+    from targeting.explain.context import context_indicators
+
+    ctx = context_indicators()
+    if not codes:
+        return np.zeros((len(frame), 0), dtype=bool)
+    return np.column_stack([frame[c].astype("string").isin(ctx).to_numpy(dtype=bool, na_value=False)
+                            for c in codes])
+
+
+def _joined(frame: pd.DataFrame, columns: list[str], sep: str = "; ",
+            keep: np.ndarray | None = None) -> pd.Series:
+    """One text per row joining the reason slots (as `join_reason_texts`, row by row over the flagged rows).
+
+    ``keep`` (rows x slots) leaves out the slots marked False.
+    """
     parts = [frame[c].astype(object).where(frame[c].notna(), "").to_numpy() for c in columns]
+    if keep is not None and keep.shape[1] == len(columns):
+        parts = [np.where(keep[:, j], p, "") for j, p in enumerate(parts)]
     return pd.Series([sep.join(p for p in row if p) for row in zip(*parts, strict=True)],
                      index=frame.index, dtype="string")
 

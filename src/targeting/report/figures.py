@@ -45,6 +45,7 @@ COLOURS = {
     "model_within_rules": "#009E73",
     "truth": "#555555",
     "perfect": "#999999",
+    "quota_kecamatan": "#CC79A7",
 }
 
 
@@ -144,7 +145,7 @@ def group_rate_figure(
         for i in small:
             ax.text(0.5, y[i], t("groups.too_small"), fontsize=7, color="#777777", va="center",
                     transform=ax.get_yaxis_transform())  # fmt: skip
-        ax.set_yticks(y, [f"{b.section}: {b.label}" for b in bars])
+        ax.set_yticks(y, [b.label for b in bars])
         ax.set_ylim(-0.7, n - 0.3)
         ax.set_xlim(0, 100)
         ax.set_xlabel(axis_label)
@@ -169,6 +170,31 @@ def kecamatan_figure(labels: Sequence[str], series: Mapping[str, Sequence[float]
                     color=colours.get(key, "#888888"), label=t(f"kecamatan.series.{key}"))  # fmt: skip
         ax.set_yticks(y, list(labels))
         ax.set_ylim(-0.6, n - 0.4)
-        ax.set_xlabel(t("fig.percent_of_households"))
+        ax.set_xlabel(t("fig.percent_of_units"))
         ax.legend(loc="lower right")
+        return svg_data_uri(fig)
+
+
+def cost_curve_figure(curves: Mapping[tuple[str, str], pd.DataFrame], programs: Sequence[str], before: float,
+                      t: Translator, *, official: float | None = None) -> str:
+    """Per programme: the poverty headcount after transfers against the yearly cost, one line per method."""
+    progs = [p for p in programs if any(k[0] == p for k in curves)]
+    with matplotlib.rc_context(RC):
+        fig = _new_figure(9.0, 3.4)
+        axes = np.atleast_1d(fig.subplots(1, max(len(progs), 1)))
+        for ax, prog in zip(axes, progs, strict=False):
+            for (p, method), curve in curves.items():
+                if p != prog or curve.empty:
+                    continue
+                style = {"ls": ":"} if method == "perfect" else {}
+                ax.plot(curve["cost"] / 1e9, 100 * curve["headcount_after"], lw=1.6,
+                        color=COLOURS.get(method, "#444444"), label=t(f"budget.method.{method}"), **style)
+            ax.axhline(100 * before, color="#333333", lw=0.8, ls="--")
+            if official is not None:
+                ax.axhline(100 * official, color="#8a5a00", lw=0.8, ls="-.", label=t("budget.official_line"))
+            ax.set_title(t(f"budget.program_short.{prog}") if t.get(f"budget.program_short.{prog}") else prog)
+            ax.set_xlabel(t("budget.cost_axis"))
+            ax.set_ylabel(t("budget.headcount_axis"))
+            ax.set_xlim(left=0)
+        axes[0].legend(loc="upper right", fontsize=7)
         return svg_data_uri(fig)
