@@ -257,10 +257,14 @@ def simulation_context(sim: Any, t: Translator, info: ReportInfo) -> dict[str, A
         amount = t(f"budget.amount.{part['amount_basis'].iloc[0]}")
         rows = []
         for r in part.itertuples():
+            if r.method == "model" and r.basis == "budget" and settings.get("budget") is None:
+                continue  # the common budget is the model's own cost: the same row twice
             rows.append({
                 "method": t(f"budget.method.{r.method}"), "basis": t(f"budget.basis.{r.basis}"),
                 "households": t.num(r.households), "persons": t.num(r.persons),
-                "cost": t.billions(r.cost), "leakage": t.pct(r.leakage_share),
+                "cost": t.billions(r.cost),
+                "leakage": (f"{t.billions(r.leakage_cost)} ({t.pct(r.leakage_share)})"
+                            if np.isfinite(r.leakage_cost) else MISSING),
                 "unspent": (t("budget.unspent", amount=t.billions(r.budget_unspent))
                             if r.basis == "budget" and r.budget_unspent > 0.005 * r.budget else ""),
                 "headcount": t.pct(r.headcount_after, 2), "gap": t.pct(r.gap_after, 2),
@@ -673,10 +677,12 @@ def _comparison(validation: list[Mapping[str, Any]], backend: str, baseline: str
             worse.append(name)
         else:
             reading, kind = t("card.comparison.same"), "same"
-        fmt = (lambda v: t.num(v, 3)) if metric in ("spearman", "auc_poor", "r2_log_welfare") else t.pct
+        share = metric not in ("spearman", "auc_poor", "r2_log_welfare")
+        fmt = t.pct if share else (lambda v: t.num(v, 3))
+        sign = "+" if d > 0 else ("−" if d < 0 else "±")
         rows.append({"metric": name, "baseline": fmt(float(base["estimate"])), "backend": fmt(float(mine["estimate"])),
-                     "diff": t.points(d) if fmt is t.pct else f"{'+' if d > 0 else '−' if d < 0 else '±'}{t.num(abs(d), 3)}",
-                     "diff_ci": (t.interval(lo, hi, "points") if fmt is t.pct else t.interval(lo, hi, "num")),
+                     "diff": t.points(d) if share else f"{sign}{t.num(abs(d), 3)}",
+                     "diff_ci": t.interval(lo, hi, "points" if share else "num"),
                      "reading": reading, "kind": kind})  # fmt: skip
     names = {"backend": t.get(f"card.backends.{backend}") or backend,
              "baseline": t.get(f"card.backends.{baseline}") or baseline}

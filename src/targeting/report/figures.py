@@ -177,24 +177,26 @@ def kecamatan_figure(labels: Sequence[str], series: Mapping[str, Sequence[float]
 
 def cost_curve_figure(curves: Mapping[tuple[str, str], pd.DataFrame], programs: Sequence[str], before: float,
                       t: Translator, *, official: float | None = None) -> str:
-    """Per programme: the poverty headcount after transfers against the yearly cost, one line per method."""
+    """Per programme: poverty reduction (headcount, percentage points) against the yearly cost, per method."""
     progs = [p for p in programs if any(k[0] == p for k in curves)]
     with matplotlib.rc_context(RC):
-        fig = _new_figure(9.0, 3.4)
+        fig = _new_figure(9.0, 3.8)
         axes = np.atleast_1d(fig.subplots(1, max(len(progs), 1)))
+        handles: dict[str, Any] = {}
         for ax, prog in zip(axes, progs, strict=False):
             for (p, method), curve in curves.items():
                 if p != prog or curve.empty:
                     continue
                 style = {"ls": ":"} if method == "perfect" else {}
-                ax.plot(curve["cost"] / 1e9, 100 * curve["headcount_after"], lw=1.6,
-                        color=COLOURS.get(method, "#444444"), label=t(f"budget.method.{method}"), **style)
-            ax.axhline(100 * before, color="#333333", lw=0.8, ls="--")
-            if official is not None:
-                ax.axhline(100 * official, color="#8a5a00", lw=0.8, ls="-.", label=t("budget.official_line"))
-            ax.set_title(t(f"budget.program_short.{prog}") if t.get(f"budget.program_short.{prog}") else prog)
+                (line,) = ax.plot(curve["cost"] / 1e9, 100 * (before - curve["headcount_after"]), lw=1.6,
+                                  color=COLOURS.get(method, "#444444"), label=t(f"budget.method.{method}"),
+                                  **style)
+                handles.setdefault(method, line)
+            ax.set_title(t.get(f"budget.program_short.{prog}") or prog)
             ax.set_xlabel(t("budget.cost_axis"))
-            ax.set_ylabel(t("budget.headcount_axis"))
+            ax.set_ylabel(t("budget.reduction_axis"))
             ax.set_xlim(left=0)
-        axes[0].legend(loc="upper right", fontsize=7)
+            ax.set_ylim(bottom=0)
+        fig.legend(list(handles.values()), [h.get_label() for h in handles.values()], loc="outside lower center",
+                   ncols=min(len(handles), 3), fontsize=8)
         return svg_data_uri(fig)
