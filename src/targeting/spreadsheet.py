@@ -222,6 +222,7 @@ class _SharedStrings:
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
         self.count = 0
+        self._bodies: dict[tuple[str, bool, bool], str] = {}
 
     def cell(self, text: str, wrap: bool, header: bool = False) -> str:
         """The cell body (after ``<c r=".."``) for a text: an explicit string, never a formula.
@@ -229,6 +230,14 @@ class _SharedStrings:
         A formula-like text also gets Excel's quote prefix, so editing the cell keeps it text (a
         header too: it then loses the header's bold, not its safety).
         """
+        self.count += 1
+        memo = (text, wrap, header)
+        body = self._bodies.get(memo)
+        if body is None:
+            body = self._bodies[memo] = self._body(text, wrap, header)
+        return body
+
+    def _body(self, text: str, wrap: bool, header: bool) -> str:
         clean = _xlsx_clean(text)
         idx = self.index.setdefault(clean, len(self.index))
         if is_formula_like(clean):
@@ -237,7 +246,6 @@ class _SharedStrings:
             style = _STYLE["header"]
         else:
             style = _STYLE["wrap"] if wrap else 0
-        self.count += 1
         return f' t="s"{f" s={chr(34)}{style}{chr(34)}" if style else ""}><v>{idx}</v></c>'
 
     def xml(self) -> str:
@@ -265,15 +273,15 @@ def _column_cells(values: pd.Series, kind: str | None, wrap: bool, strings: _Sha
     if pd.api.types.is_numeric_dtype(s.dtype):
         style = _STYLE.get(kind or "", 0) if kind in ("integer", "decimal", "percent") else 0
         attr = f' s="{style}"' if style else ""
-        out: list[str | None] = []
-        for v in s.astype(object).tolist():
-            if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v)):
-                out.append(None)
-            else:
-                out.append(f"{attr}><v>{v!r}</v></c>" if isinstance(v, float) else f"{attr}><v>{int(v)}</v></c>")
-        return out
+        if pd.api.types.is_integer_dtype(s.dtype):
+            ints = s.to_numpy(dtype=object, na_value=None)
+            return [None if v is None else f"{attr}><v>{int(v)}</v></c>" for v in ints]
+        x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = np.isfinite(x)
+        return [f"{attr}><v>{v!r}</v></c>" if good else None for v, good in zip(x.tolist(), ok.tolist(), strict=True)]
     # Anything else is text; a number held as text stays text (ids keep their leading zeros).
-    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+    values = s.to_numpy(dtype=object, na_value=None) if isinstance(s.dtype, pd.StringDtype) else s.astype(object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     bodies = [_cell_body(v, wrap, strings) for v in uniques.tolist()]
     return [None if c < 0 else bodies[c] for c in codes.tolist()]
 

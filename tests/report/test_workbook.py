@@ -80,12 +80,16 @@ def test_field_rows_hold_what_a_visit_checks_and_nothing_personal():
 
 def test_batches_follow_priority_within_kecamatan_and_group_by_desa():
     rows = field_frame(flagged(), Translator("id"))
-    batches = field_batches(rows, Translator("id"), capacity=1)
-    # Tabang holds A (1) and B (3): two batches of one, the most urgent first; Tenggarong holds C.
-    assert [(title, b["household_id"].tolist()) for title, b in batches] == [
-        ("Tabang 1", ["A"]), ("Tabang 2", ["B"]), ("Tabang 3", ["E"]), ("Tenggarong", ["C"])]
+    sheets = field_batches(rows, Translator("id"), capacity=1)
+    # One sheet per kecamatan; Tabang's A (priority 1), B (3) and E (4) are three batches of one.
+    assert [(title, b["household_id"].tolist(), b["batch"].tolist()) for title, b in sheets] == [
+        ("Tabang", ["A", "B", "E"], [1, 2, 3]), ("Tenggarong", ["C"], [1])]
+    # One batch: grouped by desa (Desa Tabang 01: B, E; then Desa Tabang 02: A), then priority.
     one = field_batches(rows, Translator("id"), capacity=10)
     assert [(t, b["household_id"].tolist()) for t, b in one] == [("Tabang", ["B", "E", "A"]), ("Tenggarong", ["C"])]
+    two = field_batches(rows, Translator("id"), capacity=2)
+    # Capacity 2: batch 1 = A and B (priorities 1, 3), listed by desa (Tabang 01: B, then Tabang 02: A).
+    assert two[0][1][["household_id", "batch"]].values.tolist() == [["B", 1], ["A", 1], ["E", 2]]
     with pytest.raises(ValueError, match="at least 1 household"):
         field_batches(rows, Translator("id"), capacity=0)
 
@@ -95,7 +99,7 @@ def test_workbook_layout_a_team_can_work_in(tmp_path):
     frame["desa"] = "Desa " + frame["kecamatan"].astype(str) + " " + (frame.index % 5).astype(str)
     result = run_audit(frame, key=KEY, n_boot=0)
     _, xlsx = write_flagged(result.flagged, tmp_path, lang="id", ruleset=load_ruleset("kepmensos_262_2022"),
-                            visit_capacity=250)
+                            visit_capacity=40)
     wb = openpyxl.load_workbook(xlsx)
     names = wb.sheetnames
     assert names[0] == "Daftar lembar" and names[-2:] == ["Kriteria", "Petunjuk"]
@@ -105,8 +109,9 @@ def test_workbook_layout_a_team_can_work_in(tmp_path):
         ws = wb[name]
         header = [c.value for c in ws[1]]
         assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
-        assert 1 <= ws.max_row - 1 <= 250
         n += ws.max_row - 1
+        batch = [c.value for c in ws[openpyxl.utils.get_column_letter(header.index("Kelompok kunjungan") + 1)]][1:]
+        assert batch == sorted(batch) and max(batch) == -(-(ws.max_row - 1) // 40)
         prio_col = header.index("Prioritas") + 1
         welfare_col = header.index("Perkiraan pengeluaran per kapita (Rp/bulan)") + 1
         cell = ws.cell(row=2, column=welfare_col)

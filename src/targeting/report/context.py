@@ -602,13 +602,13 @@ def _crosstab(result: AuditResult, t: Translator) -> list[dict[str, Any]]:
     f = result.flags
     w = f["weight"].to_numpy()
     total = w.sum()
+    sel = f["selected"].to_numpy(dtype=bool)
+    verdicts = f["rule_verdict"].astype("string").to_numpy(dtype=object, na_value="unknown")
     rows = []
     for selected in (True, False):
         cells = []
         for verdict in ("eligible", "not_eligible", "unknown"):
-            mask = (f["selected"].to_numpy() == selected) & (
-                f["rule_verdict"].astype(str).to_numpy() == verdict
-            )
+            mask = (sel == selected) & (verdicts == verdict)
             cells.append({"share": t.pct(w[mask].sum() / total if total > 0 else float("nan")),
                           "n": t.num(mask.sum())})  # fmt: skip
         rows.append(

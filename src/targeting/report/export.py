@@ -2,9 +2,9 @@
 
 * ``flagged_households.csv`` keeps the audit's column names and codes (stable for analysts), with the
   visit ``priority`` first.
-* ``flagged_households.xlsx`` is the workbook an enumerator team works in: one sheet per kecamatan
-  batch of at most ``visit_capacity`` households (the most urgent batch first, each batch ordered by
-  desa, then priority), kecamatan and desa by name, what the visit must check, rupiah as whole
+* ``flagged_households.xlsx`` is the workbook an enumerator team works in: one sheet per kecamatan,
+  its households cut into visit batches of at most ``visit_capacity`` (batch 1 = the most urgent;
+  inside a batch, by desa, then priority), kecamatan and desa by name, what the visit must check, rupiah as whole
   numbers, frozen header, filters, empty columns for the visit's result (drop-down lists), and only
   the reasons a household can check at the door (context such as the kecamatan is left out). A first
   sheet lists the batches; the last ones explain every column and criterion.
@@ -63,7 +63,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 
 #: Columns of the field workbook (keys of ``export.field.*`` in the translations), in order.
 FIELD_COLUMNS: tuple[str, ...] = (
-    "priority", "household_id", "head_nik_pseudonym", "kecamatan", *LOCATION_COLUMNS, "purpose",
+    "priority", "batch", "household_id", "head_nik_pseudonym", "kecamatan", *LOCATION_COLUMNS, "purpose",
     "other_flags", "household_size", "desil", "predicted_welfare", "weight", "rule_verdict",
     "criteria_met", "criteria_unknown", "reasons_checkable",
 )  # fmt: skip
@@ -143,26 +143,24 @@ def field_frame(flagged: pd.DataFrame, t: Translator) -> pd.DataFrame:
 
 
 def field_batches(rows: pd.DataFrame, t: Translator, capacity: int) -> list[tuple[str, pd.DataFrame]]:
-    """(sheet title, rows) per kecamatan batch of at most ``capacity`` households.
+    """(sheet title, rows) per kecamatan, its households cut into visit batches of at most ``capacity``.
 
-    Batches follow priority (batch 1 of a kecamatan holds its most urgent households); inside a batch
-    the rows are grouped by desa (a team's route), then by priority.
+    Batches follow priority (batch 1 of a kecamatan holds its most urgent households) and are numbered
+    in the column ``batch``; inside a batch the rows are grouped by desa (a team's route), then by
+    priority. One sheet per kecamatan (not per batch) keeps the workbook quick to open: a spreadsheet
+    pays for every sheet, and a team filters its batch with the header's filter button.
     """
     if capacity < 1:
         raise ValueError(f"visit capacity must be at least 1 household, not {capacity}")
     if rows.empty:
-        return [(t("export.sheet_empty"), rows)]
+        return [(t("export.sheet_empty"), rows.assign(batch=pd.Series(dtype="int64")))]
     kec = rows["kecamatan"].fillna(t("groups.missing")) if "kecamatan" in rows else pd.Series("", index=rows.index)
     out: list[tuple[str, pd.DataFrame]] = []
     for name in sorted(kec.unique()):
-        part = rows[kec == name].sort_values("priority", kind="stable")
-        n_batches = -(-len(part) // capacity)
-        for b in range(n_batches):
-            batch = part.iloc[b * capacity:(b + 1) * capacity]
-            keys = [c for c in ("desa", "priority") if c in batch.columns]
-            batch = batch.sort_values(keys, kind="stable")
-            title = str(name) if n_batches == 1 else f"{name} {b + 1}"
-            out.append((title[:31], batch.reset_index(drop=True)))
+        part = rows[kec == name].sort_values("priority", kind="stable").reset_index(drop=True)
+        part.insert(1, "batch", (np.arange(len(part)) // capacity + 1).astype("int64"))
+        keys = ["batch", *[c for c in ("desa", "priority") if c in part.columns]]
+        out.append((str(name)[:31], part.sort_values(keys, kind="stable").reset_index(drop=True)))
     return out
 
 
@@ -171,12 +169,12 @@ def _header(t: Translator, key: str) -> str:
 
 
 def _layout(frame: pd.DataFrame, t: Translator) -> SheetLayout:
-    widths = {"priority": 9, "household_id": 14, "head_nik_pseudonym": 19, "kecamatan": 16, "desa": 24,
+    widths = {"priority": 9, "batch": 9, "household_id": 14, "head_nik_pseudonym": 19, "kecamatan": 16, "desa": 24,
               "address": 30, "purpose": 30, "other_flags": 26, "household_size": 9, "desil": 7,
               "predicted_welfare": 16, "weight": 9, "rule_verdict": 15, "criteria_met": 14,
               "criteria_unknown": 14, "reasons_checkable": 60, "visit_date": 12, "enumerator": 16,
               "visit_result": 20, "data_match": 14, "visit_note": 40}  # fmt: skip
-    formats = {"priority": "integer", "household_size": "integer", "desil": "integer",
+    formats = {"priority": "integer", "batch": "integer", "household_size": "integer", "desil": "integer",
                "predicted_welfare": "integer", "weight": "decimal"}  # fmt: skip
     return SheetLayout(
         widths={_header(t, k): w for k, w in widths.items()},
@@ -197,15 +195,16 @@ def _overview(batches: Sequence[tuple[str, pd.DataFrame]], t: Translator) -> pd.
     rows = []
     for title, b in batches:
         desa = b["desa"].dropna().astype(str).unique().tolist() if "desa" in b else []
+        purpose = b["purpose"] if "purpose" in b else pd.Series(dtype="string")
+        left = purpose.isin([t("export.purpose.exclusion_error"), t("export.purpose.rules_not_model")])
         rows.append({
             t("export.overview.sheet"): title,
             t("export.overview.households"): len(b),
+            t("export.overview.batches"): int(b["batch"].max()) if len(b) else 0,
             t("export.overview.priority"): (f"{int(b['priority'].min())}–{int(b['priority'].max())}"
                                             if len(b) else ""),
-            t("export.overview.left_out"): int((b["purpose"] == t("export.purpose.exclusion_error")).sum()
-                                                + (b["purpose"] == t("export.purpose.rules_not_model")).sum()),
-            t("export.overview.selected"): int((b["purpose"] == t("export.purpose.inclusion_error")).sum()
-                                                + (b["purpose"] == t("export.purpose.model_not_rules")).sum()),
+            t("export.overview.left_out"): int(left.sum()),
+            t("export.overview.selected"): int(len(b) - left.sum()),
             t("export.overview.desa"): ", ".join(sorted(desa)),
         })  # fmt: skip
     return pd.DataFrame(rows)
@@ -255,7 +254,7 @@ def write_flagged(
         })  # fmt: skip
         layouts[t("export.sheet_criteria")] = SheetLayout(widths={t("ruleset.text_id"): 70, t("ruleset.text_en"): 70},
                                                           wrap=[t("ruleset.text_id"), t("ruleset.text_en")])
-    sheets[t("export.sheet_legend")] = _legend(rows.columns, t)
+    sheets[t("export.sheet_legend")] = _legend(batches[0][1].columns, t)
     layouts[t("export.sheet_legend")] = SheetLayout(widths={t("export.legend_column"): 34,
                                                             t("export.legend_meaning"): 90},
                                                     wrap=[t("export.legend_meaning")], autofilter=False)

@@ -59,6 +59,7 @@ class SimHouseholds:
     welfare: FloatArray  # measured per-capita welfare per month (nan where unknown)
     poor: BoolArray | None  # truth where known (None without any truth)
     line: float | None
+    _orders: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def persons(self) -> FloatArray:
@@ -110,11 +111,21 @@ def households_from(frame: pd.DataFrame, *, line: float | None = None, region: s
 
 
 def _model_order(h: SimHouseholds) -> IntArray:
-    return np.lexsort((np.arange(len(h.predicted)), h.predicted)).astype(np.int64)
+    if h._orders.get("model") is None:
+        h._orders["model"] = np.lexsort((np.arange(len(h.predicted)), h.predicted)).astype(np.int64)
+    return h._orders["model"]
 
 
 def method_order(h: SimHouseholds, method: str) -> IntArray | None:
     """Households in the order ``method`` would take them (only those it may take); None if it cannot run."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+    if method not in h._orders:
+        h._orders[method] = _method_order(h, method)
+    return h._orders[method]
+
+
+def _method_order(h: SimHouseholds, method: str) -> IntArray | None:
     if method == "model":
         return _model_order(h)
     if method in ("rules", "model_within_rules"):
@@ -129,22 +140,26 @@ def method_order(h: SimHouseholds, method: str) -> IntArray | None:
         if h.region is None:
             return None
         base = _model_order(h)
-        share = np.empty(len(base))
         pers = h.persons
-        codes, inverse = np.unique(h.region, return_inverse=True)
-        for g in range(len(codes)):  # a loop over kecamatan (tens)
-            rows = base[inverse[base] == g]
-            cum = np.cumsum(pers[rows])
-            # A household's place: the share of its kecamatan's persons taken before it is done.
-            share[rows] = (cum - pers[rows]) / max(cum[-1], 1e-12) if len(rows) else 0
+        codes, _ = pd.factorize(h.region)
+        g = codes[base]
+        # A household's place: the share of its kecamatan's persons taken before it (model order inside).
+        by_group = np.argsort(g, kind="stable")  # base positions grouped by kecamatan, model order kept
+        rows = base[by_group]
+        p = pers[rows]
+        cum = np.cumsum(p)
+        starts = np.r_[0, np.flatnonzero(np.diff(g[by_group])) + 1]
+        sizes = np.diff(np.r_[starts, len(rows)])
+        offset = np.repeat(cum[starts] - p[starts], sizes)
+        totals = np.repeat(np.add.reduceat(p, starts), sizes)
+        share = np.empty(len(base))
+        share[rows] = (cum - p - offset) / np.maximum(totals, 1e-12)
         return np.lexsort((np.arange(len(share)), share)).astype(np.int64)
-    if method == "perfect":
-        if not h.has_welfare:
-            return None
-        known = np.isfinite(h.welfare)
-        order = np.lexsort((np.arange(len(h.welfare)), np.where(known, h.welfare, np.inf)))
-        return order[known[order]].astype(np.int64)
-    raise ValueError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+    if h.line is None or not h.has_welfare:  # perfect
+        return None
+    known = np.isfinite(h.welfare)
+    order = np.lexsort((np.arange(len(h.welfare)), np.where(known, h.welfare, np.inf)))
+    return order[known[order]].astype(np.int64)
 
 
 def cutoff_selection(h: SimHouseholds, method: str, desil_min: int, desil_max: int) -> BoolArray | None:
@@ -173,17 +188,21 @@ def cutoff_selection(h: SimHouseholds, method: str, desil_min: int, desil_max: i
 
 @dataclass(frozen=True)
 class Transfers:
-    """What each household would receive from one programme: Rp per year (cost), and income per capita per month."""
+    """What each household would receive from one programme, and what that does, per household.
+
+    ``annual`` Rp per year (cost), ``income_pc_month`` what it adds to welfare per person per month;
+    ``cost``, ``leak`` (cost to the non-poor), ``lifted`` (persons leaving poverty) and ``gap_fall``
+    (persons x fall in the poverty gap) are each household's share of a selection's totals, so any
+    selection's totals are sums over it (and a cost curve is a cumulative sum).
+    """
 
     annual: FloatArray
     income_pc_month: FloatArray
     basis: str
-
-
-def transfers(h: SimHouseholds, benefit: Benefit, day: date) -> Transfers:
-    annual, basis = benefit.annual_amounts(h.frame, day)
-    income = annual / 12.0 / h.size if benefit.counts_as_income else np.zeros_like(annual)
-    return Transfers(annual, income, basis)
+    cost: FloatArray
+    leak: FloatArray | None
+    lifted: FloatArray | None
+    gap_fall: FloatArray | None
 
 
 def _fgt(h: SimHouseholds, extra: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
@@ -195,39 +214,61 @@ def _fgt(h: SimHouseholds, extra: FloatArray | None = None) -> tuple[FloatArray,
     return (gap > 0).astype(float), gap
 
 
+def transfers(h: SimHouseholds, benefit: Benefit, day: date) -> Transfers:
+    annual, basis = benefit.annual_amounts(h.frame, day)
+    income = annual / 12.0 / h.size if benefit.counts_as_income else np.zeros_like(annual)
+    cost = h.weight * annual
+    leak = cost * ~h.poor if h.poor is not None else None
+    lifted = gap_fall = None
+    if h.has_welfare:
+        p0, g0 = _fgt(h)
+        p1, g1 = _fgt(h, income)
+        lifted, gap_fall = h.persons * (p0 - p1), h.persons * (g0 - g1)
+    return Transfers(annual, income, basis, cost, leak, lifted, gap_fall)
+
+
+def _baseline(h: SimHouseholds) -> tuple[float, float, float]:
+    """(persons with measured welfare, poor persons, persons x poverty gap) before any transfer."""
+    if "baseline" not in h._orders:
+        known = np.isfinite(h.welfare)
+        p0, g0 = _fgt(h)
+        pers = h.persons
+        h._orders["baseline"] = np.array([float(pers[known].sum()), float(pers @ p0), float(pers @ g0)])
+    total, poor, gap = h._orders["baseline"]  # type: ignore[misc]
+    return float(total), float(poor), float(gap)
+
+
 def evaluate_selection(h: SimHouseholds, t: Transfers, selected: BoolArray) -> dict[str, float]:
     """Reach, cost, leakage and (where welfare is measured) poverty after transfers of one selection."""
-    w, pers = h.weight, h.persons
-    cost = float((w * t.annual)[selected].sum())
+    sel = selected.astype(np.float64)
+    cost = float(t.cost @ sel)
     out: dict[str, float] = {
-        "households": float(w[selected].sum()),
-        "persons": float(pers[selected].sum()),
+        "households": float(h.weight @ sel),
+        "persons": float(h.persons @ sel),
         "cost": cost,
         "leakage_cost": float("nan"),
         "leakage_share": float("nan"),
     }
-    if h.poor is not None:
-        leak = float((w * t.annual)[selected & ~h.poor].sum())
+    if t.leak is not None:
+        leak = float(t.leak @ sel)
         out["leakage_cost"] = leak
         out["leakage_share"] = leak / cost if cost > 0 else float("nan")
     for k in ("headcount_before", "headcount_after", "gap_before", "gap_after", "persons_lifted"):
         out[k] = float("nan")
-    if h.has_welfare:
-        known = np.isfinite(h.welfare)
-        total = float(pers[known].sum())
-        p0, g0 = _fgt(h)
-        p1, g1 = _fgt(h, np.where(selected, t.income_pc_month, 0.0))
-        out["headcount_before"] = float(pers @ p0) / total
-        out["headcount_after"] = float(pers @ p1) / total
-        out["gap_before"] = float(pers @ g0) / total
-        out["gap_after"] = float(pers @ g1) / total
-        out["persons_lifted"] = float(pers @ (p0 - p1))
+    if t.lifted is not None and t.gap_fall is not None:
+        total, poor, gap = _baseline(h)
+        lifted = float(t.lifted @ sel)
+        out["headcount_before"] = poor / total
+        out["headcount_after"] = (poor - lifted) / total
+        out["gap_before"] = gap / total
+        out["gap_after"] = (gap - float(t.gap_fall @ sel)) / total
+        out["persons_lifted"] = lifted
     return out
 
 
 def budget_selection(h: SimHouseholds, t: Transfers, order: IntArray, budget: float) -> BoolArray:
     """Households taken in ``order`` while the cumulative cost stays within ``budget``."""
-    cum = np.cumsum((h.weight * t.annual)[order])
+    cum = np.cumsum(t.cost[order])
     take = order[: int(np.searchsorted(cum, budget * (1 + 1e-12), side="right"))]
     out = np.zeros(len(h.weight), dtype=bool)
     out[take] = True
@@ -236,23 +277,19 @@ def budget_selection(h: SimHouseholds, t: Transfers, order: IntArray, budget: fl
 
 def cost_curve(h: SimHouseholds, t: Transfers, order: IntArray, points: int = 121) -> pd.DataFrame:
     """Cost against poverty headcount and gap as households are added in ``order`` (welfare measured)."""
-    if not h.has_welfare or order.size == 0:
+    if t.lifted is None or t.gap_fall is None or order.size == 0:
         return pd.DataFrame(columns=["cost", "headcount_after", "gap_after", "households"])
-    known = np.isfinite(h.welfare)
-    pers = h.persons
-    total = float(pers[known].sum())
-    p0, g0 = _fgt(h)
-    p1, g1 = _fgt(h, t.income_pc_month)
-    cost = np.concatenate([[0.0], np.cumsum((h.weight * t.annual)[order])])
-    d_head = np.concatenate([[0.0], np.cumsum((pers * (p0 - p1))[order])])
-    d_gap = np.concatenate([[0.0], np.cumsum((pers * (g0 - g1))[order])])
-    hh = np.concatenate([[0.0], np.cumsum(h.weight[order])])
+    total, poor, gap = _baseline(h)
     pick = np.unique(np.linspace(0, order.size, points).round().astype(np.int64))
+
+    def cum(x: FloatArray) -> FloatArray:
+        return np.concatenate([[0.0], np.cumsum(x[order])])[pick]
+
     return pd.DataFrame({
-        "cost": cost[pick],
-        "headcount_after": (float(pers @ p0) - d_head[pick]) / total,
-        "gap_after": (float(pers @ g0) - d_gap[pick]) / total,
-        "households": hh[pick],
+        "cost": cum(t.cost),
+        "headcount_after": (poor - cum(t.lifted)) / total,
+        "gap_after": (gap - cum(t.gap_fall)) / total,
+        "households": cum(h.weight),
     })
 
 
@@ -318,7 +355,7 @@ def simulate(
         t = transfers(h, benefit, day)
         model_cut = cutoff_selection(h, "model", lo, hi)
         assert model_cut is not None
-        prog_budget = budget if budget is not None else float((h.weight * t.annual)[model_cut].sum())
+        prog_budget = budget if budget is not None else float(t.cost[model_cut].sum())
         for method in methods:
             order = method_order(h, method)
             if order is None:
