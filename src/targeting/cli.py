@@ -388,6 +388,19 @@ def audit(
     pseudonymize_ids: Annotated[
         bool, typer.Option(help="Also replace household ids by keyed pseudonyms in every output.")
     ] = False,
+    current_beneficiaries: Annotated[
+        Path | None, typer.Option(help="Current beneficiaries (KPM): CSV/xlsx/Parquet with household_id, "
+                                       "head_nik (pseudonymised as read) or head_nik_pseudonym.")
+    ] = None,
+    visit_capacity: Annotated[
+        int | None, typer.Option(help="Households per visit batch in the field workbook (default 300).")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Rp per year for the budget scenarios (default: the model's cost).")
+    ] = None,
+    no_simulation: Annotated[
+        bool, typer.Option("--no-simulation", help="Leave out the budget and poverty-impact section.")
+    ] = False,
 ) -> None:
     """Audit model vs rules vs measured welfare / tulis laporan audit (HTML, PDF, daftar verifikasi).
 
@@ -403,11 +416,46 @@ def audit(
         get_settings(), decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
         program=program, selection=selection, data_source=data_source, synthetic=synthetic, n_boot=n_boot,
         seed=seed,
-        pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids,
+        pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids, current_beneficiaries=current_beneficiaries,
+        visit_capacity=visit_capacity, simulate=not no_simulation, budget=budget,
     )  # fmt: skip
     for name, path in paths.as_dict().items():
         if path is not None:
             typer.echo(f"{name}: {path}")
+
+
+@app.command()
+def simulate(
+    decisions: Annotated[Path, typer.Argument(help="decisions.parquet from `targeting score` or `run`.")],
+    program: Annotated[
+        list[str] | None, typer.Option("--program", help="Programme of benefits.yaml (repeat): sembako, pkh, "
+                                                          "pbi_jk. Default: sembako and pkh.")
+    ] = None,
+    method: Annotated[
+        list[str] | None, typer.Option("--method", help="Targeting method (repeat): model, rules, "
+                                                        "model_within_rules, quota_kecamatan, perfect.")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Rp per year for the equal-budget rows (default: the model's cost).")
+    ] = None,
+    benefits: Annotated[
+        Path | None, typer.Option(help="A benefits YAML instead of the shipped benefits.yaml.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Where simulation.csv and the figure go (default: beside DECISIONS).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the table and figure: id (default) or en.")] = "id",
+) -> None:
+    """Anggaran dan dampak kemiskinan / budget and poverty-impact scenarios of each targeting method.
+
+    For each programme and method: households and persons reached, yearly cost, leakage (money to the
+    non-poor) and, where welfare was measured, the poverty headcount and gap after transfers, at the
+    programme's cut-off and at an equal budget. Writes simulation.csv and simulation.svg.
+    """
+    from targeting.jobs.simulate import simulate_job
+
+    simulate_job(decisions, programs=program, methods=method, budget=budget, benefits=benefits,
+                 out_dir=out_dir, lang=lang)
 
 
 # ---- scoring service (api/) -------------------------------------------------------------------------

@@ -171,18 +171,22 @@ _STYLE = {"default": 0, "header": 1, "quoted": 2, "integer": 3, "decimal": 4, "p
 _STYLES_XML = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<numFmts count="2"><numFmt numFmtId="164" formatCode="#,##0"/><numFmt numFmtId="165" formatCode="#,##0.0"/>'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="#,##0"/>'
+    '<numFmt numFmtId="165" formatCode="#,##0.0"/>'
     '</numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
-    '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
-    '<fill><patternFill patternType="solid"><fgColor rgb="FFE8EEF4"/><bgColor indexed="64"/></patternFill></fill>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFE8EEF4"/><bgColor indexed="64"/>'
+    '</patternFill></fill>'
     '</fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
     '<cellXfs count="9">'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" applyAlignment="1">'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" '
+    'applyAlignment="1">'
     '<alignment vertical="top" wrapText="1"/></xf>'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
@@ -258,7 +262,9 @@ class _SharedStrings:
                 f'count="{self.count}" uniqueCount="{len(self.index)}">{"".join(items)}</sst>')
 
 
-def _column_cells(values: pd.Series, kind: str | None, wrap: bool, strings: _SharedStrings) -> list[str | None]:
+def _column_cells(
+    values: pd.Series, kind: str | None, wrap: bool, strings: _SharedStrings
+) -> list[str | None]:
     """Each cell's body (after ``<c r=".."``) of one column; None for an empty cell."""
     s = values
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -278,9 +284,11 @@ def _column_cells(values: pd.Series, kind: str | None, wrap: bool, strings: _Sha
             return [None if v is None else f"{attr}><v>{int(v)}</v></c>" for v in ints]
         x = s.to_numpy(dtype=np.float64, na_value=np.nan)
         ok = np.isfinite(x)
-        return [f"{attr}><v>{v!r}</v></c>" if good else None for v, good in zip(x.tolist(), ok.tolist(), strict=True)]
+        return [f"{attr}><v>{v!r}</v></c>" if good else None
+                for v, good in zip(x.tolist(), ok.tolist(), strict=True)]
     # Anything else is text; a number held as text stays text (ids keep their leading zeros).
-    values = s.to_numpy(dtype=object, na_value=None) if isinstance(s.dtype, pd.StringDtype) else s.astype(object)
+    string = isinstance(s.dtype, pd.StringDtype)
+    values = s.to_numpy(dtype=object, na_value=None) if string else s.astype(object)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     bodies = [_cell_body(v, wrap, strings) for v in uniques.tolist()]
     return [None if c < 0 else bodies[c] for c in codes.tolist()]
@@ -326,7 +334,8 @@ def _sheet_xml(frame: pd.DataFrame, layout: SheetLayout | None, strings: _Shared
             width = lay.widths.get(h, min(max(len(h) * 0.9 + 2, 8), 40))
             cols.append(f'<col min="{j + 1}" max="{j + 1}" width="{width:.1f}" customWidth="1"/>')
         parts.append(f"<cols>{''.join(cols)}</cols>")
-    header = "".join(f'<c r="{letters[j]}1"{strings.cell(h, False, header=True)}' for j, h in enumerate(headers))
+    header = "".join(f'<c r="{letters[j]}1"{strings.cell(h, False, header=True)}'
+                     for j, h in enumerate(headers))
     rows = [f'<row r="1">{header}</row>']
     for i in range(n_rows):  # rows of pre-built cell bodies: the only loop over cells
         r = i + 2
@@ -409,8 +418,8 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame],
         'spreadsheetml.sheet.main+xml"/>'
         '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.'
         'spreadsheetml.styles+xml"/>'
-        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-        f'spreadsheetml.sharedStrings+xml"/>{overrides}</Types>'
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        f'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>{overrides}</Types>'
     )
     root_rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
                  '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'

@@ -120,7 +120,8 @@ def test_rank_kernels_on_multipliers_and_rows_equal_the_weighted_form(sample):
     W = M[:, rows] * weight[rows]
     tg, pg = bs.tie_groups(welfare[rows]), bs.tie_groups(pred[rows])
     w = weight[rows]
-    np.testing.assert_array_equal(bs.spearman_block(M, tg, pg, rows=rows, weight=w), bs.spearman_block(W, tg, pg))
+    np.testing.assert_array_equal(bs.spearman_block(M, tg, pg, rows=rows, weight=w),
+                                  bs.spearman_block(W, tg, pg))
     np.testing.assert_array_equal(bs.auc_block(M, poor[rows], pg, rows=rows, weight=w),
                                   bs.auc_block(W, poor[rows], pg))
     ben = np.stack([sel[rows], poor[rows]]).astype(float)
@@ -141,7 +142,8 @@ def test_unit_multipliers_are_the_expanded_blocks():
         assert unit_of.tolist() == [1, 1, 0, 0, 0, 2]  # units numbered in sorted order of the cluster values
         np.testing.assert_array_equal(W, mult[:, unit_of] * weight)
         sums = bs.unit_sums(weight, np.array([0, 1, 0, 1, 1, 0]), 2, unit_of)
-        np.testing.assert_allclose(mult @ sums.toarray(), W @ bs.onehot(np.array([0, 1, 0, 1, 1, 0]), 2).toarray())
+        onehot = bs.onehot(np.array([0, 1, 0, 1, 1, 0]), 2).toarray()
+        np.testing.assert_allclose(mult @ sums.toarray(), W @ onehot)
 
 
 @given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=30),

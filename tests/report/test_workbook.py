@@ -1,4 +1,4 @@
-"""The field workbook: batches by kecamatan sized to a visit capacity, priority order, layout a team can use."""
+"""The field workbook: kecamatan sheets, visit batches, priority order, a layout a team can use."""
 
 from __future__ import annotations
 
@@ -36,9 +36,11 @@ def hand() -> pd.DataFrame:
         "welfare_true": [500_000.0, 2_000_000, 600_000, 500_000, 1_500_000, 3_000_000],
         "crit_a": pd.array([True, False, True, True, False, False], dtype="boolean"),
         "crit_h": pd.array([True, None, True, True, False, False], dtype="boolean"),
-        "reason_1_code": ["floor_material", "kecamatan", "urban", "floor_material", "has_motorcycle", "has_car"],
+        "reason_1_code": ["floor_material", "kecamatan", "urban", "floor_material", "has_motorcycle",
+                          "has_car"],
         "reason_1_text_id": ["Lantai rumah: tanah — menurunkan", "Kecamatan: Tabang — menurunkan",
-                             "Tinggal di wilayah perkotaan: ya — menaikkan", "Lantai rumah: tanah — menurunkan",
+                             "Tinggal di wilayah perkotaan: ya — menaikkan",
+                             "Lantai rumah: tanah — menurunkan",
                              "Memiliki sepeda motor: ya — menaikkan", "Memiliki mobil: ya — menaikkan"],
         "reason_1_text_en": ["Floor: earth", "Sub-district: Tabang", "Urban: yes", "Floor: earth",
                              "Motorcycle: yes", "Car: yes"],
@@ -71,7 +73,10 @@ def test_field_rows_hold_what_a_visit_checks_and_nothing_personal():
     # Only reasons a household can check: the kecamatan and urban/rural are context, not reasons.
     assert rows.loc[rows["household_id"] == "B", "reasons_checkable"].isna().all()
     assert rows.loc[rows["household_id"] == "C", "reasons_checkable"].isna().all()
-    assert rows.loc[rows["household_id"] == "A", "reasons_checkable"].iloc[0] == "Lantai rumah: tanah — menurunkan"
+    assert (
+        rows.loc[rows["household_id"] == "A", "reasons_checkable"].iloc[0]
+        == "Lantai rumah: tanah — menurunkan"
+    )
     assert rows.loc[rows["household_id"] == "B", "criteria_unknown"].iloc[0] == "h"
     assert "weight" not in rows  # a registry's weights are all 1
     assert not {"head_nik", "welfare_true", "poor_true"} & set(rows.columns)
@@ -83,10 +88,15 @@ def test_batches_follow_priority_within_kecamatan_and_group_by_desa():
     sheets = field_batches(rows, Translator("id"), capacity=1)
     # One sheet per kecamatan; Tabang's A (priority 1), B (3) and E (4) are three batches of one.
     assert [(title, b["household_id"].tolist(), b["batch"].tolist()) for title, b in sheets] == [
-        ("Tabang", ["A", "B", "E"], [1, 2, 3]), ("Tenggarong", ["C"], [1])]
+        ("Tabang", ["A", "B", "E"], [1, 2, 3]),
+        ("Tenggarong", ["C"], [1]),
+    ]
     # One batch: grouped by desa (Desa Tabang 01: B, E; then Desa Tabang 02: A), then priority.
     one = field_batches(rows, Translator("id"), capacity=10)
-    assert [(t, b["household_id"].tolist()) for t, b in one] == [("Tabang", ["B", "E", "A"]), ("Tenggarong", ["C"])]
+    assert [(t, b["household_id"].tolist()) for t, b in one] == [
+        ("Tabang", ["B", "E", "A"]),
+        ("Tenggarong", ["C"]),
+    ]
     two = field_batches(rows, Translator("id"), capacity=2)
     # Capacity 2: batch 1 = A and B (priorities 1, 3), listed by desa (Tabang 01: B, then Tabang 02: A).
     assert two[0][1][["household_id", "batch"]].values.tolist() == [["B", 1], ["A", 1], ["E", 2]]
@@ -98,8 +108,9 @@ def test_workbook_layout_a_team_can_work_in(tmp_path):
     frame = make_decisions(3000, seed=4)
     frame["desa"] = "Desa " + frame["kecamatan"].astype(str) + " " + (frame.index % 5).astype(str)
     result = run_audit(frame, key=KEY, n_boot=0)
-    _, xlsx = write_flagged(result.flagged, tmp_path, lang="id", ruleset=load_ruleset("kepmensos_262_2022"),
-                            visit_capacity=40)
+    _, xlsx = write_flagged(
+        result.flagged, tmp_path, lang="id", ruleset=load_ruleset("kepmensos_262_2022"), visit_capacity=40
+    )
     wb = openpyxl.load_workbook(xlsx)
     names = wb.sheetnames
     assert names[0] == "Daftar lembar" and names[-2:] == ["Kriteria", "Petunjuk"]
@@ -110,7 +121,9 @@ def test_workbook_layout_a_team_can_work_in(tmp_path):
         header = [c.value for c in ws[1]]
         assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
         n += ws.max_row - 1
-        batch = [c.value for c in ws[openpyxl.utils.get_column_letter(header.index("Kelompok kunjungan") + 1)]][1:]
+        batch = [
+            c.value for c in ws[openpyxl.utils.get_column_letter(header.index("Kelompok kunjungan") + 1)]
+        ][1:]
         assert batch == sorted(batch) and max(batch) == -(-(ws.max_row - 1) // 40)
         prio_col = header.index("Prioritas") + 1
         welfare_col = header.index("Perkiraan pengeluaran per kapita (Rp/bulan)") + 1
@@ -118,8 +131,10 @@ def test_workbook_layout_a_team_can_work_in(tmp_path):
         assert isinstance(cell.value, float | int) and cell.value == round(cell.value)
         assert cell.number_format == "#,##0"
         assert isinstance(ws.cell(row=2, column=prio_col).value, int)
-        lists = {str(dv.sqref).split(":")[0].rstrip("0123456789"): dv.formula1
-                 for dv in ws.data_validations.dataValidation}
+        lists = {
+            str(dv.sqref).split(":")[0].rstrip("0123456789"): dv.formula1
+            for dv in ws.data_validations.dataValidation
+        }
         result_col = openpyxl.utils.get_column_letter(header.index("Hasil kunjungan") + 1)
         assert "Ditemui" in lists[result_col] and "Pindah" in lists[result_col]
         assert "Bobot survei" in header  # survey weights vary here, so the column is kept

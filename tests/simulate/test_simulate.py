@@ -37,9 +37,19 @@ def four() -> pd.DataFrame:
 
 
 def flat(per_month: float) -> BenefitConfig:
-    return BenefitConfig.model_validate({"programs": {"prog": {
-        "id": "Program uji", "en": "Test programme", "unit": "household", "counts_as_income": True,
-        "per_month": {"values": {"2020-01-01": per_month}, "evidence": "weak", "source": "test"}}}})
+    return BenefitConfig.model_validate(
+        {
+            "programs": {
+                "prog": {
+                    "id": "Program uji",
+                    "en": "Test programme",
+                    "unit": "household",
+                    "counts_as_income": True,
+                    "per_month": {"values": {"2020-01-01": per_month}, "evidence": "weak", "source": "test"},
+                }
+            }
+        }
+    )
 
 
 def row(table: pd.DataFrame, method: str, basis: str) -> pd.Series:
@@ -63,7 +73,9 @@ def test_cutoff_rows_by_hand() -> None:
 
 
 def test_equal_budget_rows_by_hand() -> None:
-    sim = simulate(four(), programs=["prog"], cutoffs={"prog": (1, 1)}, benefits=flat(20), budget=720, day=DAY)
+    sim = simulate(
+        four(), programs=["prog"], cutoffs={"prog": (1, 1)}, benefits=flat(20), budget=720, day=DAY
+    )
     # Model order A(40), C(55), B(60): all three fit in 720; B reaches 110 and leaves poverty.
     model = row(sim.table, "model", "budget")
     assert (model.households, model.cost, model.budget_unspent) == (3, 720, 0)
@@ -78,7 +90,9 @@ def test_equal_budget_rows_by_hand() -> None:
 
 
 def test_perfect_beats_model_when_budget_binds() -> None:
-    sim = simulate(four(), programs=["prog"], cutoffs={"prog": (1, 1)}, benefits=flat(20), budget=480, day=DAY)
+    sim = simulate(
+        four(), programs=["prog"], cutoffs={"prog": (1, 1)}, benefits=flat(20), budget=480, day=DAY
+    )
     assert row(sim.table, "model", "budget").headcount_after == 0.5  # A, C
     perfect = row(sim.table, "perfect", "budget")  # A, B: B lifted, nothing leaks
     assert (perfect.headcount_after, perfect.leakage_cost) == (0.25, 0)
@@ -106,8 +120,15 @@ def test_cost_curve_ends_at_everyone_and_never_raises_poverty() -> None:
 
 def test_pkh_components_are_capped_largest_first() -> None:
     pkh = load_benefits().program("pkh")
-    frame = pd.DataFrame({"household_size": [7, 2], "n_age_0_5": [2, 0], "n_age_6_17": [3, 0],
-                          "n_age_60_plus": [1, 1], "n_disabled": [0, 0]})
+    frame = pd.DataFrame(
+        {
+            "household_size": [7, 2],
+            "n_age_0_5": [2, 0],
+            "n_age_6_17": [3, 0],
+            "n_age_60_plus": [1, 1],
+            "n_disabled": [0, 0],
+        }
+    )
     amounts, basis = pkh.annual_amounts(frame, DAY)
     # Cap 4: two young children (3,000,000 each), the elderly member (2,400,000), one school child.
     assert basis == "components"

@@ -1,7 +1,8 @@
 """Compiled (numba) bootstrap kernels of the rank metrics: Spearman, AUC and CGH for a block of replicates.
 
 Each takes a block of replicate multipliers ``M`` (replicates x households, as the engine draws them),
-the rows of the family and their weights, and computes per replicate exactly the quantity of the numpy expression it replaces in
+the rows of the family and their weights, and computes per replicate exactly the quantity of the numpy
+expression it replaces in
 :mod:`targeting.audit.bootstrap` (same definitions; sums in another order, so results agree to about
 1e-15 relative): the numpy forms made (replicates x households) temporaries for every step, which on a
 260,000-household registry took most of the audit's time. Loops over households scatter weights into
@@ -44,7 +45,7 @@ def _row_weights(M, r, rows, weight, w):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def spearman_rows(M, rows, weight, tg, nt, pg, npred):  # pragma: no cover - compiled
-    """Weighted Spearman correlation per replicate row of multipliers ``M`` (true and predicted tie groups)."""
+    """Weighted Spearman correlation per replicate row of multipliers ``M`` (true, predicted tie groups)."""
     b = M.shape[0]
     n = rows.shape[0]
     out = np.full(b, NAN)

@@ -83,7 +83,9 @@ def replicate_blocks(
         yield (mult if unit_of is None else mult[:, unit_of]) * weight
 
 
-def unit_sums(weight: FloatArray, codes: IntArray, n_codes: int, unit_of: IntArray | None) -> sparse.csr_array:
+def unit_sums(
+    weight: FloatArray, codes: IntArray, n_codes: int, unit_of: IntArray | None
+) -> sparse.csr_array:
     """(units x codes) sums of ``weight`` per sampling unit and code: ``M @ unit_sums`` = ``W @ onehot``."""
     n = codes.shape[0]
     units = np.arange(n) if unit_of is None else unit_of
@@ -260,7 +262,7 @@ def percentile_interval(replicates: FloatArray, confidence: float) -> tuple[Floa
 
 
 def _linear_quantile(ordered: FloatArray, count: IntArray, q: float) -> FloatArray:
-    """numpy's "linear" quantile of the first ``count`` values of each (sorted) column."""
+    """Numpy's "linear" quantile of the first ``count`` values of each (sorted) column."""
     virtual = (count - 1) * np.float64(q)
     below = np.floor(virtual)
     above = below + 1

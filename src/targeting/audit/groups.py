@@ -382,16 +382,16 @@ def group_metrics(
     codes = _factorized(data.frame, attrs)
 
     # Atoms: households with the same value of every attribute and the same state (one integer key).
-    key = states.astype(np.int64)
+    atom_key = states.astype(np.int64)
     radix = N_STATES
     for a in attrs:
         c, uniq = codes[a]
         if radix * max(len(uniq), 1) >= 2**62:  # too many combinations for one integer: factorise so far
-            key = np.unique(key, return_inverse=True)[1].reshape(-1).astype(np.int64)
-            radix = int(key.max(initial=0)) + 1
-        key = key + radix * c
+            atom_key = np.unique(atom_key, return_inverse=True)[1].reshape(-1).astype(np.int64)
+            radix = int(atom_key.max(initial=0)) + 1
+        atom_key = atom_key + radix * c
         radix *= max(len(uniq), 1)
-    _, first, atom_of = np.unique(key, return_index=True, return_inverse=True)
+    _, first, atom_of = np.unique(atom_key, return_index=True, return_inverse=True)
     atom_of = atom_of.reshape(-1)
     n_atoms = first.shape[0]
     atom_state = states[first]

@@ -27,7 +27,13 @@ REACH_COLUMNS: tuple[str, ...] = (
     "poor_reached", "poor_coverage", "inclusion_error", "is_selection",
 )  # fmt: skip
 UNKNOWN_COLUMNS: tuple[str, ...] = (
-    "group", "n_households", "n_unknown", "share_unknown", "ratio_to_overall", "risk", "criteria",
+    "group",
+    "n_households",
+    "n_unknown",
+    "share_unknown",
+    "ratio_to_overall",
+    "risk",
+    "criteria",
 )
 CHANGE_COLUMNS: tuple[str, ...] = (
     "grouping", "group", "n_households", "current", "model_selected", "model_keep", "model_add",
@@ -43,7 +49,8 @@ def _reach_row(data: AuditData, mask: np.ndarray, key: str, kind: str, **extra: 
     row: dict[str, Any] = {
         "key": key, "kind": kind, "desil_min": None, "desil_max": None,
         "households": int(mask.sum()), "weighted_households": float(w[mask].sum()),
-        "persons": float(pers[mask].sum()), "coverage": float(rw[mask].sum()) / total if total > 0 else np.nan,
+        "persons": float(pers[mask].sum()),
+        "coverage": float(rw[mask].sum()) / total if total > 0 else np.nan,
         "poor_reached": np.nan, "poor_coverage": np.nan, "inclusion_error": np.nan, "is_selection": False,
     }  # fmt: skip
     if data.has_truth:
@@ -52,13 +59,18 @@ def _reach_row(data: AuditData, mask: np.ndarray, key: str, kind: str, **extra: 
         sel_known = float(rw[mask & known].sum())
         row["poor_reached"] = float(rw[mask & poor].sum())
         row["poor_coverage"] = row["poor_reached"] / poor_total if poor_total > 0 else np.nan
-        row["inclusion_error"] = (float(rw[mask & known & ~poor].sum()) / sel_known if sel_known > 0 else np.nan)
+        row["inclusion_error"] = (
+            float(rw[mask & known & ~poor].sum()) / sel_known if sel_known > 0 else np.nan
+        )
     row.update(extra)
     return row
 
 
-def programme_reach(decisions: pd.DataFrame | AuditData, programs: Mapping[str, Mapping[str, Any]] | None = None,
-                    selection: str | None = None) -> pd.DataFrame:
+def programme_reach(
+    decisions: pd.DataFrame | AuditData,
+    programs: Mapping[str, Mapping[str, Any]] | None = None,
+    selection: str | None = None,
+) -> pd.DataFrame:
     """One row per programme (its ``program_<id>`` column) and per selection audited.
 
     ``programs`` is the table's own programme description (``DecisionsMeta.programs``: names and
@@ -70,19 +82,36 @@ def programme_reach(decisions: pd.DataFrame | AuditData, programs: Mapping[str, 
     frame = data.frame
     rows = []
     for col in [c for c in frame.columns if str(c).startswith(PROGRAM_PREFIX)]:
-        key = str(col)[len(PROGRAM_PREFIX):]
+        key = str(col)[len(PROGRAM_PREFIX) :]
         mask = frame[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
         spec = (programs or {}).get(key, {})
-        rows.append(_reach_row(data, mask, key, "program", desil_min=spec.get("desil_min"),
-                               desil_max=spec.get("desil_max"), is_selection=key == selection))
+        rows.append(
+            _reach_row(
+                data,
+                mask,
+                key,
+                "program",
+                desil_min=spec.get("desil_min"),
+                desil_max=spec.get("desil_max"),
+                is_selection=key == selection,
+            )
+        )
     for subject in data.subjects:
         rows.append(_reach_row(data, data.selection(subject), subject, "subject"))
-    return pd.DataFrame.from_records(rows, columns=list(REACH_COLUMNS)) if rows else pd.DataFrame(
-        columns=list(REACH_COLUMNS))
+    return (
+        pd.DataFrame.from_records(rows, columns=list(REACH_COLUMNS))
+        if rows
+        else pd.DataFrame(columns=list(REACH_COLUMNS))
+    )
 
 
-def unknown_verdicts(decisions: pd.DataFrame | AuditData, by: str = "kecamatan", *, risk_ratio: float = 2.0,
-                     min_unknown: int = 10) -> pd.DataFrame:
+def unknown_verdicts(
+    decisions: pd.DataFrame | AuditData,
+    by: str = "kecamatan",
+    *,
+    risk_ratio: float = 2.0,
+    min_unknown: int = 10,
+) -> pd.DataFrame:
     """Households whose rule verdict is ``unknown``, per group of ``by`` (households, not persons).
 
     ``risk`` marks a group whose share is at least ``risk_ratio`` times the overall share with at
@@ -119,8 +148,9 @@ def unknown_verdicts(decisions: pd.DataFrame | AuditData, by: str = "kecamatan",
     return pd.DataFrame.from_records(rows, columns=list(UNKNOWN_COLUMNS))
 
 
-def beneficiary_changes(decisions: pd.DataFrame | AuditData, current: np.ndarray,
-                        by: Sequence[str] | None = None) -> pd.DataFrame:
+def beneficiary_changes(
+    decisions: pd.DataFrame | AuditData, current: np.ndarray, by: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Current beneficiaries against the model's selection and the rules' eligibility, by group.
 
     ``current`` marks each household of the table that is on the current list (KPM). Per group (and
@@ -139,7 +169,8 @@ def beneficiary_changes(decisions: pd.DataFrame | AuditData, current: np.ndarray
         c, s, e = cur & mask, sel & mask, elig & mask
         return {
             "grouping": grouping, "group": group, "n_households": int(mask.sum()), "current": int(c.sum()),
-            "model_selected": int(s.sum()), "model_keep": int((c & s).sum()), "model_add": int((s & ~c).sum()),
+            "model_selected": int(s.sum()), "model_keep": int((c & s).sum()),
+            "model_add": int((s & ~c).sum()),
             "model_remove": int((c & ~s).sum()),
             "rules_eligible": int(e.sum()) if data.has_rules else np.nan,
             "rules_add": int((e & ~c).sum()) if data.has_rules else np.nan,

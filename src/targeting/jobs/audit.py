@@ -97,7 +97,9 @@ def read_current_beneficiaries(path: Path, frame: Any, key: bytes) -> tuple[Any,
         else:
             raise InputFileError(f"--current-beneficiaries {path}: use a .csv, .xlsx or .parquet file")
     except (OSError, ValueError) as exc:
-        raise InputFileError(f"--current-beneficiaries {path}: cannot read it ({type(exc).__name__})") from exc
+        raise InputFileError(
+            f"--current-beneficiaries {path}: cannot read it ({type(exc).__name__})"
+        ) from exc
     if "household_id" in table.columns:
         given = table["household_id"].astype("string").str.strip().dropna()
         mask = frame["household_id"].astype("string").isin(set(given)).to_numpy(dtype=bool)
@@ -162,9 +164,9 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
 
         programs = [p for p in ("sembako", "pkh") if p in meta.programs]
         if programs:
-            sim = run_simulation(frame, programs=programs, budget=budget,
-                                 line=meta.truth.line if meta.truth is not None else None,
-                                 cutoffs={k: (v["desil_min"], v["desil_max"]) for k, v in meta.programs.items()})
+            cutoffs = {k: (v["desil_min"], v["desil_max"]) for k, v in meta.programs.items()}
+            sim = run_simulation(frame, programs=programs, budget=budget, cutoffs=cutoffs,
+                                 line=meta.truth.line if meta.truth is not None else None)
     ruleset = (meta.ruleset or {}).get("id") if meta is not None else "kepmensos_262_2022"
     if meta is None and "rule_verdict" not in frame.columns:
         ruleset = None

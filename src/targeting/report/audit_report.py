@@ -76,8 +76,8 @@ def render_audit_html(
     """The report as one self-contained HTML string (inline CSS, figures as data URIs, no script)."""
     info = info or ReportInfo()
     ctx = build_context(
-        result, model_card=model_card, ruleset=ruleset, info=info, lang=lang, generated=generated, files=files,
-        simulation=simulation,
+        result, model_card=model_card, ruleset=ruleset, info=info, lang=lang, generated=generated,
+        files=files, simulation=simulation,
     )
     css = resources.files("targeting.report").joinpath("templates").joinpath("report.css").read_text("utf-8")
     title = info.title or ctx.t("report.title", district=info.district)
@@ -137,7 +137,8 @@ def write_audit_report(
     sim_csv = out_dir / "simulation.csv" if simulation is not None else None
     html = render_audit_html(
         result, model_card=model_card, ruleset=rs, info=info, lang=lang, generated=generated,
-        files={"csv": csv_path.name, "xlsx": xlsx_path.name, "groups": groups_csv.name}, simulation=simulation,
+        files={"csv": csv_path.name, "xlsx": xlsx_path.name, "groups": groups_csv.name},
+        simulation=simulation,
     )  # fmt: skip
     html_path = out_dir / HTML_NAME
     html_path.write_text(html, encoding="utf-8")
@@ -161,7 +162,7 @@ def write_audit_report(
             "lang": lang,
             **result.to_dict(),
         }
-        if simulation is not None:
+        if simulation is not None and sim_csv is not None:
             payload["simulation"] = simulation.to_dict()
             write_csv(simulation.table, sim_csv)
         json_path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")

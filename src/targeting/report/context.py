@@ -155,7 +155,7 @@ def _fmt(t: Translator, metric: str, x: float) -> str:
 
 
 def _programme_name(t: Translator, key: str, info: ReportInfo | None) -> str:
-    """A programme with its desil range ("Program Keluarga Harapan (PKH), desil 1–4"), or a selection's name."""
+    """A programme with its desil range ("Program Keluarga Harapan (PKH), desil 1–4"), or a selection."""
     spec = (info.programs if info is not None else {}).get(key)
     if spec:
         name = spec.get(t.lang) or spec.get("id") or key
@@ -213,8 +213,10 @@ def _unknowns(result: AuditResult, t: Translator) -> dict[str, Any]:
     for r in u.itertuples():
         is_total = r.group == "__all__"
         rows.append({"label": t("unknowns.total") if is_total else group_label(t, "kecamatan", r.group),
-                     "n": t.num(r.n_households), "unknown": t.num(r.n_unknown), "share": t.pct(r.share_unknown),
-                     "ratio": t.num(r.ratio_to_overall, 1) + "×" if np.isfinite(r.ratio_to_overall) else MISSING,
+                     "n": t.num(r.n_households), "unknown": t.num(r.n_unknown),
+                     "share": t.pct(r.share_unknown),
+                     "ratio": ((t.num(r.ratio_to_overall, 1) + "×") if np.isfinite(r.ratio_to_overall)
+                               else MISSING),
                      "criteria": r.criteria or MISSING, "risk": bool(r.risk), "total": is_total})  # fmt: skip
     n_risk = int(u["risk"].astype(bool).sum())
     intro = t("unknowns.intro", n=t.num(total.n_unknown), share=t.pct(total.share_unknown), n_risk=n_risk)
@@ -230,8 +232,12 @@ def _changes(result: AuditResult, t: Translator) -> dict[str, Any]:
     for grouping in ["__all__", *[g for g in ch["grouping"].unique() if g != "__all__"]]:
         part = ch[ch["grouping"] == grouping]
         label = t("current.district") if grouping == "__all__" else attr_label(t, grouping)
-        rows = [{"label": t("current.district") if grouping == "__all__" else group_label(t, grouping, r.group),
-                 "current": t.num(r.current), "model_keep": t.num(r.model_keep), "model_add": t.num(r.model_add),
+        def name(g: str, grouping: str = grouping) -> str:
+            return t("current.district") if grouping == "__all__" else group_label(t, grouping, g)
+
+        rows = [{"label": name(r.group),
+                 "current": t.num(r.current), "model_keep": t.num(r.model_keep),
+                 "model_add": t.num(r.model_add),
                  "model_remove": t.num(r.model_remove), "rules_add": t.num(r.rules_add),
                  "rules_remove": t.num(r.rules_remove)} for r in part.itertuples()]  # fmt: skip
         blocks.append({"label": label, "rows": rows})
@@ -273,9 +279,11 @@ def simulation_context(sim: Any, t: Translator, info: ReportInfo) -> dict[str, A
         programs.append({"key": key, "label": _programme_name(t, key, info), "amount": amount, "rows": rows})
     first = table.iloc[0]
     ref = settings.get("reference_poverty") or {}
-    note = t("budget.note", before=t.pct(first.headcount_before, 2), gap=t.pct(first.gap_before, 2),
-             official=t.pct(ref.get("rate"), 2), official_source=ref.get("source", MISSING),
-             line=t.rupiah(settings.get("line")), day=settings.get("day")) if has_welfare else t("budget.note_no_welfare")
+    note = t("budget.note_no_welfare")
+    if has_welfare:
+        note = t("budget.note", before=t.pct(first.headcount_before, 2), gap=t.pct(first.gap_before, 2),
+                 official=t.pct(ref.get("rate"), 2), official_source=ref.get("source", MISSING),
+                 line=t.rupiah(settings.get("line")), day=settings.get("day"))
     fig = None
     if has_welfare and sim.curves:
         fig = Figure(figures.cost_curve_figure(sim.curves, settings["programs"], first.headcount_before, t,
@@ -345,7 +353,8 @@ def _findings(result: AuditResult, t: Translator, numbers: dict[str, Number],
     sel = _selection_row(result)
     if sel is not None:
         out.append({"key": "summary.finding_program", "numbers": ["model.coverage"],
-                    "extra": {"program": _programme_name(t, sel.key, info), "households": t.num(sel.households),
+                    "extra": {"program": _programme_name(t, sel.key, info),
+                              "households": t.num(sel.households),
                               "persons": t.num(sel.persons)}})  # fmt: skip
     if result.has_truth:
         ee = _metric_row(m, "model", "exclusion_error")
@@ -381,7 +390,8 @@ def _findings(result: AuditResult, t: Translator, numbers: dict[str, Number],
         names = ", ".join(f"{group_label(t, 'kecamatan', r.group)} {t.pct(r.share_unknown)}"
                           for r in risky.head(4).itertuples())
         out.append({"key": "summary.finding_unknown_risk", "numbers": [],
-                    "extra": {"n": t.num(total.n_unknown), "share": t.pct(total.share_unknown), "where": names}})
+                    "extra": {"n": t.num(total.n_unknown), "share": t.pct(total.share_unknown),
+                              "where": names}})
     out.append({"key": "summary.finding_flagged", "numbers": ["flagged"], "extra": {}})
     for f in out:
         f["html"] = finding_html(t, numbers, f)
@@ -638,7 +648,7 @@ def _plain_card(card: Any) -> dict[str, Any]:
     return dict(card or {})
 
 
-#: Validation metrics the model card compares with the OLS baseline: (metric, coverage label, higher is better).
+#: Validation metrics the card compares with the OLS baseline: (metric, coverage label, higher is better).
 CARD_COMPARISON: tuple[tuple[str, str, bool], ...] = (
     ("spearman", "", True),
     ("auc_poor", "", True),
@@ -655,7 +665,8 @@ def _comparison(validation: list[Mapping[str, Any]], backend: str, baseline: str
     """Rows comparing ``backend`` with ``baseline`` out of sample, and the verdict (kind, text)."""
     def find(b: str, metric: str, label: str) -> Mapping[str, Any] | None:
         for rec in validation:
-            if rec.get("backend") == b and rec.get("metric") == metric and (rec.get("coverage_label") or "") == label:
+            same = rec.get("backend") == b and rec.get("metric") == metric
+            if same and (rec.get("coverage_label") or "") == label:
                 return rec
         return None
 
@@ -667,8 +678,10 @@ def _comparison(validation: list[Mapping[str, Any]], backend: str, baseline: str
         d = float(mine["diff_vs_baseline"])
         lo, hi = float(mine.get("diff_ci_low") or np.nan), float(mine.get("diff_ci_high") or np.nan)
         gain_lo, gain_hi = (lo, hi) if higher else (-hi, -lo)  # gain > 0: the backend is better
-        name = t(f"card.comparison.metrics.{metric}") + (
-            f" ({t('card.comparison.at', coverage=t.get(f'card.comparison.coverage.{label}') or label)})" if label else "")
+        name = t(f"card.comparison.metrics.{metric}")
+        if label:
+            at = t.get(f"card.comparison.coverage.{label}") or label
+            name += f" ({t('card.comparison.at', coverage=at)})"
         if np.isfinite(gain_lo) and gain_lo > 0 and abs(d) >= NEGLIGIBLE:
             reading, kind = t("card.comparison.better"), "better"
             better.append(name)
@@ -680,7 +693,8 @@ def _comparison(validation: list[Mapping[str, Any]], backend: str, baseline: str
         share = metric not in ("spearman", "auc_poor", "r2_log_welfare")
         fmt = t.pct if share else (lambda v: t.num(v, 3))
         sign = "+" if d > 0 else ("−" if d < 0 else "±")
-        rows.append({"metric": name, "baseline": fmt(float(base["estimate"])), "backend": fmt(float(mine["estimate"])),
+        rows.append({"metric": name, "baseline": fmt(float(base["estimate"])),
+                     "backend": fmt(float(mine["estimate"])),
                      "diff": t.points(d) if share else f"{sign}{t.num(abs(d), 3)}",
                      "diff_ci": t.interval(lo, hi, "points" if share else "num"),
                      "reading": reading, "kind": kind})  # fmt: skip
@@ -693,11 +707,14 @@ def _comparison(validation: list[Mapping[str, Any]], backend: str, baseline: str
     if better and not worse:
         return rows, "better", t("card.verdict_better", what=", ".join(better), **names)
     if better and worse:
-        return rows, "mixed", t("card.verdict_mixed", better=", ".join(better), worse=", ".join(worse), **names)
+        return rows, "mixed", t("card.verdict_mixed", better=", ".join(better), worse=", ".join(worse),
+                                **names)
     return rows, "same", t("card.verdict_same", **names)
 
 
-def _model_card(card_in: Mapping[str, Any] | Any, t: Translator, info: ReportInfo | None = None) -> dict[str, Any]:
+def _model_card(
+    card_in: Mapping[str, Any] | Any, t: Translator, info: ReportInfo | None = None
+) -> dict[str, Any]:
     """The model card: a verdict against OLS, plain-language facts, the comparison, limits, technical rows."""
     card = _plain_card(card_in)
     extra = card.pop("extra", {}) or {}
@@ -836,8 +853,8 @@ def _ruleset(ruleset: RuleSet | None, result: AuditResult, info: ReportInfo, t: 
         ),
         "notes": ((ruleset.notes_id or ruleset.notes) if t.lang == "id" else ruleset.notes) or "",
         "criteria": crit_rows, "stages": stages,
-        "summary": t("ruleset.summary", title=title, k=next((x["k"] for x in stages if x["id"] == counting.id), MISSING),
-                     n=len(counting.criteria)),
+        "summary": t("ruleset.summary", title=title, n=len(counting.criteria),
+                     k=next((x["k"] for x in stages if x["id"] == counting.id), MISSING)),
     }  # fmt: skip
 
 
@@ -847,7 +864,9 @@ def _text_or_missing(value: Any) -> str:
 
 def _flagged(result: AuditResult, t: Translator, max_rows: int) -> dict[str, Any]:
     f = result.flagged
-    reason_col = f"reasons_checkable_{t.lang}" if f"reasons_checkable_{t.lang}" in f.columns else f"reasons_{t.lang}"
+    reason_col = f"reasons_checkable_{t.lang}"
+    if reason_col not in f.columns:
+        reason_col = f"reasons_{t.lang}"
     context_col = f"reasons_context_{t.lang}"
     rows = []
     for r in f.head(max_rows).to_dict(orient="records"):

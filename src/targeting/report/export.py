@@ -4,7 +4,8 @@
   visit ``priority`` first.
 * ``flagged_households.xlsx`` is the workbook an enumerator team works in: one sheet per kecamatan,
   its households cut into visit batches of at most ``visit_capacity`` (batch 1 = the most urgent;
-  inside a batch, by desa, then priority), kecamatan and desa by name, what the visit must check, rupiah as whole
+  inside a batch, by desa, then priority), kecamatan and desa by name, what the visit must check,
+  rupiah as whole
   numbers, frozen header, filters, empty columns for the visit's result (drop-down lists), and only
   the reasons a household can check at the door (context such as the kecamatan is left out). A first
   sheet lists the batches; the last ones explain every column and criterion.
@@ -91,7 +92,9 @@ def _labels(values: pd.Series, t: Translator, attr: str) -> pd.Series:
 
 def _yes_no(values: pd.Series, t: Translator) -> pd.Series:
     b = values.astype("boolean")
-    out = pd.Series(np.where(b.fillna(False), t("common.yes"), t("common.no")), index=values.index, dtype="string")
+    out = pd.Series(
+        np.where(b.fillna(False), t("common.yes"), t("common.no")), index=values.index, dtype="string"
+    )
     out[b.isna()] = pd.NA
     return out
 
@@ -118,9 +121,14 @@ def field_frame(flagged: pd.DataFrame, t: Translator) -> pd.DataFrame:
             hits = np.column_stack([f[x].to_numpy(dtype=bool, na_value=False) for x in flag_cols])
             names = [t(f"flags.{x}") for x in flag_cols]
             first = purpose.to_numpy(dtype=object)
-            out[col] = pd.Series(["; ".join(n for n, x, h in zip(names, flag_cols, row, strict=True)
-                                            if h and x != p) for row, p in zip(hits, first, strict=True)],
-                                 index=f.index, dtype="string").replace("", pd.NA)
+            out[col] = pd.Series(
+                [
+                    "; ".join(n for n, x, h in zip(names, flag_cols, row, strict=True) if h and x != p)
+                    for row, p in zip(hits, first, strict=True)
+                ],
+                index=f.index,
+                dtype="string",
+            ).replace("", pd.NA)
         elif col == "predicted_welfare" and col in f.columns:
             out[col] = f[col].astype(float).round(0)
         elif col == "weight" and col in f.columns:
@@ -134,7 +142,11 @@ def field_frame(flagged: pd.DataFrame, t: Translator) -> pd.DataFrame:
         elif col in ("criteria_met", "criteria_unknown") and col in f.columns:
             out[col] = f[col].astype("string").replace("", pd.NA)
         elif col == "reasons_checkable":
-            src = f"reasons_checkable_{t.lang}" if f"reasons_checkable_{t.lang}" in f.columns else f"reasons_{t.lang}"
+            src = (
+                f"reasons_checkable_{t.lang}"
+                if f"reasons_checkable_{t.lang}" in f.columns
+                else f"reasons_{t.lang}"
+            )
             if src in f.columns:
                 out[col] = f[src].astype("string").replace("", pd.NA)
     for col in VISIT_COLUMNS:
@@ -154,7 +166,11 @@ def field_batches(rows: pd.DataFrame, t: Translator, capacity: int) -> list[tupl
         raise ValueError(f"visit capacity must be at least 1 household, not {capacity}")
     if rows.empty:
         return [(t("export.sheet_empty"), rows.assign(batch=pd.Series(dtype="int64")))]
-    kec = rows["kecamatan"].fillna(t("groups.missing")) if "kecamatan" in rows else pd.Series("", index=rows.index)
+    kec = (
+        rows["kecamatan"].fillna(t("groups.missing"))
+        if "kecamatan" in rows
+        else pd.Series("", index=rows.index)
+    )
     out: list[tuple[str, pd.DataFrame]] = []
     for name in sorted(kec.unique()):
         part = rows[kec == name].sort_values("priority", kind="stable").reset_index(drop=True)
@@ -169,7 +185,8 @@ def _header(t: Translator, key: str) -> str:
 
 
 def _layout(frame: pd.DataFrame, t: Translator) -> SheetLayout:
-    widths = {"priority": 9, "batch": 9, "household_id": 14, "head_nik_pseudonym": 19, "kecamatan": 16, "desa": 24,
+    widths = {"priority": 9, "batch": 9, "household_id": 14, "head_nik_pseudonym": 19, "kecamatan": 16,
+              "desa": 24,
               "address": 30, "purpose": 30, "other_flags": 26, "household_size": 9, "desil": 7,
               "predicted_welfare": 16, "weight": 9, "rule_verdict": 15, "criteria_met": 14,
               "criteria_unknown": 14, "reasons_checkable": 60, "visit_date": 12, "enumerator": 16,
@@ -179,10 +196,16 @@ def _layout(frame: pd.DataFrame, t: Translator) -> SheetLayout:
     return SheetLayout(
         widths={_header(t, k): w for k, w in widths.items()},
         formats={_header(t, k): v for k, v in formats.items()},
-        choices={_header(t, "visit_result"): [t(f"export.visit_result.{k}") for k in
-                                              ("found", "not_found", "moved", "died", "refused")],
-                 _header(t, "data_match"): [t("export.data_match.yes"), t("export.data_match.partly"),
-                                            t("export.data_match.no")]},
+        choices={
+            _header(t, "visit_result"): [
+                t(f"export.visit_result.{k}") for k in ("found", "not_found", "moved", "died", "refused")
+            ],
+            _header(t, "data_match"): [
+                t("export.data_match.yes"),
+                t("export.data_match.partly"),
+                t("export.data_match.no"),
+            ],
+        },
         wrap=[_header(t, k) for k in ("purpose", "other_flags", "reasons_checkable", "visit_note")],
     )
 
@@ -215,7 +238,8 @@ def _legend(columns: Sequence[str], t: Translator) -> pd.DataFrame:
     keys = [c for c in (*FIELD_COLUMNS, *VISIT_COLUMNS) if c in columns]
     return pd.DataFrame({
         t("export.legend_column"): [_header(t, k) for k in keys] + [t(f"export.purpose.{f}") for f in FLAGS],
-        t("export.legend_meaning"): [t(f"export.field_def.{k}") for k in keys] + [t(f"flags_def.{f}") for f in FLAGS],
+        t("export.legend_meaning"): [t(f"export.field_def.{k}") for k in keys]
+        + [t(f"flags_def.{f}") for f in FLAGS],
     })  # fmt: skip
 
 
@@ -240,8 +264,11 @@ def write_flagged(
     rows = field_frame(flagged, t)
     batches = field_batches(rows, t, visit_capacity)
     sheets: dict[str, pd.DataFrame] = {t("export.sheet_overview"): _overview(batches, t)}
-    layouts = {t("export.sheet_overview"): SheetLayout(widths={t("export.overview.desa"): 80},
-                                                        wrap=[t("export.overview.desa")])}
+    layouts = {
+        t("export.sheet_overview"): SheetLayout(
+            widths={t("export.overview.desa"): 80}, wrap=[t("export.overview.desa")]
+        )
+    }
     for title, batch in batches:
         headed = _headed(batch, t)
         sheets[title] = headed
@@ -252,11 +279,15 @@ def write_flagged(
             t("ruleset.text_id"): [c.text_id for c in ruleset.criteria],
             t("ruleset.text_en"): [c.text_en for c in ruleset.criteria],
         })  # fmt: skip
-        layouts[t("export.sheet_criteria")] = SheetLayout(widths={t("ruleset.text_id"): 70, t("ruleset.text_en"): 70},
-                                                          wrap=[t("ruleset.text_id"), t("ruleset.text_en")])
+        layouts[t("export.sheet_criteria")] = SheetLayout(
+            widths={t("ruleset.text_id"): 70, t("ruleset.text_en"): 70},
+            wrap=[t("ruleset.text_id"), t("ruleset.text_en")],
+        )
     sheets[t("export.sheet_legend")] = _legend(batches[0][1].columns, t)
-    layouts[t("export.sheet_legend")] = SheetLayout(widths={t("export.legend_column"): 34,
-                                                            t("export.legend_meaning"): 90},
-                                                    wrap=[t("export.legend_meaning")], autofilter=False)
+    layouts[t("export.sheet_legend")] = SheetLayout(
+        widths={t("export.legend_column"): 34, t("export.legend_meaning"): 90},
+        wrap=[t("export.legend_meaning")],
+        autofilter=False,
+    )
     write_xlsx(xlsx_path, sheets, layouts)
     return csv_path, xlsx_path

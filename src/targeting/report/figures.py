@@ -197,6 +197,7 @@ def cost_curve_figure(curves: Mapping[tuple[str, str], pd.DataFrame], programs: 
             ax.set_ylabel(t("budget.reduction_axis"))
             ax.set_xlim(left=0)
             ax.set_ylim(bottom=0)
-        fig.legend(list(handles.values()), [h.get_label() for h in handles.values()], loc="outside lower center",
-                   ncols=min(len(handles), 3), fontsize=8)
+        labels = [h.get_label() for h in handles.values()]
+        fig.legend(list(handles.values()), labels, loc="outside lower center", ncols=min(len(handles), 3),
+                   fontsize=8)
         return svg_data_uri(fig)

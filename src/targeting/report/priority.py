@@ -45,5 +45,8 @@ def main_flag(flagged: pd.DataFrame) -> pd.Series:
         return pd.Series([], index=flagged.index, dtype="string")
     hits = np.column_stack([flagged[f].to_numpy(dtype=bool, na_value=False) for f in present])
     names = np.asarray(present + [""], dtype=object)
-    return pd.Series(names[np.where(hits.any(axis=1), hits.argmax(axis=1), len(present))],
-                     index=flagged.index, dtype="string")
+    return pd.Series(
+        names[np.where(hits.any(axis=1), hits.argmax(axis=1), len(present))],
+        index=flagged.index,
+        dtype="string",
+    )

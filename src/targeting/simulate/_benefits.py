@@ -34,7 +34,9 @@ class DatedAmount(_Strict):
         """The amount in effect on ``day``; an error naming the first date if none was yet."""
         starts = [d for d in self.values if d <= day]
         if not starts:
-            raise SpecError(f"no benefit amount in effect on {day} (the first takes effect {min(self.values)})")
+            raise SpecError(
+                f"no benefit amount in effect on {day} (the first takes effect {min(self.values)})"
+            )
         return float(self.values[max(starts)])
 
 
@@ -95,8 +97,10 @@ class Benefit(_Strict):
             return counts @ rates, "components"
         if self.flat_per_year is None:
             missing = [c for c in cols if c not in frame.columns]
-            raise SpecError(f"benefit {self.id}: the decisions lack column(s) {', '.join(missing)} and the "
-                            "programme has no flat_per_year amount")
+            raise SpecError(
+                f"benefit {self.id}: the decisions lack column(s) {', '.join(missing)} and the "
+                "programme has no flat_per_year amount"
+            )
         return np.full(n, self.flat_per_year.on(day)), "flat_average"
 
 

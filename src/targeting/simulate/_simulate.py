@@ -1,4 +1,4 @@
-"""Budget and poverty-impact scenarios: who each targeting method reaches, what it costs, what it does to poverty.
+"""Budget and poverty-impact scenarios: who each targeting method reaches, its cost, its effect on poverty.
 
 A *method* is an order in which households would be taken, and the households it may take at all:
 
@@ -70,7 +70,9 @@ class SimHouseholds:
         return self.line is not None and bool(np.isfinite(self.welfare).any())
 
 
-def households_from(frame: pd.DataFrame, *, line: float | None = None, region: str = "kecamatan") -> SimHouseholds:
+def households_from(
+    frame: pd.DataFrame, *, line: float | None = None, region: str = "kecamatan"
+) -> SimHouseholds:
     """Read the columns a simulation needs from a decisions table (see :mod:`targeting.decide.schema`)."""
     need = ["weight", "household_size", "predicted_welfare", "desil"]
     missing = [c for c in need if c not in frame.columns]
@@ -80,10 +82,16 @@ def households_from(frame: pd.DataFrame, *, line: float | None = None, region: s
     eligible = None
     if "rule_verdict" in frame.columns:
         eligible = frame["rule_verdict"].astype("string").eq("eligible").fillna(False).to_numpy(dtype=bool)
-    n_met = (frame["rule_n_met"].fillna(0).to_numpy(dtype=float) if "rule_n_met" in frame.columns
-             else np.zeros(len(frame)))
-    welfare = (pd.to_numeric(frame["welfare_true"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-               if "welfare_true" in frame.columns else np.full(len(frame), np.nan))
+    n_met = (
+        frame["rule_n_met"].fillna(0).to_numpy(dtype=float)
+        if "rule_n_met" in frame.columns
+        else np.zeros(len(frame))
+    )
+    welfare = (
+        pd.to_numeric(frame["welfare_true"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if "welfare_true" in frame.columns
+        else np.full(len(frame), np.nan)
+    )
     if line is None and "poverty_line" in frame.columns:
         lines = pd.to_numeric(frame["poverty_line"], errors="coerce").dropna().unique()
         line = float(lines[0]) if len(lines) == 1 else None
@@ -100,7 +108,9 @@ def households_from(frame: pd.DataFrame, *, line: float | None = None, region: s
         desil=frame["desil"].to_numpy(dtype=np.int64),
         eligible=eligible,
         n_met=n_met,
-        region=frame[region].astype("string").fillna("NA").to_numpy(dtype=object) if region in frame else None,
+        region=frame[region].astype("string").fillna("NA").to_numpy(dtype=object)
+        if region in frame
+        else None,
         welfare=welfare,
         poor=poor,
         line=line,
@@ -234,7 +244,7 @@ def _baseline(h: SimHouseholds) -> tuple[float, float, float]:
         p0, g0 = _fgt(h)
         pers = h.persons
         h._orders["baseline"] = np.array([float(pers[known].sum()), float(pers @ p0), float(pers @ g0)])
-    total, poor, gap = h._orders["baseline"]  # type: ignore[misc]
+    total, poor, gap = h._orders["baseline"]
     return float(total), float(poor), float(gap)
 
 
@@ -285,12 +295,14 @@ def cost_curve(h: SimHouseholds, t: Transfers, order: IntArray, points: int = 12
     def cum(x: FloatArray) -> FloatArray:
         return np.concatenate([[0.0], np.cumsum(x[order])])[pick]
 
-    return pd.DataFrame({
-        "cost": cum(t.cost),
-        "headcount_after": (poor - cum(t.lifted)) / total,
-        "gap_after": (gap - cum(t.gap_fall)) / total,
-        "households": cum(h.weight),
-    })
+    return pd.DataFrame(
+        {
+            "cost": cum(t.cost),
+            "headcount_after": (poor - cum(t.lifted)) / total,
+            "gap_after": (gap - cum(t.gap_fall)) / total,
+            "households": cum(h.weight),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -350,7 +362,9 @@ def simulate(
     for key in programs:
         benefit = config.program(key)
         if key not in cutoffs:
-            raise InputFileError(f"programme {key!r} has no desil cut-off (pmt/programs.yaml) and none was given")
+            raise InputFileError(
+                f"programme {key!r} has no desil cut-off (pmt/programs.yaml) and none was given"
+            )
         lo, hi = cutoffs[key]
         t = transfers(h, benefit, day)
         model_cut = cutoff_selection(h, "model", lo, hi)
@@ -364,8 +378,14 @@ def simulate(
             for basis, sel in (("cutoff", cut), ("budget", budget_selection(h, t, order, prog_budget))):
                 if sel is None:
                     continue
-                row = {"program": key, "method": method, "basis": basis, **evaluate_selection(h, t, sel),
-                       "budget": prog_budget if basis == "budget" else float("nan"), "amount_basis": t.basis}
+                row: dict[str, Any] = {
+                    "program": key,
+                    "method": method,
+                    "basis": basis,
+                    **evaluate_selection(h, t, sel),
+                    "budget": prog_budget if basis == "budget" else float("nan"),
+                    "amount_basis": t.basis,
+                }
                 row["budget_unspent"] = prog_budget - row["cost"] if basis == "budget" else float("nan")
                 records.append(row)
             curves[key, method] = cost_curve(h, t, order)
@@ -385,8 +405,10 @@ def simulate(
         "line": h.line,
         "has_welfare": h.has_welfare,
         "has_rules": h.eligible is not None,
-        "amounts": {k: {"weak": config.program(k).weak, "counts_as_income": config.program(k).counts_as_income}
-                    for k in programs},
+        "amounts": {
+            k: {"weak": config.program(k).weak, "counts_as_income": config.program(k).counts_as_income}
+            for k in programs
+        },
         "reference_poverty": None if ref is None else ref.model_dump(mode="json"),
     }
     return Simulation(table, curves, settings)
