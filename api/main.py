@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.config import ApiSettings, get_api_settings
 from api.errors import install_handlers
-from api.routes import health, households, models, score
+from api.routes import health, households, models, office, score
 from api.scoring import Scorer
 from api.security import KeyVerifier
 from api.store import make_engine, session_factory
@@ -158,5 +158,6 @@ def create_app(settings: ApiSettings | None = None, scorer: Scorer | None = None
     app.include_router(households.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(office.router())
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app
