@@ -22,6 +22,7 @@ browser:
 	  else false; fi; } || echo "chromium could not be installed here: browser tests will be skipped and the PDF omitted"
 
 demo: $(STAMP) browser
+	$(BIN)/targeting models keygen --if-missing
 	$(BIN)/targeting demo
 
 test: $(STAMP) browser

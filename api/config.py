@@ -21,6 +21,16 @@ class ApiSettings(BaseSettings):
 
     max_batch: int = Field(default=1000, ge=1, description="Most households in one scoring request.")
     max_body_bytes: int = Field(default=8_000_000, ge=1024, description="Largest request body accepted.")
+    body_timeout_s: float = Field(
+        default=10.0, gt=0, description="Longest time to receive a request body (a stalled client gets 408)."
+    )
+    auth_max_failures: int = Field(
+        default=10, ge=1, description="Failed authentications per client per window before 429."
+    )
+    auth_window_s: float = Field(default=60.0, gt=0, description="Window of the failed-authentication limit.")
+    max_concurrent_hashes: int = Field(
+        default=2, ge=1, description="scrypt key checks running at once (each takes 16 MB and a core)."
+    )
     ruleset: str = Field(default="kepmensos_262_2022", description="Rule set applied to every household.")
     top_k_default: int = Field(default=4, ge=0, le=10, description="Reasons per decision unless asked.")
     timezone: str = Field(
@@ -31,6 +41,9 @@ class ApiSettings(BaseSettings):
         default=None, description="Serve this saved model folder instead of the registry champion."
     )
     use_registry: bool = Field(default=True, description="Look for the MLflow champion before the default.")
+    allow_unsigned: bool = Field(
+        default=False, description="Serve a model whose card is unsigned or not signed by a trusted key."
+    )
     project: Settings = Field(default_factory=get_settings)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.intake import Intake, cell_text, sha256_json, validate_households
 from api.scoring import Scorer
 from api.store import DecisionRow, RequestRow, find_request, request_decisions, save_request, utc_now
-from targeting.privacy import pseudonymize
+from targeting.privacy import pseudonym, pseudonymize
 
 
 class Conflict(Exception):
@@ -38,6 +39,8 @@ class Outcome:
     request: RequestRow
     decisions: list[DecisionRow]
     replayed: bool
+    #: The problems as the caller sent them (None for a replay: recomputed from the body).
+    problems: list[dict[str, Any]] | None = None
 
 
 def body_document(households: Sequence[dict[str, Any]], lang: str, top_k: int | None,
@@ -53,6 +56,38 @@ def household_pseudonyms(ids: pd.Series, key: bytes) -> list[str]:
 def pseudonym_of(household_id: str, key: bytes) -> str:
     """The stored pseudonym of a raw household id (stripped as the contract validation strips it)."""
     return household_pseudonyms(pd.Series([household_id.strip()]), key)[0]
+
+
+def scoped_idempotency_key(api_key_id: str, idempotency_key: str | None) -> str | None:
+    """The stored form of a client's Idempotency-Key: its API key's id + the SHA-256 of the key.
+
+    Scoped per API key, so that one scorer reusing another's key never receives the other's
+    decisions (nor learns that the key was used); hashed, so that what a client sends is never
+    stored as given, and the stored value fits the column whatever its length.
+    """
+    if idempotency_key is None:
+        return None
+    return f"{api_key_id}:{hashlib.sha256(idempotency_key.encode('utf-8')).hexdigest()}"
+
+
+def stored_problems(problems: Sequence[dict[str, Any]], key: bytes) -> list[dict[str, Any]]:
+    """Rejected households as the store keeps them: the household id (and an id value) pseudonymised.
+
+    The response shows the caller its own ids again (`outcome_out` takes them from the request).
+    """
+    def hidden(value: object) -> object:
+        text = str(value)
+        return value if not text or text.startswith("<disamarkan") else pseudonym(text, key)
+
+    out = []
+    for p in problems:
+        q = dict(p)
+        if q.get("household_id"):
+            q["household_id"] = hidden(q["household_id"])
+        if q.get("field") == "household_id" and q.get("value"):
+            q["value"] = hidden(q["value"])
+        out.append(q)
+    return out
 
 
 def _replay(session: Session, idempotency_key: str | None, body_sha256: str) -> Outcome | None:
@@ -87,6 +122,7 @@ def score_request(
     households are invalid and ``on_error`` is ``reject_batch`` (nothing is stored then).
     """
     body_sha256 = sha256_json(body_document(households, lang, top_k_requested, on_error), allow_nan=True)
+    idempotency_key = scoped_idempotency_key(api_key_id, idempotency_key)
     replay = _replay(session, idempotency_key, body_sha256)
     if replay is not None:
         return replay
@@ -99,7 +135,8 @@ def score_request(
     request = RequestRow(
         request_id=request_id, idempotency_key=idempotency_key, body_sha256=body_sha256,
         api_key_id=api_key_id, n_households=len(households), n_decisions=len(outputs),
-        rejected=intake.problems, model_name=info.model_name, model_version=info.model_version,
+        rejected=stored_problems(intake.problems, pseudonym_key), model_name=info.model_name,
+        model_version=info.model_version,
         ruleset_id=info.ruleset_id, ruleset_version=info.ruleset_version, as_of=as_of.isoformat(),
         created_at=now,
     )
@@ -125,7 +162,7 @@ def score_request(
             raise
         return replay
     # Answer from the rows just written (the same values the store now holds), without reading back.
-    return Outcome(request, [DecisionRow(**r) for r in rows], replayed=False)
+    return Outcome(request, [DecisionRow(**r) for r in rows], replayed=False, problems=intake.problems)
 
 
 def decision_out(row: DecisionRow, household_id: str | None) -> dict[str, Any]:
@@ -152,5 +189,16 @@ def outcome_out(outcome: Outcome, households: Sequence[dict[str, Any]]) -> dict[
             decision_out(row, cell_text(households[row.position].get("household_id")).strip())
             for row in outcome.decisions
         ],
-        "rejected": req.rejected,
+        "rejected": _response_problems(outcome, households),
     }
+
+
+def _response_problems(outcome: Outcome, households: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The caller's rejected households with their own ids: the store keeps only pseudonyms.
+
+    A replay has the stored request's body (its hash was checked), so validating it again gives the
+    same problems the first answer listed.
+    """
+    if outcome.problems is not None:
+        return outcome.problems
+    return validate_households(households).problems if outcome.request.rejected else []

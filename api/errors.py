@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.intake import cell_text
 from targeting.privacy import redact
@@ -76,6 +78,22 @@ def install_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.__cause__ is not None:
+            # FastAPI's "error parsing the body" (e.g. JSON nested past Python's recursion limit):
+            # an invalid request like any other, answered as one.
+            problem = {"index": None, "household_id": None, "field": "body", "value": "",
+                       "reason": "isi permintaan tidak dapat dibaca (JSON terlalu bersarang atau rusak)",
+                       "reason_en": "the body cannot be parsed (JSON nested too deeply, or malformed)"}
+            return JSONResponse(
+                {"detail": "permintaan tidak sah / invalid request: see errors", "errors": [problem]},
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse({"detail": detail, "errors": []}, status_code=exc.status_code,
+                            headers=dict(exc.headers or {}))
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         rid = getattr(request.state, "request_id", "?")
@@ -87,3 +105,56 @@ def install_handlers(app: FastAPI) -> None:
             {"detail": f"kesalahan internal / internal error (request {rid})", "errors": []},
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, headers={"X-Request-ID": rid},
         )
+
+
+#: Error answers every operation may give, beyond those its route declares.
+_COMMON_ERRORS = {
+    "422": "invalid request (every problem listed in `errors`)",
+    "500": "internal error (the request id is in the message and the X-Request-ID header)",
+}
+_AUTH_ERRORS = {
+    "401": "missing or invalid API key",
+    "403": "the key's role may not do this",
+    "429": "too many failed API-key attempts from this client (see Retry-After)",
+}
+_BODY_ERRORS = {
+    "408": "the request body did not arrive in time",
+    "413": "request body or batch too large",
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make the schema say what the service answers: one error shape (`ErrorOut`) for every error.
+
+    FastAPI documents its own 422 body (``detail: array``); this service answers ``detail: str`` and
+    ``errors``, and also 401/403/429 on authenticated routes and 408/413 where a body is read.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        ref = {"$ref": "#/components/schemas/ErrorOut"}
+        for operations in schema.get("paths", {}).values():
+            for op in operations.values():
+                responses = op.setdefault("responses", {})
+                extra = dict(_COMMON_ERRORS)
+                if op.get("security"):
+                    extra |= _AUTH_ERRORS
+                if "requestBody" in op:
+                    extra |= _BODY_ERRORS
+                for code, description in extra.items():
+                    entry = responses.setdefault(code, {"description": description})
+                    entry["content"] = {"application/json": {"schema": ref}}
+                    if code == "429":
+                        entry["headers"] = {"Retry-After": {
+                            "description": "Seconds to wait before the next attempt",
+                            "schema": {"type": "integer", "minimum": 1}}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

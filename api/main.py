@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -13,12 +14,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.config import ApiSettings, get_api_settings
-from api.errors import install_handlers
-from api.routes import health, households, models, office, score
+from api.errors import install_handlers, install_openapi
+from api.routes import grievances, health, households, models, office, score
 from api.scoring import Scorer
-from api.security import KeyVerifier
-from api.store import make_engine, session_factory
-from targeting.privacy import load_key
+from api.security import FailureLimiter, KeyVerifier
+from api.store import bind_pseudonym_keys, make_engine, session_factory
 
 log = logging.getLogger("targeting.api")
 
@@ -29,16 +29,25 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+_TIMED_OUT = object()
+
+
 class RequestContext:
     """Gives each request an id (``X-Request-ID``), bounds its body, and logs one line about it.
+
+    The body is bounded in size (413) and in time (408): a client that announces a body and never
+    sends it (or sends it byte by byte) would otherwise hold its connection, and a worker's memory,
+    for as long as it likes; uvicorn has no body timeout of its own. Both answers close the
+    connection, since the rest of the body never arrives.
 
     The log line holds the method, the route template (never the raw path, which may hold a
     household id), the status, counts and the time: no body, no header, no key.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,8 +70,16 @@ class RequestContext:
         try:
             body = await self._read_body(scope, receive)
             if body is None:
-                await self._too_large(send_with_id)
+                await self._refuse(send_with_id, 413, (
+                    f"isi permintaan terlalu besar / request body too large (limit {self.max_body_bytes} "
+                    "bytes); send fewer households per request"))
                 return
+            if body is _TIMED_OUT:
+                await self._refuse(send_with_id, 408, (
+                    f"isi permintaan tidak lengkap / the request body did not arrive within "
+                    f"{self.body_timeout_s:g} s"))
+                return
+            assert isinstance(body, bytes)
 
             sent = False
 
@@ -83,8 +100,8 @@ class RequestContext:
                 state.get("n_decisions", "-"), state.get("key_id", "-"),
             )
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it exceeds the limit (declared or streamed)."""
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | object | None:
+        """The whole body; None as soon as it exceeds the limit (declared or streamed); `_TIMED_OUT`."""
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -94,8 +111,13 @@ class RequestContext:
                     pass
         chunks: list[bytes] = []
         size = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout_s
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                return _TIMED_OUT
             if message["type"] == "http.disconnect":
                 break
             chunk = message.get("body", b"")
@@ -107,15 +129,12 @@ class RequestContext:
                 break
         return b"".join(chunks)
 
-    async def _too_large(self, send: Send) -> None:
-        payload = json.dumps({
-            "detail": f"isi permintaan terlalu besar / request body too large (limit {self.max_body_bytes} "
-                      "bytes); send fewer households per request",
-            "errors": [],
-        }).encode()
-        await send({"type": "http.response.start", "status": 413,
+    async def _refuse(self, send: Send, status: int, detail: str) -> None:
+        payload = json.dumps({"detail": detail, "errors": []}).encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+                                (b"content-length", str(len(payload)).encode()),
+                                (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -151,13 +170,20 @@ def create_app(settings: ApiSettings | None = None, scorer: Scorer | None = None
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.scorer = scorer
-    app.state.keys = KeyVerifier()
-    app.state.pseudonym_key = load_key(settings.project.home)
+    app.state.keys = KeyVerifier(max_concurrent_hashes=settings.max_concurrent_hashes)
+    app.state.auth_failures = FailureLimiter(settings.auth_max_failures, settings.auth_window_s)
+    with app.state.sessions() as session:
+        # The store and the key must belong together: refused at start, never found out later.
+        app.state.pseudonym_keys = bind_pseudonym_keys(session, settings.project.home)
+    app.state.pseudonym_key = app.state.pseudonym_keys[0]
     install_handlers(app)
     app.include_router(score.router(settings.max_batch))
-    app.include_router(households.router)
+    app.include_router(households.router())
+    app.include_router(grievances.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(office.router())
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    install_openapi(app)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s)
     return app

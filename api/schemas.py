@@ -10,7 +10,7 @@ never a whole-request parse failure.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -55,6 +55,8 @@ def field_json_schema(name: str, spec: FieldSpec, contract: Contract) -> dict[st
             schema["maximum"] = int(spec.max) if spec.type == "int" else spec.max
     else:
         schema = {"type": "string", "minLength": 1}
+        if spec.max_length is not None:
+            schema["maxLength"] = spec.max_length
         if spec.pattern is not None:
             schema["pattern"] = spec.pattern
     schema["title"] = f"{spec.label_id} / {spec.label_en}"
@@ -177,6 +179,17 @@ class ReasonOut(BaseModel):
     text: str = Field(description="The reason in the request's language.")
 
 
+class UncertaintyOut(BaseModel):
+    """How sure the model is: a calibrated welfare interval and the risk that the decision is wrong."""
+
+    level: float = Field(description="Nominal coverage of the interval, e.g. 0.9.")
+    welfare_low: float = Field(description="Lower end of per-capita welfare (Rp/month).")
+    welfare_high: float = Field(description="Upper end of per-capita welfare (Rp/month).")
+    p_other_side: float = Field(ge=0, le=1, description="Probability the household is on the other side "
+                                "of its selection's cut-off (the decision would be wrong).")
+    status: Literal["clearly_in", "borderline", "clearly_out"]
+
+
 class DecisionOut(BaseModel):
     """One household's decision as stored (append-only) in the decision store."""
 
@@ -199,12 +212,17 @@ class DecisionOut(BaseModel):
     national: RankOut
     regional: RegionalRankOut | None
     programs: dict[str, bool]
+    method: Literal["model", "model+community"] = Field(
+        default="model", description="Who decided: the PMT alone, or the PMT with the village-meeting "
+        "rank (a model trained with community ranks, for households that have one).")
     selected: bool = Field(
         default=False,
         description="Selected under the service's selection (default: eligible for any programme); the "
         "reasons point down for a selected household and up for the others.",
     )
     rules: RulesOut
+    uncertainty: UncertaintyOut | None = Field(
+        default=None, description="Absent when the model has no calibrated intervals.")
     reasons: list[ReasonOut]
     lang: Lang
     components: dict[str, str] = Field(
@@ -212,6 +230,8 @@ class DecisionOut(BaseModel):
         description="Versions of the other parts used: contract, reference distribution, programme "
         "cut-offs, reason catalogue, explanation method.",
     )
+    revisits: str | None = Field(
+        default=None, description="In a history: the decision this one revisits (it came from a grievance).")
 
 
 class VersionsOut(BaseModel):
@@ -234,11 +254,97 @@ class ScoreOut(BaseModel):
     rejected: list[Problem]
 
 
+# ---- grievances -------------------------------------------------------------------------------------
+
+Scalar = str | int | float | bool | None
+Channel = Literal["desa", "kecamatan", "dinsos", "cek_bansos", "other"]
+
+
+class GrievanceIn(BaseModel):
+    """A household's corrected indicators (sanggahan), with who reported them, when and on what evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: str = Field(min_length=1, max_length=64,
+                              description="The id the household was scored with.")
+    revisits: str | None = Field(
+        default=None, max_length=32,
+        description="The decision the grievance revisits (default: the household's latest decision).")
+    corrections: dict[Annotated[str, Field(max_length=64)], Scalar] = Field(
+        max_length=100, description="Corrected survey-contract fields and their values, as in a survey row.")
+    reported_by: str = Field(min_length=1, max_length=200,
+                             description="Who reported the correction (officer, village head, household).")
+    reported_on: date = Field(description="Day the correction was reported.")
+    channel: Channel = Field(description="Where it was filed: village, kecamatan, Dinsos office, Cek Bansos.")
+    evidence: str = Field(default="", max_length=500,
+                          description="Reference of the evidence (visit report number, photo id, letter).")
+    lang: Lang = "id"
+    top_k: int | None = Field(default=None, ge=0, le=10)
+
+
+class ChangeOut(BaseModel):
+    field: str
+    before: Scalar
+    after: Scalar
+
+
+class GrievanceOutcomeOut(BaseModel):
+    desil: int
+    programs: dict[str, bool]
+    selected: bool
+    rule_verdict: str | None
+    predicted_welfare_pc: float
+
+
+class DriverOut(BaseModel):
+    indicator: str
+    contribution_change: float = Field(
+        description="Change of the indicator's exact contribution (log welfare).")
+    effect_pct: float
+    name_id: str
+    name_en: str
+
+
+class GrievanceOut(BaseModel):
+    """A stored grievance: the decision it revisits, the re-scored one, what changed and why."""
+
+    grievance_id: str
+    household_id: str | None
+    household_pseudonym: str
+    revisits_decision_id: str
+    decision_id: str | None = Field(description="The re-scored decision (none when nothing changed).")
+    status: Literal["no_change", "outcome_unchanged", "outcome_changed"]
+    upheld: bool = Field(description="The household gained a programme or the selection.")
+    channel: str
+    reported_by: str
+    reported_on: str
+    evidence: str
+    created_at: datetime
+    changes: list[ChangeOut]
+    before: GrievanceOutcomeOut
+    after: GrievanceOutcomeOut | None
+    changed: list[str]
+    why: list[DriverOut]
+    model_changed: bool
+    explanation: dict[str, str]
+
+
+class GrievanceFiledOut(BaseModel):
+    """The answer to a grievance: the grievance and the re-scored decision."""
+
+    replayed: bool
+    grievance: GrievanceOut
+    decision: DecisionOut | None
+
+
 class HistoryOut(BaseModel):
-    """Every stored decision about one household, oldest first."""
+    """Every stored decision about one household, oldest first, with the grievances that link them."""
 
     household_pseudonym: str
     decisions: list[DecisionOut]
+    grievances: list[GrievanceOut] = Field(
+        default_factory=list,
+        description="Each grievance names the decision it revisits and the decision it produced.")
 
 
 class ModelOut(BaseModel):

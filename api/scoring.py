@@ -65,14 +65,16 @@ class ModelScorer:
     """
 
     def __init__(self, model_dir: Path, *, model_name: str, label: str, source: str,
-                 ruleset: str = "kepmensos_262_2022", selection: Any = None) -> None:
+                 ruleset: str = "kepmensos_262_2022", selection: Any = None,
+                 allow_unsigned: bool = False) -> None:
         from targeting.decide import Scorer as LibraryScorer
         from targeting.errors import ModelIntegrityError
         from targeting.survey.contract import load_contract
 
         # The rule set must be in force today: otherwise every decision would fail, so refuse to start.
         self.scorer = LibraryScorer(model_dir, model_name=model_name, label=label, source=source,
-                                    ruleset=ruleset, ranking="reference", selection=selection)
+                                    ruleset=ruleset, ranking="reference", selection=selection,
+                                    allow_unsigned=allow_unsigned)
         contract = load_contract()
         # Training adds the region as a feature when the features lack it (pmt.design.design_frame).
         derived = {"region", "kecamatan_region"}
@@ -103,6 +105,10 @@ class ModelScorer:
     def reference(self) -> Any:
         return self.scorer.reference
 
+    def contribution_changes(self, before: SurveyData, after: SurveyData) -> list[dict[str, Any]]:
+        """Why a corrected household's prediction moved (`targeting.decide.Scorer.contribution_changes`)."""
+        return self.scorer.contribution_changes(before, after)
+
     def score(self, data: SurveyData, *, lang: str, top_k: int, as_of: date) -> list[dict[str, Any]]:
         scorer = self.scorer
         if as_of != scorer.as_of:
@@ -124,9 +130,11 @@ def load_scorer(settings: Any) -> ModelScorer:
 
     project = settings.project
     name = project.model_name
+    unsigned = bool(getattr(settings, "allow_unsigned", False))
     if settings.model_dir is not None:
         return ModelScorer(Path(settings.model_dir), model_name=name, label="dir",
-                           source=f"folder {settings.model_dir}", ruleset=settings.ruleset)
+                           source=f"folder {settings.model_dir}", ruleset=settings.ruleset,
+                           allow_unsigned=unsigned)
     if settings.use_registry and _registry_exists(project.tracking_uri()):
         from targeting.tracking import CHAMPION, download_alias
 
@@ -135,11 +143,11 @@ def load_scorer(settings: Any) -> ModelScorer:
             path, version = found
             return ModelScorer(path, model_name=name, label=f"v{version}",
                                source=f"models:/{name}@{CHAMPION} (version {version})",
-                               ruleset=settings.ruleset)
+                               ruleset=settings.ruleset, allow_unsigned=unsigned)
     default = Path(project.default_model())
     if (default / "model_card.json").exists():
         return ModelScorer(default, model_name=name, label="default", source=f"default model {default}",
-                           ruleset=settings.ruleset)
+                           ruleset=settings.ruleset, allow_unsigned=unsigned)
     raise TargetingError(
         f"no model to serve: no @champion in the registry ({project.tracking_uri()}) and no default "
         f"model at {default}; train one (targeting train) or pass --model-dir"

@@ -1,4 +1,5 @@
-"""``python -m benchmarks``: every benchmark in turn (accuracy, speed, API, community, drift)."""
+"""``python -m benchmarks``: each benchmark in turn (accuracy, speed, API, scale, community, drift, attacks)
+"""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ BENCHMARKS = (
     "benchmarks.explain",
     "benchmarks.validate",
     "benchmarks.api",
+    "benchmarks.scale",
     "benchmarks.community",
     "benchmarks.drift",
+    "benchmarks.security",
 )
 
 if __name__ == "__main__":

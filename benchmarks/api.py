@@ -1,12 +1,14 @@
 """Scoring-service speed: one uvicorn worker on 127.0.0.1, single-household and 1,000-household requests.
 
-Run from the repository root:  ``.venv/bin/python -m benchmarks.api``  (about a minute)
+Run from the repository root:  ``.venv/bin/python -m benchmarks.api``  (a few minutes)
 
 Starts the service in a child process on a free loopback port with a fresh state folder, a real
 saved PMT (``--model-dir``, else ``models/default`` if shipped, else a small OLS model trained here
 on the synthetic Kukar survey), creates a scorer key, sends bounded sequential requests over one
 keep-alive connection, prints a table and stops the server. Households are synthetic registry
 records; every request is scored, validated and written to the decision store, as in production.
+Enough requests (1,000 single, 100 batches by default) that p99 is not simply the maximum; the
+machine's 1-minute load average at the start and end of each case is printed beside it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from targeting.shipped import default_model_dir
 
 REPO = Path(__file__).resolve().parents[1]
 GOALS_MS = {"single": 50.0, "batch": 1000.0}
+#: In-process goal for one household (validation, scoring, store), issue 12.
+IN_PROCESS_GOAL_MS = 10.0
 
 
 def _free_port() -> int:
@@ -156,8 +160,8 @@ def _stages(model_dir: Path, pool: list[dict[str, Any]], sizes: tuple[int, ...],
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--single", type=int, default=300, help="single-household requests")
-    parser.add_argument("--batches", type=int, default=20, help="batch requests")
+    parser.add_argument("--single", type=int, default=1000, help="single-household requests")
+    parser.add_argument("--batches", type=int, default=100, help="batch requests")
     parser.add_argument("--batch-size", type=int, default=1000, help="households per batch request")
     parser.add_argument("--model-dir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -200,10 +204,12 @@ def main(argv: list[str] | None = None) -> int:
                     (f"{args.batch_size:,} households", [batch] * args.batches, args.batch_size,
                      GOALS_MS["batch"]),
                 ):
+                    load0 = os.getloadavg()[0]
                     lat, wall = _run(client, bodies, headers)
                     p50, p99 = np.percentile(lat, [50, 99])
                     rows.append((case, len(bodies), len(bodies) / wall, len(bodies) * n_households / wall,
-                                 p50, p99, goal, p99 < goal))
+                                 p50, p99, float(lat.max()), goal, p99 < goal,
+                                 f"{load0:.1f} -> {os.getloadavg()[0]:.1f}"))
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -211,19 +217,21 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        stages = _stages(model_dir, pool, (1, args.batch_size))
+        stage_load = os.getloadavg()[0]
+        stages = _stages(model_dir, pool, (1, args.batch_size), repeat=30)
+        stage_load_end = os.getloadavg()[0]
 
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nScoring service, 1 uvicorn worker on 127.0.0.1, one keep-alive connection "
-          f"({os.cpu_count()} cores, load average {load})")
+          f"({os.cpu_count()} cores; load = 1-minute load average at the start -> end of each case)")
     header = f"{'case':<18}{'requests':>9}{'req/s':>9}{'households/s':>14}{'p50 ms':>9}{'p99 ms':>9}" \
-             f"{'goal p99':>10}  met?"
+             f"{'max ms':>9}{'goal p99':>10}  met?  load"
     print(header)
     print("-" * len(header))
-    for case, n, rps, hps, p50, p99, goal, met in rows:
-        print(f"{case:<18}{n:>9}{rps:>9.1f}{hps:>14,.0f}{p50:>9.1f}{p99:>9.1f}{goal:>8.0f}ms  "
-              f"{'yes' if met else 'NO'}")
-    print("\nWhere the time goes (in-process, median ms; validation is the CLI's contract check)")
+    for case, n, rps, hps, p50, p99, worst, goal, met, load in rows:
+        print(f"{case:<18}{n:>9}{rps:>9.1f}{hps:>14,.0f}{p50:>9.1f}{p99:>9.1f}{worst:>9.1f}{goal:>8.0f}ms  "
+              f"{'yes' if met else 'NO ':<4}  {load}")
+    print(f"\nWhere the time goes (in-process, median of 30, ms; load {stage_load:.1f} -> "
+          f"{stage_load_end:.1f}; goal for one household: < {IN_PROCESS_GOAL_MS:.0f} ms on a quiet core)")
     names = list(stages[0][1])
     print(f"{'case':<18}" + "".join(f"{n:>22}" for n in names))
     for case, times in stages:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +11,24 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A throwaway Ed25519 key for the session: models the tests save are signed (and trusted) with it.
+
+    As on a machine set up with `targeting models keygen`. Tests of unsigned models remove it.
+    """
+    from targeting.pmt.signing import SIGNING_KEY_ENV, generate_signing_key
+
+    path, _ = generate_signing_key(tmp_path_factory.mktemp("signing") / "tests.key")
+    before = os.environ.get(SIGNING_KEY_ENV)
+    os.environ[SIGNING_KEY_ENV] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop(SIGNING_KEY_ENV, None)
+    else:
+        os.environ[SIGNING_KEY_ENV] = before
 
 
 def shared_data(sub: str) -> Path:

@@ -86,7 +86,8 @@ def test_promote_and_load_champion_round_trip(outcome, settings, tmp_path):
 
 def test_shipped_experiments_validate():
     names = sorted(p.name for p in EXPERIMENTS.glob("*.yaml"))
-    assert names == ["burkina_kfold.yaml", "kukar_kfold.yaml", "paraguay_temporal.yaml"]
+    assert names == ["burkina_community.yaml", "burkina_kfold.yaml", "kukar_kfold.yaml",
+                     "paraguay_temporal.yaml"]
     for p in EXPERIMENTS.glob("*.yaml"):
         exp = load_experiment(p)
         assert exp.baseline == "ols" and "ols" in exp.backends
@@ -110,3 +111,20 @@ def test_configuring_one_store_does_not_leak_into_another(tmp_path, settings):
     other = get_settings(home=tmp_path)
     assert other.tracking_uri() == f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
     assert tracking.list_models(other) == []
+
+
+def test_the_final_model_gets_intervals_from_the_validation_folds(outcome):
+    """intervals.json beside the model, calibrated on the K-fold run's own out-of-fold residuals."""
+    from targeting.pmt import load_model
+    from targeting.pmt.intervals import load_intervals, weighted_quantile
+
+    model, _ = load_model(outcome.model_dir)
+    iv = load_intervals(outcome.model_dir, model=model)
+    cells = iv.cell_table()
+    overall = cells[cells["cell"] == "(semua / all)"]
+    pred = outcome.result.predictions
+    assert int(overall["n"].iloc[0]) == len(pred)  # every out-of-fold residual, no refit
+    # The overall 80 % width is the spread of those residuals (weighted 10th to 90th percentile).
+    r = (pred["log_welfare"] - pred["pred_ols"]).to_numpy()
+    q10, q90 = weighted_quantile(r, [0.1, 0.9], pred["weight"].to_numpy())
+    assert float(overall["width_80"].iloc[0]) == pytest.approx(q90 - q10, rel=0.05)

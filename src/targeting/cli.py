@@ -23,7 +23,8 @@ app = typer.Typer(
     add_completion=False,
 )
 rules_app = typer.Typer(help="Aturan kelayakan (rule sets): check and explain.", no_args_is_help=True)
-models_app = typer.Typer(help="Model registry (MLflow): list and promote.", no_args_is_help=True)
+models_app = typer.Typer(help="Models: registry (list, promote) and signatures (keygen, sign, verify).",
+                         no_args_is_help=True)
 experiment_app = typer.Typer(help="Experiments defined in YAML.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(models_app, name="models")
@@ -51,11 +52,14 @@ def validate(
     out_dir: Annotated[
         Path | None, typer.Option(help="Where accepted/rejects files go (default: next to FILE).")
     ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Excel: the sheet to read (needed when several hold data).")
+    ] = None,
 ) -> None:
     """Periksa berkas rumah tangga / validate a household file; write accepted rows and rejects.
 
     Exit code 0: every row accepted; 1: some rows rejected (see the rejects file); 2: the file
-    cannot be used at all (missing column, encoding, duplicate ids).
+    cannot be used at all (missing column, encoding, ragged rows, duplicate ids, several sheets).
     """
     from rich.console import Console
     from rich.table import Table
@@ -67,6 +71,9 @@ def validate(
     from targeting.survey.spec import load_spec
 
     spec_obj = load_spec(spec)
+    if sheet is not None:
+        first = spec_obj.files[0].model_copy(update={"sheet": sheet})
+        spec_obj = spec_obj.model_copy(update={"files": [first, *spec_obj.files[1:]]})
     console = Console()
     with console.status(f"Membaca dan memeriksa / reading and validating {file.name} ..."):
         loaded = load_dataset(spec_obj, files={spec_obj.files[0].name: file})
@@ -78,6 +85,11 @@ def validate(
     table.add_row("baris dibaca / rows read", f"{loaded.n_input:,}")
     table.add_row("diterima / accepted", f"{len(loaded.data):,}")
     table.add_row("ditolak / rejected", f"{loaded.n_rejected_rows:,}")
+    table.add_row("dikecualikan oleh spesifikasi / excluded by the spec", f"{loaded.n_excluded_rows:,}")
+    from targeting.jobs.score import effect_row
+
+    for effect in loaded.effects:
+        table.add_row(*effect_row(effect))
     console.print(table)
     if len(loaded.rejects):
         top = (
@@ -90,10 +102,17 @@ def validate(
             problems.add_row(str(col), str(reason), str(n))
         console.print(problems)
     if loaded.ignored_columns:
-        console.print(f"kolom diabaikan / ignored columns: {', '.join(loaded.ignored_columns)}")
+        console.print(_ignored(loaded.ignored_columns), markup=False, highlight=False)
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
     raise typer.Exit(1 if loaded.n_rejected_rows else 0)
+
+
+def _ignored(columns: list[str], shown: int = 10) -> str:
+    """Unknown columns, once and compactly: a file may carry thousands."""
+    names = [c if len(c) <= 40 else c[:40] + "…" for c in columns[:shown]]
+    more = f" (+{len(columns) - shown:,} lagi / more)" if len(columns) > shown else ""
+    return f"kolom diabaikan / ignored columns ({len(columns):,}): {', '.join(names)}{more}"
 
 
 # ---- rules ----------------------------------------------------------------------------------------
@@ -226,12 +245,22 @@ def generate(
     n_survey: Annotated[int, typer.Option(help="Households in the survey sample.")] = 20_000,
     n_registry: Annotated[int, typer.Option(help="Households in the registry.")] = 260_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 2024,
+    rounds: Annotated[
+        int, typer.Option(min=1, max=8, help="Registry rounds: 2+ adds later rounds (shocks, splits...).")
+    ] = 1,
+    partitions: Annotated[
+        int | None, typer.Option(min=1, help="Write the registry as this many Parquet parts "
+                                 "(registry_parts/), one at a time: for registries of millions.")
+    ] = None,
 ) -> None:
     """Buat data sintetis Kukar / generate the synthetic Kukar survey, registry and ground truth."""
     from targeting.jobs.demo import generate_kukar
     from targeting.settings import get_settings
 
-    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed)
+    if partitions is not None and partitions > n_registry:
+        raise typer.BadParameter(f"more parts than households ({n_registry:,})", param_hint="--partitions")
+    generate_kukar(get_settings(), out_dir=out_dir, n_survey=n_survey, n_registry=n_registry, seed=seed,
+                   rounds=rounds, partitions=partitions)
 
 
 @app.command()
@@ -295,6 +324,10 @@ _ProgramOpt = Annotated[
     str | None, typer.Option(help="Select a programme's desil range (pkh, sembako, pbi_jk).")
 ]
 _DesilOpt = Annotated[int | None, typer.Option(min=1, max=10, help="Select desil 1..K.")]
+_UnsignedOpt = Annotated[
+    bool, typer.Option(help="Use a model that is unsigned or signed by an untrusted key (recorded in every "
+                       "decision as 'unsigned').")
+]
 _QuotaOpt = Annotated[
     Path | None, typer.Option(help="CSV kecamatan,households: the poorest N households of each kecamatan.")
 ]
@@ -323,10 +356,30 @@ def score(
     fmt: Annotated[
         str, typer.Option("--format", help="parquet, plus csv and/or xlsx (comma-separated).")
     ] = "parquet",
-    chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 65_536,
+    chunk_rows: Annotated[int, typer.Option(min=1000, help="Households per chunk (memory bound).")] = 32_768,
     data: _DataOpt = None,
+    previous: Annotated[
+        Path | None, typer.Option(help="The previous round's decisions.parquet: transitions, entries, exits.")
+    ] = None,
+    contributions: Annotated[
+        bool, typer.Option(help="Keep every indicator's contribution (next round can explain who moved).")
+    ] = False,
+    allow_unsigned: _UnsignedOpt = False,
+    engine: Annotated[
+        str, typer.Option(help="local (this process, streaming) or dask (a folder of Parquet parts on a "
+                          "Dask cluster; rerun the same command to resume).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="LocalCluster worker processes.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads this process may use (default: its available cores).")
+    ] = None,
 ) -> None:
     """Nilai registri / score a registry: desil, programmes, rule verdict, reasons for every household.
+
+    FILE may be a folder of Parquet parts (a partitioned registry); with --engine dask it must be.
 
     Writes decisions.parquet (one row per household: predicted welfare, percentile, desil, programme
     flags, the selection, every criterion's flag, top reasons as codes and texts in Bahasa Indonesia and
@@ -347,7 +400,9 @@ def score(
         min_criteria_met=k, as_of=_as_of(as_of), ranking=rank,
         selection=_selection(program, desil_max, quota), top_k=top_k, out_dir=out, formats=formats,
         chunk_rows=chunk_rows, data_dir=None if data is None else _data_dir(data, settings),
-        console=Console(stderr=True),
+        previous=previous, keep_contributions=contributions or previous is not None,
+        allow_unsigned=allow_unsigned, console=Console(stderr=True), engine=engine, scheduler=scheduler,
+        workers=workers, threads=threads,
     )  # fmt: skip
     typer.echo(str(outcome.decisions))
     raise typer.Exit(1 if outcome.n_rejected else 0)
@@ -359,6 +414,99 @@ def _data_dir(data: str, settings):  # -> Path
     if data not in ("home", "shared"):
         raise typer.BadParameter("use home (generated data) or shared (real surveys)", param_hint="--data")
     return settings.data_dir if data == "home" else default_data_dir()
+
+
+@app.command()
+def verify(
+    decisions: Annotated[Path, typer.Argument(help="decisions.parquet from `targeting score`.")],
+    visits: Annotated[int, typer.Option(min=1, help="Enumerator visits the office can make.")],
+    per_kecamatan: Annotated[
+        bool, typer.Option(help="Share visits across kecamatan (a floor each, then where they count most).")
+    ] = False,
+    exclusion_weight: Annotated[
+        float, typer.Option(min=0.0, help="Count a corrected exclusion as this many corrected inclusions.")
+    ] = 1.0,
+    out: Annotated[Path | None, typer.Option(help="Workbook path (default: beside DECISIONS).")] = None,
+) -> None:
+    """Daftar verifikasi lapangan / the field-verification list: the visits that correct the most errors.
+
+    Households in order of the expected persons a visit sets right (probability the decision is
+    wrong x persons), within the visit budget; each with its reasons and the indicators to check on
+    the spot. An Excel workbook for enumerators (pseudonymised ids, Bahasa Indonesia first), with the
+    model–rules disagreements on a second sheet.
+    """
+    from targeting.audit.decisions import read_decisions
+    from targeting.decide.schema import P_OTHER_SIDE
+    from targeting.errors import InputFileError
+    from targeting.privacy import load_key
+    from targeting.settings import get_settings
+    from targeting.verify import write_verification_list
+    from targeting.verify._columns import EXPECTED
+
+    frame, meta = read_decisions(decisions)
+    if P_OTHER_SIDE not in frame.columns:
+        raise InputFileError(
+            f"{decisions}: no {P_OTHER_SIDE} column: the model that scored it has no calibrated welfare "
+            "intervals (intervals.json); retrain it (`targeting train`) and score again"
+        )
+    about = []
+    if meta is not None:
+        about = [("Pilihan / selection", str(meta.selection.get("text_id", ""))),
+                 ("Model", str(meta.model.get("version", ""))), ("Data", meta.dataset_title or meta.spec)]
+    path, chosen = write_verification_list(
+        frame, out or decisions.with_name("verifikasi_lapangan.xlsx"), visits,
+        key=load_key(get_settings().home), per_kecamatan=per_kecamatan, exclusion_weight=exclusion_weight,
+        about=about,
+    )
+    expected = float(chosen[EXPECTED].sum())
+    typer.echo(f"{len(chosen):,} kunjungan / visits; perkiraan jiwa yang keputusannya dibetulkan / expected "
+               f"persons whose decision is corrected: {expected:,.0f}")
+    typer.echo(str(path))
+
+
+@app.command()
+def drift(
+    reference: Annotated[str, typer.Argument(help="Training survey: a file, year=2022, or spec[year=2022].")],
+    current: Annotated[str, typer.Argument(help="Registry or later round: a file, year=2024, spec[...].")],
+    spec: Annotated[str, typer.Option(help="Dataset spec of both sides.")] = "indonesia_household",
+    current_spec: Annotated[str | None, typer.Option(help="Another spec for the current side.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder: adds the predicted-welfare distribution.")
+    ] = None,
+    unit: Annotated[str, typer.Option(help="household (default) or person shares.")] = "household",
+    out: Annotated[Path | None, typer.Option(help="CSV of the table (default: TARGETING_HOME/runs).")] = None,
+    track: Annotated[bool, typer.Option(help="Also log the drift metrics as an MLflow run.")] = False,
+) -> None:
+    """Pergeseran data / drift: weighted PSI and tests per indicator, training survey vs registry or round.
+
+    Thresholds are data (targeting/drift/thresholds.yaml); a band is a flag only when the weighted
+    test also finds the shift after the multiple-testing correction.
+    """
+    from rich.console import Console
+
+    from targeting.drift.command import drift_command
+    from targeting.jobs.score import run_dir
+    from targeting.settings import get_settings
+
+    if unit not in ("household", "person"):
+        raise typer.BadParameter("use household or person", param_hint="--unit")
+    settings = get_settings()
+    folder = run_dir(settings, "drift", "".join(ch if ch.isalnum() else "_" for ch in current)[:40])
+    result = drift_command(reference, current, spec, current_spec=current_spec, model=model,
+                           out=out or folder / "drift.csv", unit=unit,  # type: ignore[arg-type]
+                           console=Console(width=max(140, Console().width)))
+    if track:
+        import tempfile
+
+        from targeting import tracking
+
+        with tempfile.TemporaryDirectory() as empty:
+            run_id = tracking.log_training_run(
+                settings, run_name=f"drift {reference} -> {current}", experiment="drift",
+                params={"reference": reference, "current": current, "spec": spec, "unit": unit},
+                metrics=result.flat_metrics(), model_dir=Path(empty), tables={"drift": result.to_frame()},
+                tags={"kind": "drift"})
+        typer.echo(f"MLflow run: {run_id}")
 
 
 @app.command()
@@ -472,6 +620,9 @@ def serve(
         Path | None, typer.Option(help="Serve this saved model folder instead of the registry champion.")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the model).")] = 1,
+    allow_unsigned: Annotated[
+        bool, typer.Option(help="Serve a model that is unsigned or not signed by a trusted key (recorded).")
+    ] = False,
 ) -> None:
     """Jalankan layanan penilaian / run the scoring service (OpenAPI docs at /docs).
 
@@ -491,24 +642,95 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if model_dir is not None:
         os.environ["TARGETING_API_MODEL_DIR"] = str(model_dir.resolve())
+    if allow_unsigned:  # through the environment, so that every worker process sees it
+        os.environ["TARGETING_API_ALLOW_UNSIGNED"] = "true"
     settings = get_api_settings()
     # Load before the port opens: a service without a model must not start.
     scorer = load_scorer(settings)
     info = scorer.info
-    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}",
-               err=True)
+    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}; "
+               f"signed by {info.components.get('model_signing_key', 'unsigned')}", err=True)
+    from api.server import HeadTimeoutH11Protocol
+
     # No uvicorn access log: its lines hold raw paths (household ids); the service logs route templates.
+    # The protocol closes connections whose request head never arrives (slowloris; api.server).
     if workers == 1:
-        uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
+        uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False,
+                    http=HeadTimeoutH11Protocol)
     else:
         uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                    access_log=False)
+                    access_log=False, http=HeadTimeoutH11Protocol)
+
+
+@app.command()
+def grievance(
+    file: Annotated[Path, typer.Argument(help="Grievance file (CSV or Excel): one row per grievance.")],
+    lang: Annotated[str, typer.Option(help="Language of the re-scored reasons: id or en.")] = "id",
+    top_k: Annotated[int, typer.Option(min=0, max=10, help="Reasons per household.")] = 4,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default: <TARGETING_HOME>/runs/grievance-<file>-<time>)."),
+    ] = None,
+) -> None:
+    """Ajukan sanggahan dari berkas / file grievances from a file, into the service's decision store.
+
+    Columns: household_id, reported_by, reported_on (YYYY-MM-DD), channel (desa, kecamatan, dinsos,
+    cek_bansos, other), optional revisits (a decision id; default the household's latest) and evidence,
+    and the survey fields to correct (a blank cell corrects nothing). Each row is checked, re-scored
+    and stored as POST /v1/grievances does, by the model the service uses. Writes grievances.csv
+    (what each filed row did and why) and rejects.csv (row, column, value, reason).
+    Exit 0: all rows filed; 1: some rows refused (see rejects.csv, nothing stored for them).
+    """
+    import getpass
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import pandas as pd
+
+    from api.config import get_api_settings
+    from api.grievances import file_grievance_table
+    from api.scoring import load_scorer
+    from api.store import bind_pseudonym_keys, make_engine, session_factory
+    from targeting.jobs.score import run_dir
+    from targeting.spreadsheet import write_csv
+    from targeting.survey.read import read_raw
+
+    if lang not in ("id", "en"):
+        raise typer.BadParameter("use id or en", param_hint="--lang")
+    frame = read_raw(file)
+    settings = get_api_settings()
+    scorer = load_scorer(settings)
+    engine = make_engine(settings.project.decision_db_url())
+    try:
+        with session_factory(engine)() as session:
+            keys = bind_pseudonym_keys(session, settings.project.home)
+            table = file_grievance_table(
+                session, scorer, frame, lang=lang, top_k=top_k, pseudonym_keys=keys,
+                as_of=datetime.now(ZoneInfo(settings.timezone)).date(),
+                filed_by=f"cli:{getpass.getuser()}"[:32])
+    finally:
+        engine.dispose()
+    folder = out or run_dir(settings.project, "grievance", file.stem)
+    folder.mkdir(parents=True, exist_ok=True)
+    filed_cols = ["row", "household_id", "grievance_id", "status", "upheld", "revisits_decision_id",
+                  "decision_id", "changed_fields", "changed_outcome", "penjelasan", "explanation"]
+    reject_cols = ["row", "household_id", "column", "value", "reason", "reason_en"]
+    write_csv(pd.DataFrame(table.filed, columns=filed_cols), folder / "grievances.csv")
+    write_csv(pd.DataFrame(table.rejects, columns=reject_cols), folder / "rejects.csv")
+    upheld = sum(bool(r["upheld"]) for r in table.filed)
+    refused = len({r["row"] for r in table.rejects})
+    typer.echo(f"{len(table.filed)} sanggahan dicatat ({upheld} diterima), {refused} baris ditolak / "
+               f"{len(table.filed)} grievances filed ({upheld} upheld), {refused} rows refused: {folder}",
+               err=True)
+    typer.echo(str(folder / "grievances.csv"))
+    raise typer.Exit(1 if refused else 0)
 
 
 @keys_app.command("create")
 def keys_create(
     role: Annotated[
-        str, typer.Option(help="scorer (may score), inspector (reads decisions), analyst (reads models).")
+        str, typer.Option(help="scorer (may score, file grievances), inspector (reads decisions), "
+                    "analyst (reads models), officer (files grievances, reads decisions).")
     ],
     label: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
 ) -> None:
@@ -559,6 +781,50 @@ def keys_revoke(
     typer.echo(f"key {key_id} revoked")
 
 
+pseudonym_app = typer.Typer(help="Kunci samaran / the pseudonymisation key (UU 27/2022).",
+                            no_args_is_help=True)
+app.add_typer(pseudonym_app, name="pseudonym-key")
+
+
+@pseudonym_app.command("show")
+def pseudonym_key_show() -> None:
+    """Sidik kunci / the current key's fingerprint and the store's key history (never the key)."""
+    from api.store import make_engine, pseudonym_key_history, session_factory
+    from targeting.privacy import key_fingerprint, load_key
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.decision_db_url())
+    with session_factory(engine)() as session:
+        history = pseudonym_key_history(session)
+    engine.dispose()
+    typer.echo(f"current key {key_fingerprint(load_key(settings.home, create=False))}")
+    typer.echo(f"decision store keys, oldest first: {', '.join(history) or '(none recorded)'}")
+
+
+@pseudonym_app.command("rotate")
+def pseudonym_key_rotate() -> None:
+    """Ganti kunci samaran / rotate the key: new pseudonyms use a new key; histories stay whole.
+
+    The old key moves to <TARGETING_HOME>/pseudonym_keys/ (0600) and is still used to look up the
+    decisions made with it; the decision store records the new key. Back up the state folder's
+    keys before and after. Files written earlier (rejects, audits) keep their old pseudonyms.
+    """
+    from api.store import bind_pseudonym_keys, make_engine, record_pseudonym_key, session_factory
+    from targeting.privacy import key_fingerprint, rotate_key
+    from targeting.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.decision_db_url())
+    with session_factory(engine)() as session:
+        bind_pseudonym_keys(session, settings.home)  # the current key must be the store's
+        old, new = rotate_key(settings.home)
+        record_pseudonym_key(session, key_fingerprint(new))
+    engine.dispose()
+    typer.echo(f"pseudonymisation key rotated: {key_fingerprint(old)} -> {key_fingerprint(new)}; "
+               f"the old key is kept in {settings.home / 'pseudonym_keys'} for lookups")
+
+
 # ---- models and experiments ---------------------------------------------------------------------
 
 
@@ -585,6 +851,11 @@ def _print_outcome(outcome) -> None:
     print_frame(console, outcome.comparison.reset_index(), f"{exp.name}: {outcome.result.dataset} "
                 f"(poverty rate {outcome.result.poverty_rate:.3f}; 95% CI; Δ = backend − {exp.baseline})")
     console.print(f"targeting curve: {outcome.curve_png}")
+    if outcome.community is not None:
+        metrics = ["community_recall", "exclusion_error_20", "exclusion_error_30", "spearman"]
+        table = outcome.community.table([m for m in metrics if m in set(outcome.community.summary["metric"])])
+        print_frame(console, table.reset_index(), "PMT, desa dan gabungan / PMT, community and hybrid "
+                    "(out of sample by community; 95% CI)")
     if outcome.n_rejected:
         console.print(f"[yellow]{outcome.n_rejected:,} households rejected by the spec (see the rejects)")
     if outcome.run_id:
@@ -603,6 +874,7 @@ def experiment_run(
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Jalankan eksperimen / run an experiment: validation table per backend vs OLS, MLflow run."""
     from targeting.experiment import load_experiment
@@ -611,7 +883,8 @@ def experiment_run(
     exp = load_experiment(find("experiments", file))
     if n_bootstrap is not None:
         exp = exp.model_copy(update={"n_bootstrap": n_bootstrap})
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 
@@ -623,10 +896,14 @@ _CoveragesOpt = Annotated[
     str | None, typer.Option(help="Comma-separated: poverty_rate, poverty_line and shares, e.g. 0.2,0.3.")
 ]
 _SeedOpt = Annotated[int | None, typer.Option(help="Seed of the folds and the bootstrap.")]
+_ThreadsOpt = Annotated[
+    int | None, typer.Option(min=1, help="LightGBM threads (default: the cores this process may use; "
+                             "1 is fastest on a busy shared machine). The model does not depend on it.")
+]
 
 
 def _with_options(exp, *, unit: str | None, poor_share: float | None, coverages: str | None,
-                  seed: int | None):  # -> Experiment
+                  seed: int | None, threads: int | None = None):  # -> Experiment
     """Command-line choices on top of an experiment, checked as the YAML is (one-line errors)."""
     from targeting.experiment import Experiment
     from targeting.yaml_models import merged
@@ -641,6 +918,8 @@ def _with_options(exp, *, unit: str | None, poor_share: float | None, coverages:
                                for c in (x.strip() for x in coverages.split(",")) if c]
     if seed is not None:
         update["validation"] = {"seed": seed}
+    if threads is not None:
+        update["params"] = {"n_jobs": threads}
     if not update:
         return exp
     return _checked(Experiment, merged(exp.model_dump(by_alias=True), update), "command-line options")
@@ -701,10 +980,12 @@ def train(
     poor_share: _PoorShareOpt = None,
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Latih model PMT / train a PMT: cross-validate against OLS, fit on all data, register (challenger)."""
     exp = _adhoc(spec, "ols", backend, folds, data, None, None, n_bootstrap)
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp))
 
 
@@ -722,10 +1003,12 @@ def evaluate(
     coverages: _CoveragesOpt = None,
     seed: _SeedOpt = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not record in MLflow.")] = False,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Evaluasi model / compare backends out of sample (K-fold or temporal); nothing is registered."""
     exp = _adhoc(spec, backends, None, folds, data, train_year, test_year, n_bootstrap)
-    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed)
+    exp = _with_options(exp, unit=unit, poor_share=poor_share, coverages=coverages, seed=seed,
+                        threads=threads)
     _print_outcome(_run_with_spinner(exp, track=not no_track))
 
 
@@ -757,6 +1040,69 @@ def models_promote(
     settings = get_settings()
     tracking.promote(settings, version, name=name, alias=alias)
     typer.echo(f"{name or settings.model_name} v{version} is now @{alias}")
+
+
+@models_app.command("keygen")
+def models_keygen(
+    out: Annotated[
+        Path | None, typer.Option(help="Private key file (default: <TARGETING_HOME>/keys/model_signing.key).")
+    ] = None,
+    if_missing: Annotated[bool, typer.Option(help="Keep an existing key instead of refusing.")] = False,
+) -> None:
+    """Buat kunci penandatangan model / create an Ed25519 model-signing key (and its .pub).
+
+    Keep the private key (0600) on the machine that trains and releases models; give the .pub to
+    every machine that serves or scores them: copy it into <TARGETING_HOME>/keys/trusted/ there
+    (or list it in TARGETING_MODEL_TRUSTED_KEYS). Models saved on a machine with a signing key are
+    signed when saved; sign others with `targeting models sign DIR`.
+    """
+    from targeting.pmt.signing import fingerprint, generate_signing_key, keys_dir, load_private_key
+    from targeting.settings import get_settings
+
+    home = get_settings().home
+    existing = out or keys_dir(home) / "model_signing.key"
+    if if_missing and existing.exists():
+        typer.echo(f"signing key {fingerprint(load_private_key(existing))}: {existing} (exists, kept)")
+        return
+    key_path, pub_path = generate_signing_key(out, home=home)
+    typer.echo(f"signing key {fingerprint(load_private_key(key_path))}: {key_path} (private, 0600); "
+               f"public key to share: {pub_path}")
+
+
+@models_app.command("sign")
+def models_sign(
+    directory: Annotated[Path, typer.Argument(help="Saved model folder (model_card.json, ...).")],
+    key: Annotated[
+        Path | None, typer.Option(help="Private key (default: $TARGETING_MODEL_SIGNING_KEY or the state's)")
+    ] = None,
+    rehash: Annotated[
+        bool, typer.Option(help="Accept files that changed since the card was written (you changed them).")
+    ] = False,
+) -> None:
+    """Tandatangani model / sign a model folder: the card lists every file's sha256 and is signed."""
+    from targeting.errors import ModelIntegrityError
+    from targeting.pmt.persistence import sign_model
+    from targeting.pmt.signing import default_signing_key
+
+    private = key or default_signing_key()
+    if private is None:
+        raise ModelIntegrityError("no signing key: create one with `targeting models keygen`, or pass --key")
+    integrity, added = sign_model(directory, private, rehash=rehash)
+    if added:
+        typer.echo(f"added to the card: {', '.join(added)}")
+    typer.echo(f"{directory}: signed by {integrity.key_fingerprint} "
+               f"(card sha256 {integrity.card_sha256[:16]})")
+
+
+@models_app.command("verify")
+def models_verify(
+    directory: Annotated[Path, typer.Argument(help="Saved model folder.")],
+) -> None:
+    """Periksa tanda tangan model / check a model folder's signature and file hashes (exit 2 if bad)."""
+    from targeting.pmt.persistence import verify_model
+
+    integrity = verify_model(directory)
+    typer.echo(f"{directory}: OK, signed by {integrity.key_fingerprint}")
 
 
 def main() -> None:

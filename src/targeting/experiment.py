@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from targeting.errors import SpecError
 from targeting.settings import Settings
+from targeting.spreadsheet import write_csv
 from targeting.yaml_models import load_yaml_model
 
 Coverage = float | Literal["poverty_rate", "poverty_line"]
@@ -48,6 +49,32 @@ class FinalModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     backend: str = "ensemble"
     to_registry: bool = Field(default=True, alias="register")
+    intervals: bool = Field(
+        default=True, description="Calibrate welfare intervals (intervals.json beside the model): from the "
+        "K-fold validation's out-of-fold predictions when it ran this backend, else 5 more cross-fits.",
+    )
+
+
+class CommunityPlan(BaseModel):
+    """Compare PMT, community targeting, the hybrid and the blend out of sample by community.
+
+    Needs the spec's ``community_ranks`` role (`targeting.community.evaluation`): ranks from ``ks``
+    training communities, evaluated in ``n_eval`` others, ``n_repeats`` times.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    ks: list[int] = Field(default_factory=lambda: [5, 10, 15, 25])
+    n_repeats: int = Field(default=30, ge=1)
+    n_eval: int = Field(default=25, ge=2)
+    seed: int = 0
+    n_boot: int = Field(default=200, ge=0)
+    community_share: float = Field(default=0.2, gt=0, lt=1, description="Share the community calls poorest.")
+    share_column: str | None = Field(
+        default=None, description="A 0/1 column whose mean in each ranking is that ranking's share (e.g. "
+        "the households the programme actually treated)."
+    )
+    evaluate_column: str | None = None
+    evaluate_equals: Any = None
 
 
 class Experiment(BaseModel):
@@ -68,6 +95,7 @@ class Experiment(BaseModel):
     )
     params: dict[str, Any] = Field(default_factory=dict, description="PMTRegressor parameters.")
     final: FinalModel | None = Field(default_factory=FinalModel)
+    community: CommunityPlan | None = None
 
     @model_validator(mode="after")
     def _known_backends(self) -> Experiment:
@@ -102,6 +130,7 @@ class ExperimentOutcome:
     model_version: str | None
     model_dir: Path | None
     n_rejected: int
+    community: Any = None  # targeting.community.evaluation.CommunityEvaluation when the plan asks for it
 
 
 def _check_rounds(experiment: Experiment, settings: Settings) -> None:
@@ -193,15 +222,23 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
         rejects = pd.concat([rej_train.assign(round="train"), rej_test.assign(round="test")])
         result = temporal_validation(train, test, experiment.backends, **common)
     comparison = compare_backends(result.table, baseline=experiment.baseline)
+    community = None
+    if experiment.community is not None:
+        community = _community(experiment, train)
     out_dir = out_dir or settings.home / "experiments" / experiment.name
     out_dir.mkdir(parents=True, exist_ok=True)
     curve = targeting_curve(result.predictions, list(result.backends))
     curve_png = plot_targeting_curve(curve, out_dir / "targeting_curve.png",
                                      poverty_rate=result.poverty_rate,
                                      title=experiment.title or experiment.name)
-    result.table.to_csv(out_dir / "validation.csv", index=False)
-    comparison.to_csv(out_dir / "comparison.csv")
+    write_csv(result.table, out_dir / "validation.csv")
+    write_csv(comparison.reset_index(), out_dir / "comparison.csv")
     n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
+    tables: dict[str, pd.DataFrame] = {"validation": result.table, "comparison": comparison.reset_index()}
+    if community is not None:
+        write_csv(community.summary, out_dir / "community.csv")
+        write_csv(community.groups, out_dir / "community_groups.csv")
+        tables.update({"community": community.summary, "community_groups": community.groups})
 
     run_id = version = None
     model_dir: Path | None = None
@@ -220,6 +257,9 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
             est.predict(X_train), train.population_weight.to_numpy(),
             None if train.region is None else train.region.to_numpy(dtype=object),
         ), model_dir)
+        if experiment.final.intervals and train.welfare_is_money:
+            _save_intervals(experiment, train, est, result, model_dir)
+        _save_blend(experiment, train, result, model_dir)
     if track:
         from targeting import tracking
 
@@ -235,14 +275,92 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
                         "n_bootstrap": experiment.n_bootstrap, **experiment.params},
                 metrics={**metrics, "n_households": len(train), "n_rejected": n_rejected},
                 model_dir=model_dir or empty,
-                tables={"validation": result.table, "comparison": comparison.reset_index()},
+                tables=tables,
                 figures={"": curve_png},
                 tags={"experiment": experiment.name, "dataset": train.name},
             )
         if experiment.final is not None and experiment.final.to_registry:
             version = tracking.register(settings, run_id, description=experiment.title)
     return ExperimentOutcome(experiment, result, comparison, curve_png, run_id, version, model_dir,
-                             n_rejected)
+                             n_rejected, community)
+
+
+def _save_intervals(experiment: Experiment, train: Any, model: Any, result: Any, model_dir: Path) -> None:
+    """Calibrated welfare intervals beside the model (`targeting.pmt.intervals`)."""
+    import numpy as np
+    from sklearn.base import clone
+
+    from targeting.pmt.intervals import CrossFit, fit_intervals, save_intervals
+
+    final = experiment.final
+    assert final is not None
+    plan = experiment.validation
+    cross_fit = None
+    if plan.kind == "kfold" and final.backend in result.backends:
+        # The validation's out-of-fold predictions of this backend: the protocol fit_intervals runs.
+        p = result.predictions
+        cross_fit = CrossFit(prediction=p[f"pred_{final.backend}"].to_numpy(dtype=np.float64),
+                             log_welfare=p["log_welfare"].to_numpy(dtype=np.float64),
+                             weight=p["weight"].to_numpy(dtype=np.float64),
+                             fold=p["fold"].to_numpy(dtype=np.int64))
+    iv = fit_intervals(clone(model), train, model=model, n_splits=plan.folds if plan.kind == "kfold" else 5,
+                       seed=plan.seed, cross_fit=cross_fit)
+    save_intervals(iv, model_dir)
+
+
+def _save_blend(experiment: Experiment, train: Any, result: Any, model_dir: Path) -> None:
+    """γ of the PMT + community blend beside the model, when the survey has community ranks.
+
+    From the K-fold validation's out-of-fold residuals of the final backend (no refit); skipped for
+    other validation plans, and when no household is ranked.
+    """
+    import numpy as np
+
+    from targeting.community._saved import fit_blend_gamma, save_blend
+    from targeting.survey.spec import load_spec
+
+    spec = load_spec(experiment.dataset.spec)
+    final = experiment.final
+    if spec.community_ranks is None or final is None or experiment.validation.kind != "kfold" \
+            or final.backend not in result.backends:
+        return
+    ranks = spec.community_ranks.rank_spec()
+    if not all(c in train.frame.columns for c in (*ranks.columns, *ranks.community)):
+        return
+    from targeting.community import community_percentiles
+
+    w = train.weight.to_numpy(dtype=np.float64)
+    pct = community_percentiles(train.frame, ranks, sample_weight=w)["consensus"].to_numpy(dtype=np.float64)
+    p = result.predictions
+    residual = (p["log_welfare"] - p[f"pred_{final.backend}"]).to_numpy(dtype=np.float64)
+    gamma, n = fit_blend_gamma(residual, pct, w)
+    if n:
+        save_blend(gamma, ranks, n, model_dir, source="out-of-fold residuals of the K-fold validation")
+
+
+def _community(experiment: Experiment, survey: Any) -> Any:
+    """The community comparison of an experiment (`targeting.community.evaluation`)."""
+    from targeting.community.evaluation import CommunityData, Protocol, evaluate_community_targeting
+    from targeting.survey.spec import load_spec
+
+    plan = experiment.community
+    assert plan is not None
+    spec = load_spec(experiment.dataset.spec)
+    if spec.community_ranks is None:
+        raise SpecError(f"experiment {experiment.name}: spec {spec.name!r} has no community_ranks role")
+    ranks = spec.community_ranks.rank_spec()
+    frame = survey.frame
+    share: Any = plan.community_share
+    if plan.share_column is not None:
+        keys = [frame[c].astype(str) for c in ranks.community]
+        share = pd.to_numeric(frame[plan.share_column]).groupby(keys).transform("mean").to_numpy()
+    evaluable = None
+    if plan.evaluate_column is not None:
+        evaluable = (frame[plan.evaluate_column].astype(str) == str(plan.evaluate_equals)).to_numpy()
+    data = CommunityData.from_survey(survey, ranks, community_share=share, evaluable=evaluable)
+    protocol = Protocol(ks=tuple(plan.ks), n_repeats=plan.n_repeats, n_eval=plan.n_eval, seed=plan.seed,
+                        n_boot=plan.n_boot)
+    return evaluate_community_targeting(data, protocol)
 
 
 def _flat_metrics(table: pd.DataFrame) -> dict[str, float]:

@@ -76,7 +76,7 @@ def start_service(home: Path, scorer: Any, **overrides: Any) -> Iterator[Service
     app = create_app(settings_for(home, **overrides), scorer)
     keys = {}
     with app.state.sessions() as session:
-        for role in ("scorer", "inspector", "analyst"):
+        for role in ("scorer", "inspector", "analyst", "officer"):
             keys[role] = create_key(session, role, label=f"test {role}")[1]
     with TestClient(app) as client:
         yield Service(client, keys)

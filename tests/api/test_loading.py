@@ -34,7 +34,8 @@ def test_a_folder_without_reference_or_with_a_changed_file_is_refused(
     shutil.copytree(model_dir, copy)
     (copy / "reference.json").unlink()
     settings = get_api_settings(project=get_settings(home=tmp_path), model_dir=copy)
-    with pytest.raises(ModelIntegrityError, match="no reference distribution"):
+    # The signed card lists the reference, so its absence is a missing model file.
+    with pytest.raises(ModelIntegrityError, match="reference.json: listed in the model card but missing"):
         load_scorer(settings)
     shutil.copy(model_dir / "reference.json", copy / "reference.json")
     (copy / "model.json").write_text((copy / "model.json").read_text() + " ")

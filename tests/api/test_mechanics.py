@@ -19,19 +19,29 @@ from tests.api.conftest import FakeScorer, Service, start_service, valid_househo
 
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
-    [("post", "/v1/score", "scorer"), ("get", "/v1/households/H0001/decisions", "inspector"),
-     ("get", "/v1/models", "analyst")],
+    [("post", "/v1/score", ("scorer",)),
+     ("get", "/v1/households/H0001/decisions", ("inspector", "officer")),
+     ("get", "/v1/models", ("analyst",)),
+     ("post", "/v1/grievances", ("officer", "scorer"))],
 )
-def test_each_route_admits_only_its_role(fake_service: Service, method: str, path: str, allowed: str) -> None:
-    body = {"json": {"households": [valid_household(1)]}} if method == "post" else {}
+def test_each_route_admits_only_its_roles(fake_service: Service, method: str, path: str,
+                                          allowed: tuple[str, ...]) -> None:
+    body: dict[str, Any] = {}
+    if path == "/v1/score":
+        body = {"json": {"households": [valid_household(1)]}}
+    elif path == "/v1/grievances":
+        # An unknown household: admitted roles get 404, the others 403 before the store is read.
+        body = {"json": {"household_id": "H0404", "corrections": {"meals_per_day": 2}, "reported_by": "x",
+                         "reported_on": "2026-11-20", "channel": "dinsos"}}
+    ok = 404 if path == "/v1/grievances" else 200
     call = getattr(fake_service.client, method)
     assert call(path, **body).status_code == 401
     assert call(path, headers={"X-API-Key": "tgk_00000000_" + "a" * 43}, **body).status_code == 401
-    for role in ("scorer", "inspector", "analyst"):
+    for role in ("scorer", "inspector", "analyst", "officer"):
         r = call(path, headers=fake_service.headers(role), **body)
-        assert r.status_code == (200 if role == allowed else 403), (role, r.text)
-        if role != allowed:
-            assert f"needs '{allowed}'" in r.json()["detail"]
+        assert r.status_code == (ok if role in allowed else 403), (role, r.text)
+        if role not in allowed:
+            assert "needs " + " or ".join(repr(a) for a in allowed) in r.json()["detail"]
 
 
 def test_a_tampered_or_revoked_key_is_refused(fake_service: Service) -> None:
@@ -48,7 +58,7 @@ def test_a_tampered_or_revoked_key_is_refused(fake_service: Service) -> None:
 def test_keys_are_stored_hashed(fake_service: Service) -> None:
     with fake_service.app.state.sessions() as session:
         rows = session.scalars(select(ApiKeyRow)).all()
-    assert len(rows) == 3
+    assert len(rows) == 4  # one per role
     stored = " ".join(f"{r.id} {r.key_hash} {r.salt}" for r in rows)
     for key in fake_service.keys.values():
         # The secret is everything after "<prefix>_<id>_" (token_urlsafe may itself contain "_").
@@ -228,7 +238,8 @@ def test_no_route_changes_or_deletes_decisions(fake_service: Service) -> None:
     spec = fake_service.client.get("/openapi.json").json()
     methods = {m for ops in spec["paths"].values() for m in ops}
     assert methods == {"get", "post"}
-    assert [p for p, ops in spec["paths"].items() if "post" in ops] == ["/v1/score"]
+    # Both POSTs append (a grievance adds a decision that revisits the old one; nothing is replaced).
+    assert [p for p, ops in spec["paths"].items() if "post" in ops] == ["/v1/score", "/v1/grievances"]
 
 
 def test_history_takes_the_raw_id_and_finds_it_by_pseudonym(fake_service: Service) -> None:

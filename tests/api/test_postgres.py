@@ -25,9 +25,17 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
-from api.store import APPEND_ONLY_TABLES, ApiKeyRow, DecisionRow, RequestRow, make_engine, revoke_api_key
+from api.store import (
+    APPEND_ONLY_TABLES,
+    ApiKeyRow,
+    DecisionRow,
+    GrievanceRow,
+    RequestRow,
+    make_engine,
+    revoke_api_key,
+)
 from tests.api.conftest import Service, start_service, valid_household
 
 pytest.importorskip("psycopg", reason="psycopg (the dev extra) is needed for the PostgreSQL store tests")
@@ -227,16 +235,27 @@ def test_a_lost_idempotency_race_replays_the_winner(pg_service: Service, pg: Eng
 
 def test_postgres_refuses_updates_and_deletes(pg_service: Service, pg: Engine, pg_url: str) -> None:
     assert pg_service.score([valid_household(1)]).status_code == 200
+    filed = pg_service.client.post(  # a row in grievances too: row triggers fire only on rows
+        "/v1/grievances", headers=pg_service.headers("officer"),
+        json={"household_id": "H0001", "corrections": {"meals_per_day": 1}, "reported_by": "petugas",
+              "reported_on": "2026-11-20", "channel": "dinsos"})
+    assert filed.status_code == 201, filed.text
+    counts = count(pg, RequestRow), count(pg, DecisionRow), count(pg, GrievanceRow)
+    assert counts[1:] == (1 + (filed.json()["decision"] is not None), 1)
     with pg.connect() as conn:
         for sql in ("UPDATE decisions SET outputs = '{}'", "DELETE FROM decisions",
                     "UPDATE requests SET n_decisions = 0", "DELETE FROM requests",
-                    "TRUNCATE decisions", "TRUNCATE requests, decisions"):
+                    "UPDATE grievances SET upheld = true", "DELETE FROM grievances",
+                    "TRUNCATE grievances", "TRUNCATE grievances, requests, decisions"):
             with pytest.raises(IntegrityError, match="append-only"):
                 conn.execute(text(sql))
             conn.rollback()
-    assert count(pg, RequestRow) == 1 and count(pg, DecisionRow) == 1
+    # Refused before the trigger: grievances reference decisions.
+    with pg.connect() as conn, pytest.raises(DBAPIError, match="foreign key"):
+        conn.execute(text("TRUNCATE decisions"))
+    assert (count(pg, RequestRow), count(pg, DecisionRow), count(pg, GrievanceRow)) == counts
     with pg.connect() as conn:
-        assert conn.execute(select(DecisionRow.outputs)).scalar_one() != {}
+        assert {} not in conn.execute(select(DecisionRow.outputs)).scalars().all()
 
     # Creating the store again (a restart, a second worker) keeps exactly one set of triggers.
     make_engine(pg_url).dispose()
@@ -253,14 +272,14 @@ def test_postgres_refuses_updates_and_deletes(pg_service: Service, pg: Engine, p
     # docstring advises): it starts (nothing to create) and writes, and cannot drop the triggers.
     with pg.connect() as conn:
         conn.execute(text("CREATE ROLE targeting_service LOGIN"))
-        conn.execute(text("GRANT SELECT, INSERT ON requests, decisions TO targeting_service"))
+        conn.execute(text("GRANT SELECT, INSERT ON requests, decisions, grievances TO targeting_service"))
         conn.execute(text("GRANT SELECT ON api_keys TO targeting_service"))
         conn.commit()
     service_url = pg_url.replace("postgres@", "targeting_service@")
     service_engine = make_engine(service_url)
     try:
         with service_engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(DecisionRow)).scalar_one() == 1
+            assert conn.execute(select(func.count()).select_from(DecisionRow)).scalar_one() == counts[1]
             with pytest.raises(ProgrammingError, match="must be owner"):
                 conn.execute(text("ALTER TABLE decisions DISABLE TRIGGER decisions_no_delete"))
     finally:

@@ -116,3 +116,71 @@ def test_no_accepted_household_is_a_clear_error(model_dir, registry, tmp_path):
     with pytest.raises(InputFileError, match=r"no household was accepted \(5 rows read, 5 rejected"):
         _score(model_dir, path, tmp_path / "out")
     assert (tmp_path / "out" / "rejects.csv").is_file()
+
+
+def test_what_the_spec_excludes_is_written_apart_from_the_rejects(model_dir, registry, tmp_path):
+    """A spec's row filter: excluded rows in excluded.csv with the reason, counted in the summary."""
+    import textwrap
+
+    frame = registry.head(400).copy()
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(textwrap.dedent("""
+        extends: indonesia_household
+        name: district
+        data_root: spec
+        files:
+          - {name: households, path: r.csv}
+        rows:
+          drop_if:
+            - {column: household_size, gt: 8, because: large households are verified in the field first}
+        """), encoding="utf-8")
+    scorer = Scorer(model_dir, selection=Selection(desil_max=3))
+    out = score_dataset(scorer, load_spec(spec_path), tmp_path / "out", chunk_rows=150)
+    big = int((frame["household_size"] > 8).sum())
+    assert big > 0 and out.n_excluded == big and out.n_households == 400 - big
+    excluded = pd.read_csv(tmp_path / "out" / "excluded.csv", dtype=str)
+    assert sorted(excluded["household_id"]) == sorted(frame.loc[frame["household_size"] > 8, "household_id"])
+    assert excluded["reason_en"].str.endswith("large households are verified in the field first").all()
+    summary = json.loads(out.summary.read_text())
+    (effect,) = summary["spec_effects"]
+    assert effect["n"] == big and effect["rule"] == "drop_if household_size gt 8"
+    assert summary["files"]["excluded"] == "excluded.csv" and summary["files"]["rejects"] is None
+
+
+def test_score_previous_links_the_rounds_and_names_what_moved_the_leavers(model_dir, registry, tmp_path,
+                                                                         monkeypatch):
+    from targeting.cli import app
+
+    monkeypatch.setenv("TARGETING_HOME", str(tmp_path / "home"))
+    first = registry.head(800).copy()
+    second = first.copy()
+    # Round 2: 100 households got an electricity upgrade and a tiled floor; 20 left, 30 joined.
+    movers = second.index[:100]
+    second.loc[movers, "electricity_va"] = 2200
+    second.loc[movers, "floor_material"] = "tile_ceramic"
+    second = pd.concat([second.iloc[20:], registry.iloc[800:830]], ignore_index=True)
+    for name, frame in (("r1", first), ("r2", second)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    runner = CliRunner()
+    r1 = runner.invoke(app, ["score", str(tmp_path / "r1.csv"), "--model", str(model_dir), "--program", "pkh",
+                             "--contributions", "--out", str(tmp_path / "o1")])
+    assert r1.exit_code == 0, r1.output
+    assert "contrib_floor_material" in pd.read_parquet(tmp_path / "o1" / "decisions.parquet").columns
+    r2 = runner.invoke(app, ["score", str(tmp_path / "r2.csv"), "--model", str(model_dir), "--program", "pkh",
+                             "--previous", str(tmp_path / "o1" / "decisions.parquet"),
+                             "--out", str(tmp_path / "o2")])
+    assert r2.exit_code == 0, r2.output
+    rounds = json.loads((tmp_path / "o2" / "rounds" / "rounds.json").read_text())
+    presence = (rounds["rounds.n_both"], rounds["rounds.n_previous_only"], rounds["rounds.n_current_only"])
+    assert presence == (780, 20, 30)
+    leavers = pd.read_csv(tmp_path / "o2" / "rounds" / "leavers.csv", dtype=str)
+    assert len(leavers) > 0
+    # Those who left PKH among the upgraded households were moved by what changed in them.
+    moved = set(first.loc[movers[20:], "household_id"])
+    ours = leavers[leavers["household_id"].isin(moved)]
+    assert len(ours) > 0
+    assert set(ours["reason_1_indicator"]) <= {"electricity_va", "floor_material"}
+    assert (ours["other_change"].astype(float).abs() < 1e-9).all()  # the model did not change: they did
+    assert ours["reason_1_text_id"].str.contains("menaikkan perkiraan kesejahteraan").all()

@@ -8,7 +8,7 @@ import pytest
 import targeting
 from targeting.errors import ModelIntegrityError
 from targeting.pmt import PMTRegressor, load_model, save_model
-from targeting.pmt.persistence import CARD_FILE, MODEL_FILE
+from targeting.pmt.persistence import CARD_FILE, MODEL_FILE, SIGNATURE_FILE
 from targeting.pmt.validation import cross_validate, design_frame, log_welfare
 
 
@@ -55,8 +55,10 @@ def test_round_trip_predicts_and_explains_identically(fitted, backend, tmp_path,
     assert features["urban"].type == "binary" and features["urban"].kind == "numeric"
     # text formats only, every file hashed in the card
     files = {p.name for p in (tmp_path / "m").iterdir()}
-    assert files == set(card.files) | {CARD_FILE}
-    assert all(p.endswith((".json", ".txt")) for p in files)
+    assert files == set(card.files) | {CARD_FILE, SIGNATURE_FILE}
+    assert all(p.endswith((".json", ".txt", ".sig")) for p in files)
+    # Signed when saved, by this machine's key (the session's test key).
+    assert card.integrity.signed and card.integrity.key_fingerprint.startswith("ed25519:")
 
 
 def test_card_carries_validation_records(small_survey, tmp_path):
@@ -94,15 +96,18 @@ def test_missing_file_and_mismatched_card_are_refused(fitted, tmp_path):
     card = json.loads((tmp_path / "b" / CARD_FILE).read_text())
     card["features"][0]["categories"] = ["somewhere_else"]
     (tmp_path / "b" / CARD_FILE).write_text(json.dumps(card))
-    with pytest.raises(ModelIntegrityError, match="features do not match"):
+    with pytest.raises(ModelIntegrityError, match="signature does not match the card"):
         load_model(tmp_path / "b")
+    # Past the signature (allow_unsigned), the card is still checked against model.json.
+    with pytest.raises(ModelIntegrityError, match="features do not match"):
+        load_model(tmp_path / "b", allow_unsigned=True)
 
     save_model(models["ols"], tmp_path / "c")
     card = json.loads((tmp_path / "c" / CARD_FILE).read_text())
     card["dataset"]["sha256"] = "0" * 64
     (tmp_path / "c" / CARD_FILE).write_text(json.dumps(card))
     with pytest.raises(ModelIntegrityError, match="training-data hash"):
-        load_model(tmp_path / "c")
+        load_model(tmp_path / "c", allow_unsigned=True)
 
     with pytest.raises(ModelIntegrityError, match="model card not found"):
         load_model(tmp_path / "nowhere")

@@ -98,3 +98,12 @@ def test_unmatched_join_rows_are_reported_not_dropped(tmp_path):
     assert rej["row"].tolist() == [3, 4]
     assert len(loaded.data) + len(rej) == 4  # 3 left rows + 1 right-only row, all accounted for
     pd.testing.assert_series_equal(loaded.data.welfare, pd.Series([10.0, 20.0], name="welfare"))
+
+
+def test_burkina_female_heads_are_the_widowed_minority():
+    """The `male` column reads inverted (see the spec): female heads are ~10 % and mostly widowed."""
+    d = load_dataset("burkina_faso", data_dir=shared_data("burkina_faso").parent).data
+    female = d.groups["female_head"].to_numpy(dtype=bool)
+    widow = d.features["widow"].to_numpy() == 1
+    assert 0.08 < female.mean() < 0.13
+    assert widow[female].mean() > 0.6 > 0.1 > widow[~female].mean()

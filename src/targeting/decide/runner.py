@@ -1,20 +1,26 @@
 """Score a registry file end to end in bounded memory: validate, rank, decide, write, in two passes.
 
 Pass 1 reads the file a chunk at a time, validates it (rejects are written as they are found),
-predicts, and keeps only what ranking needs: the prediction, the persons each household represents
-and its region (about 18 bytes a household). Ranks come from all of them at once
-(`targeting.decide.ranking`). Pass 2 reads the file again, validates the same chunks the same way,
-decides each one (`Scorer.decide`: exact contributions, programmes, selection, rules, reasons) and
-appends it to the decisions Parquet file as a row group. With ``ranking="reference"`` a household's
-rank depends on it alone and one pass suffices.
+prepares each chunk's decisions (`Scorer.prepare`: prediction, rule verdicts, exact contributions,
+the reasons for both directions) and spills them to a temporary Arrow file, keeping in memory only
+what ranking needs: the prediction, the persons each household represents, its region code and a
+hash of its id (28 bytes a household). Ranks come from all of them at once
+(`targeting.decide.ranking`). Pass 2 finishes each spilled chunk with its ranks (`Scorer.finish`:
+programmes, selection, reasons in the decision's direction) and appends it to the decisions Parquet
+file as a row group, so the registry is read, validated and explained once and memory is bounded by
+the chunk. With ``ranking="reference"`` a household's rank depends on it alone and one pass
+suffices. ``FILE`` may be a folder of Parquet parts (a partitioned registry), read in name order.
 
 A spec that joins files, aggregates persons into households or defines the poor as a bottom share of
 the whole survey cannot be judged a chunk at a time: it is loaded whole, then decided in chunks.
+`targeting.decide.partitioned` runs the same two passes on Dask, one task per partition.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,17 +34,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from targeting.decide import schema as s
+from targeting.decide.prepared import Prepared
+from targeting.decide.ranking import Ranks
 from targeting.decide.scorer import Scorer
 from targeting.errors import InputFileError
 from targeting.survey.load import LoadedSurvey, frame_to_survey, load_dataset
 from targeting.survey.read import STREAMABLE_FORMATS, count_rows, detect_format, iter_raw
 from targeting.survey.spec import DatasetSpec
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "ScoreOutcome", "score_dataset"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "ScoreOutcome", "registry_parts", "score_dataset"]
 
-DEFAULT_CHUNK_ROWS = 65_536
+#: Households per chunk. A chunk's prepare step holds ~4 KB a household of temporaries (model matrix,
+#: contributions, pattern decisions, rule traces), so 32,768 keep one process near 0.6 GB.
+DEFAULT_CHUNK_ROWS = 32_768
 DECISIONS_FILE = "decisions.parquet"
 REJECTS_FILE = "rejects.csv"
+EXCLUDED_FILE = "excluded.csv"  # rows the spec's filters left out, each with the filter's reason
+NOTES_FILE = "treated_as_missing.csv"  # values the spec treats as missing (out_of_range: missing)
 SUMMARY_FILE = "summary.json"
 
 #: progress(phase, rows done in this phase, rows expected or None)
@@ -61,13 +73,25 @@ class ScoreOutcome:
     counts: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     extra_files: dict[str, Path] = field(default_factory=dict)
+    effects: list[dict[str, Any]] = field(default_factory=list)
+    #: With the Dask engine: partitions, and how many each pass found already done (a resumed run).
+    partitions: dict[str, int] = field(default_factory=dict)
 
 
 def streamable(spec: DatasetSpec) -> bool:
     """Whether the spec's files can be judged a chunk at a time."""
     if len(spec.files) != 1 or spec.joins:
         return False
-    return spec.poverty is None or spec.poverty.bottom_share is None
+    # A within-community rank needs the whole community: a file with ranks is read whole.
+    return (spec.poverty is None or spec.poverty.bottom_share is None) and spec.community_ranks is None
+
+
+def registry_parts(path: Path) -> list[Path]:
+    """The Parquet parts of a partitioned registry folder, in name order (the households' order)."""
+    parts = sorted(p for p in path.iterdir() if p.suffix.lower() in (".parquet", ".pq") and p.is_file())
+    if not parts:
+        raise InputFileError(f"{path}: a folder with no Parquet parts (*.parquet) to score")
+    return parts
 
 
 class _Source:
@@ -84,16 +108,26 @@ class _Source:
         self.paths = [Path(self.files[f.name]) if f.name in self.files
                       else spec.locate(f, self.data_dir, self.variables) for f in spec.files]
         self.path = self.paths[0]
-        fmt = detect_format(self.path, first.format) if self.path.suffix or first.format != "auto" else "csv"
+        #: A folder is a partitioned registry: its Parquet parts in order, each read a chunk at a time.
+        self.parts = registry_parts(self.path) if self.path.is_dir() else [self.path]
+        if self.path.is_dir() and not streamable(spec):
+            raise InputFileError(f"{self.path}: spec {spec.name!r} joins or aggregates files, so it cannot "
+                                 "read a folder of parts; give it a single file")
+        fmt = detect_format(self.parts[0], first.format) if self.parts[0].suffix or first.format != "auto" \
+            else "csv"
         self.streams = streamable(spec) and fmt in STREAMABLE_FORMATS
         self._whole: LoadedSurvey | None = None
-        self.expected_rows = count_rows(self.path, first) if self.streams else None
+        counts = [count_rows(p, first) for p in self.parts] if self.streams else [None]
+        self.expected_rows = None if any(c is None for c in counts) else sum(c for c in counts if c)
 
     def chunks(self) -> Iterator[LoadedSurvey]:
         if self.streams:
-            where = str(self.path)
-            for raw in iter_raw(self.path, self.spec.files[0], chunk_rows=self.chunk_rows):
-                yield frame_to_survey(raw, self.spec, where=where)
+            many = len(self.parts) > 1 or self.path.is_dir()
+            for part in self.parts:
+                where = str(part)
+                for raw in iter_raw(part, self.spec.files[0], chunk_rows=self.chunk_rows):
+                    loaded = frame_to_survey(raw, self.spec, where=where)
+                    yield _name_part(loaded, part.name) if many else loaded
             return
         if self._whole is None:
             self._whole = load_dataset(self.spec, data_dir=self.data_dir, variables=self.variables,
@@ -105,33 +139,53 @@ class _Source:
             return
         for start in range(0, n, self.chunk_rows):
             stop = min(n, start + self.chunk_rows)
-            part = whole.data if (start, stop) == (0, n) else whole.data.subset(list(range(start, stop)))
+            rows = whole.data if (start, stop) == (0, n) else whole.data.subset(list(range(start, stop)))
             # Rejects and counts belong to the whole file: reported with its first chunk only.
-            yield LoadedSurvey(data=part, rejects=whole.rejects if start == 0 else whole.rejects.iloc[:0],
+            yield LoadedSurvey(data=rows, rejects=whole.rejects if start == 0 else whole.rejects.iloc[:0],
                                n_input=whole.n_input if start == 0 else 0,
                                ignored_columns=whole.ignored_columns,
-                               **_excluded_kwargs(whole, start == 0))
+                               excluded=whole.excluded if start == 0 else whole.excluded.iloc[:0],
+                               notes=whole.notes if start == 0 else whole.notes.iloc[:0],
+                               effects=whole.effects if start == 0 else [])
 
 
-def _excluded_kwargs(whole: LoadedSurvey, first: bool) -> dict[str, Any]:
-    excluded = getattr(whole, "excluded", None)
-    if excluded is None:
-        return {}
-    return {"excluded": excluded if first else excluded.iloc[:0]}
+def _name_part(loaded: LoadedSurvey, name: str) -> LoadedSurvey:
+    """Rejects of a partitioned registry say which part file their row number belongs to."""
+    from dataclasses import replace
+
+    def named(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame if "file" in frame.columns else frame.assign(file=name)[["file", *frame.columns]]
+
+    return replace(loaded, rejects=named(loaded.rejects), excluded=named(loaded.excluded),
+                   notes=named(loaded.notes))
 
 
 def _n_excluded(loaded: LoadedSurvey) -> int:
-    excluded = getattr(loaded, "excluded", None)
-    return 0 if excluded is None else int(len(excluded))
+    return loaded.n_excluded_rows
 
 
-class _RejectsWriter:
+def _sum_effects(total: list[dict[str, Any]], more: list[dict[str, Any]]) -> None:
+    """Add a chunk's spec effects (recodes, filters, values treated as missing) to the run's."""
+    counted = ("n", "persons", "households")
+    for e in more:
+        key = {k: v for k, v in e.items() if k not in counted}
+        for t in total:
+            if {k: v for k, v in t.items() if k not in counted} == key:
+                for k in counted:
+                    if k in e:
+                        t[k] = t.get(k, 0) + e[k]
+                break
+        else:
+            total.append(dict(e))
+
+
+class RejectsWriter:
     """Appends each chunk's rejects (and rows excluded by the spec) to one CSV, header once."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.n_lines = 0
-        self.rows: set[int] = set()
+        self.n_rows = 0
 
     def add(self, rejects: pd.DataFrame) -> None:
         if not len(rejects):
@@ -140,7 +194,9 @@ class _RejectsWriter:
 
         write_rejects_chunk(rejects, self.path, header=self.n_lines == 0)
         self.n_lines += len(rejects)
-        self.rows.update(int(r) for r in rejects["row"].dropna().unique())
+        # A row belongs to one chunk (of one part), so counting each chunk's distinct rows is exact.
+        keys = ["file", "row"] if "file" in rejects.columns else ["row"]
+        self.n_rows += int(len(rejects.dropna(subset=["row"]).drop_duplicates(subset=keys)))
 
 
 def _normalise_schema(schema: pa.Schema) -> pa.Schema:
@@ -155,7 +211,7 @@ def _normalise_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-class _DecisionsWriter:
+class DecisionsWriter:
     """Writes decision chunks as row groups of one Parquet file; the table's metadata goes in its footer.
 
     The footer is written last, so the counts known only at the end (rejected, excluded) fit in it
@@ -206,7 +262,7 @@ def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _counts(tables: list[dict[str, Any]]) -> dict[str, Any]:
+def sum_tallies(tables: list[dict[str, Any]]) -> dict[str, Any]:
     """Sum the per-chunk tallies into the run's summary."""
     out: dict[str, Any] = {}
     for t in tables:
@@ -220,7 +276,7 @@ def _counts(tables: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _tally(table: pd.DataFrame) -> dict[str, Any]:
+def tally(table: pd.DataFrame) -> dict[str, Any]:
     """What the summary reports about a chunk of decisions (households, persons, by desil...)."""
     w = table[s.WEIGHT].to_numpy(dtype=np.float64)
     persons = w * table[s.HOUSEHOLD_SIZE].to_numpy(dtype=np.float64)
@@ -243,6 +299,122 @@ def _tally(table: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+class RankInputs:
+    """What ranking needs from pass 1, about 28 bytes a household: prediction, persons, region, id hash.
+
+    Regions are kept as int32 codes into the labels met so far; id hashes find an id repeated in
+    another chunk or partition.
+    """
+
+    def __init__(self, has_region: bool) -> None:
+        self.has_region = has_region
+        self.preds: list[np.ndarray] = []
+        self.pops: list[np.ndarray] = []
+        self.codes: list[np.ndarray] = []
+        self.hashes: list[np.ndarray] = []
+        self.labels: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return int(sum(len(h) for h in self.hashes))
+
+    def add(self, prepared: Prepared, household_id: pd.Series) -> None:
+        self.hashes.append(id_hashes(household_id))
+        if not len(prepared):
+            return
+        self.preds.append(np.asarray(prepared.prediction, dtype=np.float64))
+        self.pops.append(np.asarray(prepared.population, dtype=np.float64))
+        if self.has_region:
+            assert prepared.region is not None
+            self.codes.append(self.region_codes(pd.Series(prepared.region, dtype=object).astype(str)))
+
+    def add_arrays(self, pred: np.ndarray, pop: np.ndarray, region: pd.Series | None,
+                   hashes: np.ndarray) -> None:
+        """The same from arrays (a partition's pass-1 result)."""
+        self.hashes.append(np.asarray(hashes, dtype=np.uint64))
+        self.preds.append(np.asarray(pred, dtype=np.float64))
+        self.pops.append(np.asarray(pop, dtype=np.float64))
+        if self.has_region:
+            assert region is not None
+            self.codes.append(self.region_codes(region.astype(str)))
+
+    def region_codes(self, labels: pd.Series) -> np.ndarray:
+        codes, uniques = pd.factorize(labels)
+        lut = np.array([self.labels.setdefault(str(u), len(self.labels)) for u in uniques], dtype=np.int32)
+        return lut[codes]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, pd.Categorical | None]:
+        """Predictions, persons and regions (categories sorted, as ranking orders them) of every household."""
+        # One array at a time, each list dropped once joined: never two copies of everything.
+        pred = np.concatenate(self.preds) if self.preds else np.empty(0)
+        self.preds = []
+        pop = np.concatenate(self.pops) if self.pops else np.empty(0)
+        self.pops = []
+        if not self.has_region:
+            return pred, pop, None
+        names = list(self.labels)
+        order = sorted(range(len(names)), key=names.__getitem__)
+        rank_of = np.empty(len(names), dtype=np.int32)
+        rank_of[order] = np.arange(len(names), dtype=np.int32)
+        codes = rank_of[np.concatenate(self.codes)] if self.codes else np.empty(0, dtype=np.int32)
+        self.codes = []
+        return pred, pop, pd.Categorical.from_codes(codes, categories=[names[i] for i in order])
+
+    def rank(self, scorer: Scorer) -> Ranks:
+        """Every household's ranks (the inputs are consumed)."""
+        pred, pop, region = self.arrays()
+        return scorer.rank(pred, pop, None if region is None else np.asarray(region, dtype=object))
+
+
+def id_hashes(household_id: pd.Series) -> np.ndarray:
+    """64-bit hashes of household ids (to find an id repeated across chunks without keeping the ids)."""
+    return pd.util.hash_array(household_id.astype(str).to_numpy(dtype=object))
+
+
+class Spill:
+    """Pass 1's prepared chunks on disk (one Arrow IPC file each, LZ4), read back in order by pass 2."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files: list[Path] = []
+        self.rows: list[int] = []
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, prepared: Prepared, name: str | None = None) -> Path:
+        path = self.folder / (name or f"chunk-{len(self.files):06d}.arrow")
+        write_prepared(prepared, path)
+        self.files.append(path)
+        self.rows.append(len(prepared))
+        return path
+
+    def __iter__(self) -> Iterator[tuple[int, Prepared]]:
+        """``(offset of the chunk's first household, its prepared households)``, deleting each file read."""
+        offset = 0
+        for path, n in zip(self.files, self.rows, strict=True):
+            prepared = read_prepared(path)
+            path.unlink()
+            yield offset, prepared
+            offset += n
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def write_prepared(prepared: Prepared, path: Path) -> None:
+    """One chunk's prepared decisions as an Arrow IPC file (written beside, then renamed into place)."""
+    table = prepared.to_arrow()
+    tmp = path.with_name(f".{path.name}.tmp")
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as w:
+        w.write_table(table)
+    tmp.replace(path)
+
+
+def read_prepared(path: Path) -> Prepared:
+    with pa.memory_map(str(path), "r") as source:
+        table = pa.ipc.open_file(source).read_all()
+    return Prepared.from_arrow(table)
+
+
 def score_dataset(
     scorer: Scorer,
     spec: DatasetSpec,
@@ -263,95 +435,96 @@ def score_dataset(
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = progress or (lambda phase, done, total: None)
     source = _Source(spec, files=files, data_dir=data_dir, variables=variables, chunk_rows=chunk_rows)
-    rejects = _RejectsWriter(out_dir / REJECTS_FILE)
-    if rejects.path.exists():
-        rejects.path.unlink()
+    rejects = RejectsWriter(out_dir / REJECTS_FILE)
+    excluded = RejectsWriter(out_dir / EXCLUDED_FILE)
+    notes = RejectsWriter(out_dir / NOTES_FILE)
+    for w in (rejects, excluded, notes):
+        w.path.unlink(missing_ok=True)
+    effects: list[dict[str, Any]] = []
     seconds: dict[str, float] = {}
     n_input = n_excluded = 0
     start = time.perf_counter()
-
-    # ---- pass 1: validate, predict, keep what ranking needs ---------------------------------------
-    preds: list[np.ndarray] = []
-    pops: list[np.ndarray] = []
-    regions: list[np.ndarray] = []
-    id_hashes: list[np.ndarray] = []
     one_pass = scorer.ranking == "reference"
     decisions_path = out_dir / DECISIONS_FILE
-    meta = _meta(scorer, spec, source, package_version)
-    writer = _DecisionsWriter(decisions_path) if one_pass else None
+    meta = decisions_meta(scorer, spec, source.paths, package_version)
+    writer = DecisionsWriter(decisions_path)
+    inputs = RankInputs(spec.region_column is not None)
+    spill = None if one_pass else Spill(Path(tempfile.mkdtemp(prefix=".pass1-", dir=out_dir)))
     tallies: list[dict[str, Any]] = []
     empty_table: pd.DataFrame | None = None
-    done = 0
-    for loaded in source.chunks():
-        rejects.add(loaded.rejects)
-        n_input += loaded.n_input
-        n_excluded += _n_excluded(loaded)
-        data = loaded.data
-        id_hashes.append(pd.util.hash_array(data.household_id.astype(str).to_numpy(dtype=object)))
-        if one_pass:
-            assert writer is not None
-            if len(data):
-                decided = scorer.decide(data)
-                writer.write(decided.table)
-                tallies.append(_tally(decided.table))
-            elif empty_table is None:
-                empty_table = scorer.decide(data).table
-        elif len(data):
-            preds.append(scorer.predict(data))
-            pops.append(data.population_weight.to_numpy(dtype=np.float64))
-            regions.append(np.zeros(len(data), dtype=object) if data.region is None
-                           else data.region.astype(str).to_numpy(dtype=object))
-        done += loaded.n_input
-        progress("pass1", done, source.expected_rows)
-    seconds["pass1"] = time.perf_counter() - start
-    _check_unique(id_hashes, source)
-    n_households = int(sum(len(h) for h in id_hashes))
-    if n_households == 0:
-        if writer is not None:
-            writer.abandon()
-        raise InputFileError(
-            f"{source.path}: no household was accepted ({n_input:,} rows read, {len(rejects.rows):,} "
-            f"rejected, {n_excluded:,} excluded by the spec); see {rejects.path}"
-        )
-
-    # ---- ranks, then pass 2: decide and write -------------------------------------------------------
-    if not one_pass:
-        t0 = time.perf_counter()
-        pred = np.concatenate(preds)
-        del preds
-        has_region = spec.region_column is not None
-        ranks = scorer.rank(pred, np.concatenate(pops), np.concatenate(regions) if has_region else None)
-        del pops, regions
-        seconds["rank"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        writer = _DecisionsWriter(decisions_path)
-        offset = 0
+    try:
+        # ---- pass 1: validate, prepare (predict, rules, explain), keep what ranking needs ----------
+        done = 0
         for loaded in source.chunks():
+            rejects.add(loaded.rejects)
+            excluded.add(loaded.excluded)
+            notes.add(loaded.notes)
+            _sum_effects(effects, loaded.effects)
+            n_input += loaded.n_input
+            n_excluded += _n_excluded(loaded)
             data = loaded.data
             if not len(data):
-                continue
-            part = ranks.rows(slice(offset, offset + len(data)))
-            offset += len(data)
-            decided = scorer.decide(data, part)
-            writer.write(decided.table)
-            tallies.append(_tally(decided.table))
-            progress("pass2", offset, n_households)
-        if offset != n_households:  # pragma: no cover - the same file read twice gives the same rows
-            raise InputFileError(f"{source.path} changed while it was being scored: read it again")
-        seconds["pass2"] = time.perf_counter() - t0
-    assert writer is not None
-    meta = meta.model_copy(update={"n_input": n_input, "n_rejected": len(rejects.rows),
-                                   "n_excluded": n_excluded, "n_households": n_households})
-    writer.close(meta, empty_table)
+                inputs.hashes.append(id_hashes(data.household_id))
+                if empty_table is None:
+                    empty_table = scorer.decide(data).table
+            else:
+                prepared = scorer.prepare(data)
+                inputs.add(prepared, data.household_id)
+                if spill is None:  # reference ranks: the chunk is decided now
+                    decided = scorer.finish(prepared, scorer.rank(prepared.prediction, prepared.population,
+                                                                  prepared.region))
+                    writer.write(decided.table)
+                    tallies.append(tally(decided.table))
+                else:
+                    spill.write(prepared)
+            done += loaded.n_input
+            progress("pass1", done, source.expected_rows)
+        seconds["pass1"] = time.perf_counter() - start
+        _check_unique(inputs.hashes, source)
+        n_households = len(inputs)
+        inputs.hashes = []
+        if n_households == 0:
+            writer.abandon()
+            raise InputFileError(
+                f"{source.path}: no household was accepted ({n_input:,} rows read, {rejects.n_rows:,} "
+                f"rejected, {n_excluded:,} excluded by the spec); see {rejects.path}"
+            )
+
+        # ---- ranks, then pass 2: finish each spilled chunk and write it -----------------------------
+        if spill is not None:
+            t0 = time.perf_counter()
+            ranks = inputs.rank(scorer)
+            seconds["rank"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for offset, prepared in spill:
+                decided = scorer.finish(prepared, ranks.rows(slice(offset, offset + len(prepared))))
+                writer.write(decided.table)
+                tallies.append(tally(decided.table))
+                progress("pass2", offset + len(prepared), n_households)
+            seconds["pass2"] = time.perf_counter() - t0
+        meta = meta.model_copy(update={"n_input": n_input, "n_rejected": rejects.n_rows,
+                                       "n_excluded": n_excluded, "n_households": n_households})
+        writer.close(meta, empty_table)
+    except BaseException:
+        writer.abandon()
+        raise
+    finally:
+        if spill is not None:
+            spill.remove()
     seconds["total"] = time.perf_counter() - start
-    counts = _counts(tallies)
+    counts = sum_tallies(tallies)
     summary = out_dir / SUMMARY_FILE
     payload = {"meta": meta.model_dump(mode="json"), "counts": counts, "seconds": seconds,
+               "spec_effects": effects,
                "files": {"decisions": decisions_path.name,
-                         "rejects": rejects.path.name if rejects.n_lines else None}}
+                         **{w.path.stem: (w.path.name if w.n_lines else None)
+                            for w in (rejects, excluded, notes)}}}
     summary.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    return ScoreOutcome(out_dir, decisions_path, rejects.path if rejects.n_lines else None, summary, meta,
-                        n_input, len(rejects.rows), n_excluded, n_households, counts, seconds)
+    outcome = ScoreOutcome(out_dir, decisions_path, rejects.path if rejects.n_lines else None, summary, meta,
+                           n_input, rejects.n_rows, n_excluded, n_households, counts, seconds)
+    outcome.effects = effects
+    outcome.extra_files.update({w.path.stem: w.path for w in (excluded, notes) if w.n_lines})
+    return outcome
 
 
 def _check_unique(hashes: list[np.ndarray], source: _Source) -> None:
@@ -375,7 +548,9 @@ def _check_unique(hashes: list[np.ndarray], source: _Source) -> None:
         )
 
 
-def _meta(scorer: Scorer, spec: DatasetSpec, source: _Source, package_version: str) -> s.DecisionsMeta:
+def decisions_meta(scorer: Scorer, spec: DatasetSpec, source_files: list[Path], package_version: str
+                   ) -> s.DecisionsMeta:
+    """The decisions table's metadata for a scoring run (counts filled in once they are known)."""
     from targeting.decide.schema import Truth
 
     truth = None
@@ -391,7 +566,7 @@ def _meta(scorer: Scorer, spec: DatasetSpec, source: _Source, package_version: s
         package_version=package_version,
         spec=spec.name,
         dataset_title=spec.title,
-        source_files=[Path(p).name for p in source.paths],
+        source_files=[Path(p).name for p in source_files],
         region=spec.region_column,
         cluster=spec.cluster_column,
         groups=groups,

@@ -48,9 +48,20 @@ RULE_N_UNKNOWN = "rule_n_unknown"
 REASON_DIRECTION = "reason_direction"
 N_REASONS = "n_reasons"
 WELFARE_TRUE = "welfare_true"
+#: The calibrated interval of per-capita welfare (Rp) at the run's level, the probability that the
+#: household is on the other side of its selection's cut-off, and clearly_in / borderline / clearly_out.
+#: With a PMT + community blend: the consensus within-community rank (0 = poorest) and who decided.
+COMMUNITY_PERCENTILE = "community_percentile"
+METHOD = "method"
+WELFARE_LOW = "welfare_low"
+WELFARE_HIGH = "welfare_high"
+P_OTHER_SIDE = "p_other_side"
+STATUS = "status"
 POOR_TRUE = "poor_true"
 POVERTY_LINE = "poverty_line"
 PROGRAM_PREFIX = "program_"
+#: Every indicator's exact contribution, when a run keeps them (``score --contributions``).
+CONTRIB_PREFIX = "contrib_"
 REASON_PREFIX = "reason_"
 #: Personal identifiers (UU 27/2022): never written; NIK becomes ``head_nik_pseudonym``.
 PERSONAL_COLUMNS: tuple[str, ...] = ("head_nik", "family_card_no")
@@ -59,6 +70,8 @@ NIK_PSEUDONYM = "head_nik_pseudonym"
 #: Columns every decisions table has (the rules' columns only when a rule set was applied).
 REQUIRED_COLUMNS: tuple[str, ...] = (HOUSEHOLD_ID, WEIGHT, HOUSEHOLD_SIZE, PREDICTED, DESIL, SELECTED)
 RULE_COLUMNS: tuple[str, ...] = (RULE_VERDICT, RULE_STAGE, RULE_N_MET, RULE_N_UNKNOWN)
+#: The measured truth, where the data have it: always the table's last columns.
+TRUTH_COLUMNS: tuple[str, ...] = (WELFARE_TRUE, POVERTY_LINE, POOR_TRUE)
 #: Parts of each reason slot ``reason_<i>_<part>``.
 REASON_PARTS: tuple[str, ...] = ("code", "value", "contribution", "text_id", "text_en")
 
@@ -130,6 +143,7 @@ class DecisionsMeta(BaseModel):
     groups: dict[str, str] = Field(default_factory=dict, description="Audit group column -> label.")
     truth: Truth | None = None
     top_k: int = 4
+    intervals: dict[str, Any] | None = None
     n_input: int = 0
     n_rejected: int = 0
     n_excluded: int = 0

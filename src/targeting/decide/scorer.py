@@ -27,6 +27,7 @@ import pandas as pd
 
 from targeting.decide import ranking as rk
 from targeting.decide import schema as s
+from targeting.decide.prepared import Prepared
 from targeting.decide.selection import Selection
 from targeting.errors import ModelIntegrityError, RuleSetError
 from targeting.survey.dataset import SurveyData
@@ -34,7 +35,7 @@ from targeting.survey.dataset import SurveyData
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-__all__ = ["Decisions", "Scorer", "ScorerInfo", "file_version"]
+__all__ = ["Decisions", "Prepared", "Scorer", "ScorerInfo", "file_version"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class Decisions:
 
     def __len__(self) -> int:
         return len(self.table)
+
+
+#: The blend's community term as a reason (`targeting.community`): its code and its name.
+COMMUNITY_CODE = "community_rank"
+COMMUNITY_NAME = {"id": "Peringkat musyawarah desa", "en": "Village-meeting rank"}
 
 
 def _catalogue_for(spec: Any) -> Any:
@@ -105,8 +111,13 @@ class Scorer:
     selection : who the model selects (default: any programme).
     ranking : ``within`` the scored population, or against the model's ``reference``.
     top_k : reasons per household. ``key`` pseudonymises NIK into ``head_nik_pseudonym``.
+    threads : threads LightGBM may use where the model cannot be compiled into pattern tables.
     spec : the dataset spec of the households scored: a survey outside the Indonesian contract names
         its indicators with its spec's labels (`targeting.explain.ReasonCatalogue.from_spec`).
+    keep_contributions : also write every indicator's contribution (``contrib_<indicator>``), so the
+        next round can say which indicators moved a household (`targeting.drift.compare_rounds`).
+    interval_level : the level of the welfare interval written for each household, when the model
+        folder has calibrated intervals (``intervals.json``, `targeting.pmt.intervals`).
     """
 
     def __init__(
@@ -127,10 +138,14 @@ class Scorer:
         min_abs: float = 0.0,
         key: bytes | None = None,
         spec: Any = None,
+        keep_contributions: bool = False,
+        interval_level: float = 0.9,
+        allow_unsigned: bool = False,
+        threads: int = 1,
     ) -> None:
         from targeting.eligibility import RuleSet, load_ruleset
         from targeting.explain import Explainer
-        from targeting.pmt.persistence import CARD_FILE, load_model
+        from targeting.pmt.persistence import CARD_FILE, load_model, signing_key_fingerprint
         from targeting.pmt.programs import load_programs
         from targeting.pmt.reference import REFERENCE_FILE, load_reference
 
@@ -138,9 +153,21 @@ class Scorer:
             raise ValueError(f"ranking must be one of {rk.RANK_BASES}, got {ranking!r}")
         model_dir = Path(model_dir)
         self.model_dir = model_dir
-        self.model, card = load_model(model_dir)
+        # The signature and every file's hash are checked before anything is read (pmt.persistence).
+        self.model, card = load_model(model_dir, allow_unsigned=allow_unsigned)
         self.card = card
-        self.reference = load_reference(model_dir)
+        self.reference = load_reference(model_dir, card)
+        from targeting.pmt.intervals import INTERVALS_FILE, load_intervals
+
+        self.intervals = (load_intervals(model_dir, model=self.model)
+                          if (model_dir / INTERVALS_FILE).is_file() else None)
+        self.interval_level = float(interval_level)
+        from targeting.community._saved import BLEND_FILE, load_blend
+
+        blend_file = [model_dir / BLEND_FILE] if (model_dir / BLEND_FILE).is_file() else []
+
+        # The PMT + community blend, when the model was trained with community ranks.
+        self.blend = load_blend(model_dir)
         self.programs = programs if programs is not None else load_programs()
         self.selection = selection or Selection()
         self.selection.check(self.programs)
@@ -159,11 +186,14 @@ class Scorer:
             )
         self.top_k = int(top_k)
         self.key = key
+        self.keep_contributions = keep_contributions
+        self.allow_unsigned = allow_unsigned
         # Compiles the model for exact contributions and checks the reason catalogue covers it.
         self.explainer = Explainer(self.model, catalogue=_catalogue_for(spec), top_k=max(1, self.top_k),
-                                   min_abs=min_abs)
+                                   min_abs=min_abs, n_jobs=threads)
         self.features = list(self.model.schema_.names)
-        version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE)
+        version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE,
+                                   *[model_dir / INTERVALS_FILE] * (self.intervals is not None), *blend_file)
         card_dict = card.model_dump(mode="json")
         card_dict["reference"] = {"file": REFERENCE_FILE, "sha256": self.reference.sha256,
                                   "regions": sorted(self.reference.regions)}
@@ -185,6 +215,7 @@ class Scorer:
                 "reasons": f"{self.explainer.catalogue.name}@{self.explainer.catalogue.version}",
                 "explain_method": self.explainer.method,
                 "ranking": self.ranking,
+                "model_signing_key": signing_key_fingerprint(card),
             },
         )
 
@@ -204,16 +235,60 @@ class Scorer:
         return X[self.features]
 
     def predict(self, data: SurveyData) -> FloatArray:
-        """Predicted log per-capita welfare (what ranks are computed from)."""
+        """Predicted log per-capita welfare (what ranks are computed from), community term included."""
         pred = np.asarray(self.explainer.engine.predict(self.design(data)), dtype=np.float64)
         if not np.all(np.isfinite(pred)):
             raise ValueError("the model returned a non-finite prediction")
-        return pred
+        return pred + self._community(data)[1]
+
+    def _community(self, data: SurveyData) -> tuple[FloatArray, FloatArray]:
+        """(consensus percentile, the blend's term) of each household; NaN / 0 where none applies."""
+        n = len(data)
+        if self.blend is None:
+            return np.full(n, np.nan), np.zeros(n)
+        pct = self.blend.percentiles(data.frame, data.weight.to_numpy(dtype=np.float64))
+        return pct, self.blend.adjustment(pct)
+
+    def contribution_changes(self, before: SurveyData, after: SurveyData) -> list[dict[str, Any]]:
+        """Why one household's prediction moved between two versions of its indicators (a grievance).
+
+        Both versions are explained by this model, so the changes come from the indicators alone:
+        one entry per indicator whose exact contribution changed, largest first, with the change in
+        log welfare, its effect in percent, and the catalogue's name of the indicator in both
+        languages. The changes add up to the change of the prediction.
+        """
+        if len(before) != 1 or len(after) != 1:
+            raise ValueError("contribution_changes compares one household with itself")
+        eng = self.explainer.engine
+        old = eng.compute(eng.matrix(self.design(before))).values[0]
+        new = eng.compute(eng.matrix(self.design(after))).values[0]
+        names = list(self.features)
+        if self.blend is not None:
+            old = np.append(old, self._community(before)[1][0])
+            new = np.append(new, self._community(after)[1][0])
+            names.append(COMMUNITY_CODE)
+        delta = new - old
+        catalogue = self.explainer.catalogue
+        out = []
+        for j in np.argsort(-np.abs(delta), kind="stable"):
+            if abs(delta[j]) < 1e-12:
+                break
+            name = names[j]
+            entry = catalogue.indicators.get(name)
+            out.append({
+                "indicator": name,
+                "contribution_change": float(delta[j]),
+                "effect_pct": float(100.0 * np.expm1(delta[j])),
+                "name_id": entry.id if entry is not None else name,
+                "name_en": entry.en if entry is not None else name,
+            })
+        return out
 
     def rank(self, pred: FloatArray, data_population: FloatArray, region: npt.ArrayLike | None) -> rk.Ranks:
         """Ranks of households whose predictions are ``pred`` (all of them, for ``within``)."""
         if self.ranking == "reference":
-            return rk.against_reference(self.reference, pred, region)
+            edges = None if self.intervals is None else self.intervals.welfare_desil_boundaries
+            return rk.against_reference(self.reference, pred, region, edges)
         return rk.within(pred, data_population, region, quota=self.selection.quota)
 
     # ---- pass 2 ------------------------------------------------------------------------------
@@ -223,25 +298,105 @@ class Scorer:
         """Decisions for ``data``'s households (ranks: from pass 1 for ``within``, else computed here).
 
         ``top_k`` overrides the scorer's number of reasons (a request may ask for fewer or more).
+        The same as :meth:`finish` of :meth:`prepare`.
+        """
+        prepared = self.prepare(data, top_k=top_k)
+        if ranks is None:
+            # ``within``: these households are the whole population (a registry held in memory).
+            ranks = self.rank(prepared.prediction, prepared.population, prepared.region)
+        return self.finish(prepared, ranks)
+
+    def prepare(self, data: SurveyData, *, top_k: int | None = None) -> Prepared:
+        """The part of ``data``'s decisions that does not depend on ranks: prediction, rules, contributions.
+
+        A registry's runner prepares each chunk in its first pass, keeps it on disk in compact form
+        (:meth:`Prepared.compact`, :meth:`Prepared.to_arrow`) and finishes it once every household
+        is ranked, so the registry is read, validated and explained once.
         """
         from targeting.eligibility import evaluate
-        from targeting.explain import select_reasons
-        from targeting.pmt.programs import program_eligibility
+        from targeting.pmt.intervals import interval_groups
 
-        n = len(data)
         X = self.design(data)
         M = self.explainer.engine.matrix(X)
         contrib = self.explainer.engine.compute(M)
         pred = contrib.prediction
         if not np.all(np.isfinite(pred)):
             raise ValueError("the model returned a non-finite prediction")
-        region = None if data.region is None else data.region.to_numpy(dtype=object)
-        if ranks is None:
-            # ``within``: these households are the whole population (a registry held in memory).
-            ranks = self.rank(pred, data.population_weight.to_numpy(dtype=np.float64), region)
-        elif len(ranks) != n:
+        community_pct, community_term = self._community(data)
+        values = contrib.values
+        if self.blend is not None:
+            # The village's rank is one more exact contribution: it can be a reason like any other.
+            pred = pred + community_term
+            values = np.column_stack([values, community_term])
+            M = np.column_stack([M, community_pct])
+
+        head: dict[str, Any] = {s.HOUSEHOLD_ID: data.household_id.astype("string").to_numpy()}
+        frame = data.frame
+        if "head_nik" in frame.columns and self.key is not None:
+            from targeting.privacy import pseudonymize
+
+            head[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).to_numpy()
+        region_column = None if data.region is None else (data.region_column or "region")
+        if data.region is not None and region_column is not None:
+            head[region_column] = data.region.astype("string").to_numpy()
+        if data.cluster is not None:
+            head[data.cluster_column or "cluster"] = data.cluster.astype("string").to_numpy()
+        head[s.WEIGHT] = data.weight.to_numpy(dtype=np.float64)
+        head[s.HOUSEHOLD_SIZE] = data.household_size.to_numpy(dtype=np.float64)
+        head[s.PREDICTED_LOG] = pred
+        head[s.PREDICTED] = np.exp(pred)
+        rules: dict[str, Any] = {}
+        if self.ruleset is not None:
+            trace = evaluate(frame, self.ruleset, as_of=self.as_of, min_criteria_met=self.min_criteria_met,
+                             allow_out_of_force=self.allow_out_of_force)
+            rules[s.RULE_VERDICT] = trace["verdict"].to_numpy()
+            rules[s.RULE_STAGE] = trace["stage"].astype("string").to_numpy()
+            rules[s.RULE_N_MET] = trace["n_met"].to_numpy(dtype=np.int16)
+            rules[s.RULE_N_UNKNOWN] = trace["n_unknown"].to_numpy(dtype=np.int16)
+            for c in self.ruleset.criteria:
+                name = s.criterion_column(c.id)
+                rules[name] = trace[name].array
+        tail: dict[str, Any] = {}
+        for name in data.groups.columns:
+            if name != "region":
+                tail[name] = data.groups[name].array
+        if self.blend is not None:
+            tail[s.COMMUNITY_PERCENTILE] = community_pct
+            tail[s.METHOD] = pd.Categorical(np.where(np.isnan(community_pct), "model", "model+community"),
+                                            categories=["model", "model+community"])
+        if self.keep_contributions:
+            for j, name in enumerate(self.explainer.indicators):
+                tail[f"{s.CONTRIB_PREFIX}{name}"] = contrib.values[:, j]
+        if data.welfare is not None:
+            from targeting.pmt.design import poor_flags
+
+            tail[s.WELFARE_TRUE] = data.welfare.to_numpy(dtype=np.float64)
+            if data.poverty_line is not None:
+                tail[s.POVERTY_LINE] = data.poverty_line.to_numpy(dtype=np.float64)
+            if data.poor is not None or data.poverty_line is not None:
+                tail[s.POOR_TRUE] = pd.array(poor_flags(data), dtype="boolean")
+        elif data.poor is not None:
+            tail[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
+        return Prepared(
+            head=head, rules=rules, tail=tail, prediction=pred,
+            population=data.population_weight.to_numpy(dtype=np.float64),
+            region=None if data.region is None else data.region.to_numpy(dtype=object),
+            region_column=region_column, top_k=self.top_k if top_k is None else int(top_k),
+            min_abs=self.explainer.min_abs, values=values, matrix=M,
+            # What the welfare intervals are calibrated by, kept for finish (not a decision column).
+            extra={} if self.intervals is None else {
+                name: col.to_numpy() for name, col in interval_groups(data).items()},
+        )
+
+    def finish(self, prepared: Prepared, ranks: rk.Ranks) -> Decisions:
+        """Rows of the decisions table for prepared households, given where they stand."""
+        from targeting.pmt.programs import program_eligibility
+
+        n = len(prepared)
+        pred = prepared.prediction
+        if len(ranks) != n:
             raise ValueError(f"ranks for {len(ranks)} households given for {n}")
-        elif n and np.max(np.abs(ranks.prediction - pred)) > 1e-8:
+        if n and np.max(np.abs(ranks.prediction - pred)) > 1e-8:
             # Pass 1 and pass 2 must see the same households in the same order.
             raise ValueError("pass 1 ranked different predictions than pass 2 computes (rows out of order?)")
         programs = program_eligibility(ranks.desil, self.programs)
@@ -251,59 +406,27 @@ class Scorer:
         else:
             selected = self.selection.select(ranks.desil, programs)
 
-        cols: dict[str, Any] = {s.HOUSEHOLD_ID: data.household_id.astype("string").to_numpy()}
-        frame = data.frame
-        if "head_nik" in frame.columns and self.key is not None:
-            from targeting.privacy import pseudonymize
-
-            cols[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).to_numpy()
-        region_column = None if data.region is None else (data.region_column or "region")
-        if data.region is not None and region_column is not None:
-            cols[region_column] = data.region.astype("string").to_numpy()
-        if data.cluster is not None:
-            cols[data.cluster_column or "cluster"] = data.cluster.astype("string").to_numpy()
-        cols[s.WEIGHT] = data.weight.to_numpy(dtype=np.float64)
-        cols[s.HOUSEHOLD_SIZE] = data.household_size.to_numpy(dtype=np.float64)
-        cols[s.PREDICTED_LOG] = pred
-        cols[s.PREDICTED] = np.exp(pred)
+        cols: dict[str, Any] = dict(prepared.head)
         cols[s.PERCENTILE] = ranks.percentile
         cols[s.DESIL] = ranks.desil.astype(np.int8)
-        if data.region is not None:
+        if prepared.region_column is not None:
             cols[s.PERCENTILE_REGION] = ranks.percentile_region
             cols[s.DESIL_REGION] = ranks.desil_region.astype(np.int8)
         for pid in self.programs.programs:
             cols[s.program_column(pid)] = programs[pid].to_numpy(dtype=bool)
         cols[s.SELECTED] = selected
-        if self.ruleset is not None:
-            trace = evaluate(frame, self.ruleset, as_of=self.as_of, min_criteria_met=self.min_criteria_met,
-                             allow_out_of_force=self.allow_out_of_force)
-            cols[s.RULE_VERDICT] = trace["verdict"].to_numpy()
-            cols[s.RULE_STAGE] = trace["stage"].astype("string").to_numpy()
-            cols[s.RULE_N_MET] = trace["n_met"].to_numpy(dtype=np.int16)
-            cols[s.RULE_N_UNKNOWN] = trace["n_unknown"].to_numpy(dtype=np.int16)
-            for c in self.ruleset.criteria:
-                name = s.criterion_column(c.id)
-                cols[name] = trace[name].array
+        cols.update(prepared.rules)
         # Reasons follow the decision: what lowered a selected household's prediction, what raised
         # another's. Kept as codes, values and contributions; texts as dictionary-encoded columns.
-        k = self.top_k if top_k is None else int(top_k)
-        if k > 0:
-            idx = select_reasons(contrib.values, selected, k, min_abs=self.explainer.min_abs)
-        else:
-            idx = np.full((n, 0), -1, dtype=np.int64)
+        k = prepared.top_k
+        idx, x, cvals = prepared.reasons(selected)
         has = idx >= 0
-        safe = np.maximum(idx, 0)
-        x = np.where(has, np.take_along_axis(M, safe, axis=1), np.nan) if n else np.empty((0, k))
-        cvals = np.where(has, np.take_along_axis(contrib.values, safe, axis=1), np.nan) if n else x
         cols[s.REASON_DIRECTION] = pd.Categorical.from_codes(np.where(selected, 0, 1),
                                                              categories=["down", "up"])
         cols[s.N_REASONS] = has.sum(axis=1).astype(np.int8)
-        r = self.explainer.renderer
         flat_idx, flat_x = idx.reshape(-1), x.reshape(-1)
         flat_down = np.repeat(selected, k)
-        codes = pd.Categorical.from_codes(flat_idx, categories=list(self.explainer.indicators))
-        raw = r.raw_value_strings(flat_idx, flat_x)
-        texts = {lang: r.reason_texts(flat_idx, flat_x, flat_down, lang) for lang in ("id", "en")}
+        codes, raw, texts = self._reason_texts(flat_idx, flat_x, flat_down)
         for slot in range(k):
             take = np.arange(slot, n * k, k)
             names = s.reason_columns(slot + 1)
@@ -312,21 +435,74 @@ class Scorer:
             cols[names["contribution"]] = cvals[:, slot]
             cols[names["text_id"]] = texts["id"][take]
             cols[names["text_en"]] = texts["en"][take]
-        for name in data.groups.columns:
-            if name != "region":
-                cols[name] = data.groups[name].array
-        if data.welfare is not None:
-            from targeting.pmt.design import poor_flags
-
-            cols[s.WELFARE_TRUE] = data.welfare.to_numpy(dtype=np.float64)
-            if data.poverty_line is not None:
-                cols[s.POVERTY_LINE] = data.poverty_line.to_numpy(dtype=np.float64)
-            if data.poor is not None or data.poverty_line is not None:
-                cols[s.POOR_TRUE] = pd.array(poor_flags(data), dtype="boolean")
-        elif data.poor is not None:
-            cols[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
+        tail = prepared.tail
+        cols.update({k: v for k, v in tail.items() if k not in s.TRUTH_COLUMNS})
+        if self.intervals is not None:
+            cols.update(self._uncertainty(pd.DataFrame(prepared.extra, index=pd.RangeIndex(n)), pred, ranks,
+                                          selected))
+        cols.update({k: v for k, v in tail.items() if k in s.TRUTH_COLUMNS})
         table = pd.DataFrame(cols)
-        return Decisions(table, idx, x, region_column)
+        return Decisions(table, idx, x, prepared.region_column)
+
+    def _reason_texts(self, idx: IntArray, x: FloatArray, down: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """Codes, data values and texts (id, en) of reasons; the community rank rendered here."""
+        r = self.explainer.renderer
+        p = len(self.explainer.indicators)
+        names = [*self.explainer.indicators, *([COMMUNITY_CODE] if self.blend is not None else [])]
+        own = idx == p
+        base = np.where(own, -1, idx)
+        codes = pd.Categorical.from_codes(idx, categories=names)
+        raw = r.raw_value_strings(base, x)
+        texts = {lang: r.reason_texts(base, x, down, lang) for lang in ("id", "en")}
+        if own.any():
+            cat = self.explainer.catalogue
+            raw = raw.add_categories([v for v in dict.fromkeys(f"{v:.3f}" for v in x[own])
+                                      if v not in raw.categories])
+            raw[own] = [f"{v:.3f}" for v in x[own]]
+            for lang in ("id", "en"):
+                name = COMMUNITY_NAME[lang]
+                words = {"id": "persentil", "en": "percentile"}[lang]
+                new = [cat.template.get(lang).format(
+                    indicator=name, value=f"{words} {100 * v:.0f}",
+                    direction=(cat.directions.down if d else cat.directions.up).get(lang))
+                    for v, d in zip(x[own], np.broadcast_to(down, idx.shape)[own], strict=True)]
+                col = texts[lang]
+                col = col.add_categories([t for t in dict.fromkeys(new) if t not in col.categories])
+                col[own] = new
+                texts[lang] = col
+        return codes, raw, texts
+
+    def _cut(self, ranks: rk.Ranks) -> tuple[Any, Any]:
+        """The selection's cut-off(s) in log welfare: (low, high), every household below high selected."""
+        edges = ranks.edges if ranks.edges is not None else np.full(9, np.nan)
+
+        def edge(d: int) -> float:  # the boundary above desil d (d = 0: nothing below; 10: everything)
+            return -np.inf if d <= 0 else np.inf if d >= 10 else float(edges[d - 1])
+
+        sel = self.selection
+        if sel.quota is not None:
+            return -np.inf, ranks.quota_cut
+        if sel.program is not None:
+            p = self.programs.programs[sel.program]
+            return edge(p.desil_min - 1), edge(p.desil_max)
+        if sel.desil_max is not None:
+            return -np.inf, edge(sel.desil_max)
+        return -np.inf, edge(max(p.desil_max for p in self.programs.programs.values()))
+
+    def _uncertainty(self, groups: pd.DataFrame, pred: FloatArray, ranks: rk.Ranks,
+                     selected: Any) -> dict[str, Any]:
+        """Each household's welfare interval, its chance of being on the other side of the cut, its status."""
+        from targeting.pmt.borderline import borderline
+
+        assert self.intervals is not None
+        table = borderline(self.intervals, pred, groups, self._cut(ranks), selected,
+                           level=self.interval_level)
+        return {
+            s.WELFARE_LOW: np.exp(table["interval_low"].to_numpy()),
+            s.WELFARE_HIGH: np.exp(table["interval_high"].to_numpy()),
+            s.P_OTHER_SIDE: table["p_other_side"].to_numpy(),
+            s.STATUS: table["status"].to_numpy(),
+        }
 
     def describe(self, data_name: str = "") -> dict[str, Any]:
         """The parts of a decisions table's metadata that the scorer knows."""
@@ -348,6 +524,9 @@ class Scorer:
                                "evidence": p.evidence}
                          for pid, p in self.programs.programs.items()},
             "top_k": self.top_k,
+            "intervals": None if self.intervals is None else {
+                "level": self.interval_level, "file": "intervals.json",
+                "min_group_size": self.intervals.min_group_size},
         }
 
     def records(self, decisions: Decisions, *, lang: str) -> list[dict[str, Any]]:
@@ -382,6 +561,13 @@ class Scorer:
                       "criteria": {c: (None if flags[c][i] is None else bool(flags[c][i])) for c in ids}}
                      for i in range(n)]
         texts = [t[s.reason_text_column(slot + 1, lang)].astype(object).tolist() for slot in range(k)]
+        methods = t[s.METHOD].astype(str).tolist() if s.METHOD in t.columns else ["model"] * n
+        has_iv = s.WELFARE_LOW in t.columns
+        if has_iv:
+            lows = t[s.WELFARE_LOW].to_numpy(dtype=np.float64)
+            highs = t[s.WELFARE_HIGH].to_numpy(dtype=np.float64)
+            p_other = t[s.P_OTHER_SIDE].to_numpy(dtype=np.float64)
+            statuses = t[s.STATUS].astype(str).tolist()
         contribs = [t[s.reason_columns(slot + 1)["contribution"]].to_numpy(dtype=np.float64)
                     for slot in range(k)]
         values = decisions.reason_value
@@ -389,7 +575,9 @@ class Scorer:
         for i in range(n):
             direction = "down" if selected[i] else "up"
             reasons = [
-                {"rank": slot + 1, "code": self.features[j], "value": r.raw_value(j, float(values[i, slot])),
+                {"rank": slot + 1, "code": self.features[j] if j < len(self.features) else COMMUNITY_CODE,
+                 "value": r.raw_value(j, float(values[i, slot])) if j < len(self.features)
+                 else float(values[i, slot]),
                  "direction": direction, "contribution": float(contribs[slot][i]),
                  "effect_pct": float(100.0 * np.expm1(contribs[slot][i])), "text": str(texts[slot][i])}
                 for slot, j in enumerate(int(v) for v in decisions.reason_index[i]) if j >= 0
@@ -402,7 +590,11 @@ class Scorer:
                              if p_reg is not None and d_reg[i] > 0 else None),
                 "programs": {pid: bool(v[i]) for pid, v in programs.items()},
                 "selected": bool(selected[i]),
+                "method": str(methods[i]),
                 "rules": rules[i],
+                "uncertainty": ({"level": self.interval_level, "welfare_low": float(lows[i]),
+                                 "welfare_high": float(highs[i]), "p_other_side": float(p_other[i]),
+                                 "status": statuses[i]} if has_iv else None),
                 "reasons": reasons,
                 "lang": lang,
                 "components": self.info.components,

@@ -16,6 +16,7 @@ from typing import Any
 from targeting.drift._table import DriftResult, Unit, survey_drift
 from targeting.drift._thresholds import load_thresholds
 from targeting.errors import InputFileError
+from targeting.spreadsheet import write_csv
 
 LEVEL_TEXT = {"stable": "stabil / stable", "moderate": "sedang / moderate", "major": "besar / major"}
 KIND_TEXT = {
@@ -122,9 +123,9 @@ def drift_command(
 
     out = out or Path(f"drift_{_slug(ref_src.label)}__{_slug(cur_src.label)}.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
-    result.to_frame().to_csv(out, index=False)
+    write_csv(result.to_frame(), out)
     bins_path = out.with_name(f"{out.stem}_bins.csv")
-    result.bins.to_csv(bins_path, index=False)
+    write_csv(result.bins, bins_path)
 
     print_drift(console, result)
     for label, n in ((ref_src.label, ref_rej), (cur_src.label, cur_rej)):

@@ -37,6 +37,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from targeting.decide.schema import (
+    CONTRIB_PREFIX,
+    DESIL,
+    HOUSEHOLD_ID,
+    HOUSEHOLD_SIZE,
+    PERSONAL_COLUMNS,
+    PREDICTED_LOG,
+    PROGRAM_PREFIX,
+    WEIGHT,
+)
 from targeting.errors import InputFileError
 
 if TYPE_CHECKING:
@@ -55,16 +65,6 @@ __all__ = [
     "programme_flows",
 ]
 
-# The decisions table's column names (defined once in its schema module; repeated here until that
-# module is importable from this layer).
-HOUSEHOLD_ID = "household_id"
-WEIGHT = "weight"
-HOUSEHOLD_SIZE = "household_size"
-DESIL = "desil"
-PREDICTED_LOG = "predicted_log_welfare"
-PROGRAM_PREFIX = "program_"
-CONTRIB_PREFIX = "contrib_"
-PERSONAL_COLUMNS = ("head_nik", "family_card_no")
 REQUIRED = (HOUSEHOLD_ID, WEIGHT, HOUSEHOLD_SIZE, DESIL)
 
 ABSENT = "absent"

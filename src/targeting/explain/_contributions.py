@@ -179,6 +179,7 @@ class ContributionEngine:
                 self.boosters.append((comp, weight))
             else:  # pragma: no cover - the estimator only makes these two
                 raise TypeError(f"unsupported model component {type(comp).__name__}")
+        self.compiled_linear = [(CompiledLinear(lin, model.schema_), w) for lin, w in self.linear if w != 0.0]
         self.tables: TreeTables | None = None
         self.method_: Literal["linear", "tables", "lightgbm"] = "linear"
         if self.boosters and _any_weight(self.boosters):
@@ -201,22 +202,22 @@ class ContributionEngine:
     def compute(self, M: FloatArray) -> Contributions:
         """Contributions of the rows of a model matrix, in one piece (no chunking)."""
         n, p = M.shape
-        values = np.zeros((n, p))
+        # Accumulated indicator by indicator (rows contiguous), transposed once at the end.
+        values_t = np.zeros((p, n))
         base = np.full(n, self.intercept)
         pred = np.full(n, self.intercept)
-        for linear, w in self.linear:
-            if w == 0.0:
-                continue
-            c = linear_contributions(linear, M)
-            values += w * c
-            base += w * linear.base_value
-            pred += w * (linear.base_value + c.sum(axis=1))
+        for compiled, w in self.compiled_linear:
+            c_t = compiled.contributions_t(M)
+            values_t += w * c_t
+            base += w * compiled.base_value
+            pred += w * (compiled.base_value + _column_sums(c_t))
         if self.tables is not None:
-            tree_pred, tree_values = self.tables.predict_contrib(M)
-            values += tree_values
+            tree_pred, tree_values_t = self.tables.predict_contrib_t(M)
+            values_t += tree_values_t
             base += self.tables.base_value
             pred += tree_pred
-        elif self.method_ == "lightgbm":
+        values = np.ascontiguousarray(values_t.T)
+        if self.tables is None and self.method_ == "lightgbm":
             for booster, w in self.boosters:
                 if w == 0.0:
                     continue
@@ -233,6 +234,23 @@ class ContributionEngine:
                 base += w * out[:, -1]
                 pred += w * out.sum(axis=1)
         return Contributions(self.indicators, base, values, pred)
+
+    def predict_matrix(self, M: FloatArray) -> FloatArray:
+        """Predicted log welfare of the rows of a model matrix (:meth:`compute`'s, without contributions).
+
+        The pattern tables are read once per group of leaves, not once per indicator.
+        """
+        pred = np.full(M.shape[0], self.intercept)
+        for compiled, w in self.compiled_linear:
+            pred += w * (compiled.base_value + _column_sums(compiled.contributions_t(M)))
+        if self.tables is not None:
+            pred += self.tables.predict(M)
+        elif self.method_ == "lightgbm":
+            for booster, w in self.boosters:
+                if w != 0.0:
+                    pred += w * np.asarray(booster.booster.predict(M, num_iteration=booster.num_rounds,
+                                                                   num_threads=self.n_jobs), dtype=np.float64)
+        return pred
 
     def iter_chunks(
         self, X: pd.DataFrame | npt.ArrayLike
@@ -294,29 +312,95 @@ class ContributionEngine:
         return Contributions(self.indicators, base, values, pred)
 
     def predict(self, X: pd.DataFrame | npt.ArrayLike) -> FloatArray:
-        """Predicted log per-capita welfare (the estimator's ``predict``; cheap, no explanation)."""
-        return np.asarray(self.model.predict(X), dtype=np.float64)
+        """Predicted log per-capita welfare: the estimator's ``predict`` by the compiled route.
+
+        Equal to ``PMTRegressor.predict`` to floating-point rounding (~1e-15), and cheaper than the
+        contributions (:meth:`compute`), whereas LightGBM's own ``predict`` costs more than the
+        pattern tables' exact contributions on the shipped model.
+        """
+        return self.predict_matrix(self.matrix(X))
 
 
-def linear_contributions(linear: LinearPMT, M: FloatArray) -> FloatArray:
-    """``coef x (design value − weighted training mean)``, summed over each feature's terms.
+class CompiledLinear:
+    """A linear member as one exact contribution function per indicator, without its design matrix.
 
-    The same numbers as ``LinearPMT.contributions`` without its matrix product: on a 2-core machine
-    OpenBLAS's threads make that small product several times slower than summing the (contiguous)
-    terms of each feature here.
+    ``LinearPMT.contributions`` builds the rows x terms design matrix (one dummy per category level)
+    and folds it back onto indicators. The contribution of a categorical indicator depends only on
+    its code, so here it is a look-up table over the codes (last slot: missing), computed once from
+    the same terms; a numeric indicator's is the sum of its few terms (value, log1p, size², log,
+    missing). Equal to ``LinearPMT.contributions`` to floating-point rounding, and several times
+    cheaper: no n x terms matrix is allocated.
     """
-    n = M.shape[0]
-    out = np.zeros((n, linear.n_features))
-    if not linear.terms:
+
+    def __init__(self, linear: LinearPMT, schema: Any) -> None:
+        self.base_value = float(linear.base_value)
+        self.n_features = int(linear.n_features)
+        by_feature: dict[int, list[int]] = {}
+        for k, t in enumerate(linear.terms):
+            by_feature.setdefault(t.feature, []).append(k)
+        self.tables: dict[int, FloatArray] = {}
+        self.numeric: dict[int, list[tuple[str, float, float, float]]] = {}
+        for f, ks in by_feature.items():
+            kinds = {linear.terms[k].kind for k in ks}
+            cats = schema.categories[f] if f < len(schema.categories) else None
+            if "level" in kinds or (cats is not None and kinds <= {"missing"}):
+                n_codes = len(cats) if cats is not None else 1 + max(
+                    int(linear.terms[k].level or 0) for k in ks)
+                lut = np.zeros(n_codes + 1)
+                for k in ks:  # the terms' order, as the design matrix sums them
+                    t = linear.terms[k]
+                    z = np.zeros(n_codes + 1)
+                    if t.kind == "level":
+                        z[int(t.level)] = 1.0  # type: ignore[arg-type]
+                    else:  # missing
+                        z[n_codes] = 1.0
+                    lut += (z - linear.means[k]) * linear.coef[k]
+                self.tables[f] = lut
+            else:
+                self.numeric[f] = [(linear.terms[k].kind, float(linear.fill[f]), float(linear.means[k]),
+                                    float(linear.coef[k])) for k in ks]
+
+    def contributions_t(self, M: FloatArray) -> FloatArray:
+        """Contributions as indicators x rows (each indicator's row contiguous)."""
+        n = M.shape[0]
+        out = np.zeros((self.n_features, n))
+        for f, lut in self.tables.items():
+            x = M[:, f]
+            missing = np.isnan(x)
+            codes = np.where(missing, lut.size - 1, x).astype(np.intp)
+            if n and (codes.min() < 0 or codes.max() >= lut.size):
+                raise ValueError(f"column {f}: category codes outside the model's code list")
+            out[f] = lut.take(codes)
+        for f, terms in self.numeric.items():
+            x = M[:, f]
+            missing = np.isnan(x)
+            row = out[f]
+            for kind, fill, mean, coef in terms:
+                if kind == "missing":
+                    z = missing.astype(np.float64)
+                else:
+                    v = np.where(missing, fill, x)
+                    if kind == "value":
+                        z = v
+                    elif kind == "log1p":
+                        z = np.log1p(np.maximum(v, 0.0))
+                    elif kind == "square":
+                        z = v * v
+                    else:  # log: household size is at least 1 by contract
+                        z = np.log(np.maximum(v, 1.0))
+                row += (z - mean) * coef
         return out
-    scaled = (linear.design(M) - linear.means) * linear.coef
-    features = np.array([t.feature for t in linear.terms], dtype=np.int64)
-    if np.all(np.diff(features) >= 0):
-        starts = np.flatnonzero(np.r_[True, features[1:] != features[:-1]])
-        out[:, features[starts]] = np.add.reduceat(scaled, starts, axis=1)
-    else:  # terms not grouped by feature: add them one by one
-        for k, f in enumerate(features):
-            out[:, f] += scaled[:, k]
+
+
+def _column_sums(values_t: FloatArray) -> FloatArray:
+    """Each row's sum over indicators, added in indicator order whatever the number of rows.
+
+    ``values_t.sum(axis=0)`` sums one row pairwise but many rows sequentially, so a household's
+    prediction would change in the last bit with the size of its chunk.
+    """
+    out = np.zeros(values_t.shape[1])
+    for row in values_t:
+        out += row
     return out
 
 

@@ -29,7 +29,7 @@ deeper than ``max_bits`` split nodes makes :func:`compile_boosters` raise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from math import factorial
 from typing import Any
@@ -215,27 +215,45 @@ class TreeTables:
         ``contrib`` has shape ``(n, n_features)`` (C order); ``base_value + contrib.sum(1)`` equals
         ``prediction`` to rounding, and both equal LightGBM's ``predict`` / ``pred_contrib``.
         """
+        pred, contrib_t = self.predict_contrib_t(M)
+        return pred, np.ascontiguousarray(contrib_t.T)
+
+    def predict_contrib_t(self, M: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """As :meth:`predict_contrib`, the contributions as features x rows (no transposing copy)."""
+        n = M.shape[0]
+        contrib_t = np.zeros((self.n_features, n))
+        pred = np.zeros(n)
+        for g, pattern in self._patterns(M):
+            for k, f in enumerate(g.features):
+                contrib_t[f] += g.values[k].take(pattern)
+            pred += g.prediction.take(pattern)
+        return pred, contrib_t
+
+    def predict(self, M: FloatArray) -> FloatArray:
+        """The boosters' (weighted) raw prediction alone: one table read per group of leaves."""
+        pred = np.zeros(M.shape[0])
+        for g, pattern in self._patterns(M):
+            pred += g.prediction.take(pattern)
+        return pred
+
+    def _patterns(self, M: FloatArray) -> Iterator[tuple[GroupTable, npt.NDArray[np.intp]]]:
+        """Each group's table and every row's decision pattern at the group's split nodes."""
         if M.ndim != 2 or M.shape[1] != self.n_features:
             raise ValueError(f"expected a matrix with {self.n_features} columns, got {M.shape}")
         n = M.shape[0]
         decisions = self.decisions(M)
-        contrib_t = np.zeros((self.n_features, n))
-        pred = np.zeros(n)
         pattern = np.empty(n, dtype=np.intp)
         bit = np.empty(n, dtype=np.intp)
         for g in self.groups:
             if g.nodes.size == 0:  # a single-leaf tree: a constant
-                pred += g.prediction[0]
+                yield g, np.zeros(n, dtype=np.intp)
                 continue
             np.copyto(pattern, decisions[g.nodes[0]], casting="unsafe")
             for i in range(1, g.nodes.size):
                 # the shift must happen in intp: a uint8 shift would overflow past bit 7
                 np.left_shift(decisions[g.nodes[i]], i, out=bit, dtype=np.intp, casting="unsafe")
                 pattern |= bit
-            for k, f in enumerate(g.features):
-                contrib_t[f] += g.values[k].take(pattern)
-            pred += g.prediction.take(pattern)
-        return pred, np.ascontiguousarray(contrib_t.T)
+            yield g, pattern
 
     def decisions(self, M: FloatArray) -> npt.NDArray[np.uint8]:
         """Left (1) / right (0) decision of every row at every split node: shape (nodes, rows)."""

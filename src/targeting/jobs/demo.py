@@ -7,24 +7,57 @@ from typing import Any
 
 from rich.console import Console
 
+from targeting.errors import TargetingError
 from targeting.settings import Settings
 
 
 def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey: int = 20_000,
-                   n_registry: int = 260_000, seed: int = 2024,
-                   console: Console | None = None) -> dict[str, Path]:
-    """Generate and write the synthetic Kukar tables; print the calibration table."""
+                   n_registry: int = 260_000, seed: int = 2024, rounds: int = 1,
+                   partitions: int | None = None, console: Console | None = None) -> dict[str, Path]:
+    """Generate and write the synthetic Kukar tables; print the calibration table.
+
+    ``rounds`` > 1 also writes later registry rounds (shocks, recoveries, splits; the truth kept).
+    With ``partitions``, the registry is written part by part (``registry_parts/part-*.parquet``),
+    never held whole: a province of several million households fits in the memory of one part.
+    """
+    import pandas as pd
+
     from targeting.jobs.console import print_frame, step
     from targeting.survey import synthetic
 
     console = console or Console()
     out_dir = out_dir or settings.data_dir / "kukar"
+    if partitions is not None:
+        if rounds > 1:
+            raise TargetingError("--rounds and --partitions cannot be combined (rounds are written whole)")
+        title = (f"Membuat registri berpartisi / writing a partitioned registry ({n_registry:,} households, "
+                 f"{partitions:,} parts) and the survey ({n_survey:,})")
+        with step(console, title):
+            paths = synthetic.write_partitioned(out_dir, n_survey=n_survey, n_registry=n_registry,
+                                                partitions=partitions, seed=seed)
+        print_frame(console, pd.read_csv(paths["calibration"]),
+                    "Kalibrasi / calibration (target vs achieved; registry: the first part)")
+        return paths
     title = f"Membuat data sintetis / generating survey ({n_survey:,}), registry ({n_registry:,})"
     with step(console, title):
         data = synthetic.generate(n_survey=n_survey, n_registry=n_registry, seed=seed)
     with step(console, f"Menulis / writing {out_dir}"):
         paths = synthetic.write(data, out_dir)
     print_frame(console, synthetic.calibration_table(data), "Kalibrasi / calibration (target vs achieved)")
+    if rounds > 1:
+        import dataclasses
+
+        from targeting.survey.next_round import next_round, write_round
+
+        current = data
+        for k in range(2, rounds + 1):
+            later = next_round(current, seed=seed + k)
+            written = write_round(later, out_dir, round_no=k)
+            counts = later.changes["change"].value_counts().to_dict()
+            console.print(f"✓ putaran / round {k}: {len(later.registry):,} rumah tangga / households "
+                          f"({', '.join(f'{c} {n:,}' for c, n in counts.items())}) → {written['registry']}")
+            paths.update({f"{name}_round{k}": p for name, p in written.items()})
+            current = dataclasses.replace(current, registry=later.registry, truth=later.truth)
     return paths
 
 

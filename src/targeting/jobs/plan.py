@@ -148,6 +148,8 @@ def run_plan(settings: Settings, plan: Plan, *, base: Path | None = None, consol
         from targeting.experiment import run_experiment
 
         exp = _experiment(plan.training, base)
+        if plan.model == "trained":
+            _ensure_signing_key(settings, console)
         title = f"Validasi dan pelatihan / {exp.validation.kind} validation of {', '.join(exp.backends)}"
         with step(console, title):
             outcome = run_experiment(exp, settings, out_dir=out / "training")
@@ -187,6 +189,24 @@ def run_plan(settings: Settings, plan: Plan, *, base: Path | None = None, consol
     for name, path in written.items():
         console.print(f"  {name}: {path}")
     return written
+
+
+def _ensure_signing_key(settings: Settings, console: Console) -> None:
+    """A plan scores the model it trains: sign it with this machine's key, made here if there is none.
+
+    Without a key the trained model would be saved unsigned and the scoring step would refuse it.
+    The key stays on this machine (0600); the scoring service elsewhere trusts it only once its .pub is
+    copied there (`targeting models keygen --help`).
+    """
+    from targeting.pmt.signing import default_signing_key, fingerprint, generate_signing_key
+
+    if default_signing_key(settings.home) is not None:
+        return
+    key_path, pub = generate_signing_key(home=settings.home)
+    from targeting.pmt.signing import load_private_key
+
+    console.print(f"kunci penandatangan model dibuat / model-signing key created: "
+                  f"{fingerprint(load_private_key(key_path))} ({key_path}; public key {pub})")
 
 
 def _spec(name: str, base: Path | None) -> Any:

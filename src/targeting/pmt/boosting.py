@@ -65,22 +65,30 @@ class BoosterPMT:
     num_rounds: int
     tuning: list[dict[str, Any]] = field(default_factory=list)
 
-    def predict(self, M: FloatArray) -> FloatArray:
-        return np.asarray(self.booster.predict(M, num_iteration=self.num_rounds), dtype=np.float64)
+    def predict(self, M: FloatArray, *, threads: int | None = None) -> FloatArray:
+        """Raw prediction (``threads``: at most the cores this process may use, see `pmt.threads`)."""
+        from targeting.pmt.threads import resolve_threads
+
+        return np.asarray(self.booster.predict(M, num_iteration=self.num_rounds,
+                                               num_threads=resolve_threads(threads)), dtype=np.float64)
 
     def contributions(
-        self, M: FloatArray, *, chunk_rows: int = CONTRIB_CHUNK_ROWS
+        self, M: FloatArray, *, chunk_rows: int = CONTRIB_CHUNK_ROWS, threads: int | None = None
     ) -> tuple[FloatArray, FloatArray]:
         """Exact TreeSHAP (LightGBM ``pred_contrib``), streamed in row chunks.
 
         Returns ``(base, contrib)``; the last ``pred_contrib`` column is the expected value.
         """
+        from targeting.pmt.threads import resolve_threads
+
+        n_threads = resolve_threads(threads)
         n, p = M.shape
         base = np.empty(n)
         contrib = np.empty((n, p))
         for s in range(0, n, chunk_rows):
             out = np.asarray(
-                self.booster.predict(M[s : s + chunk_rows], pred_contrib=True, num_iteration=self.num_rounds),
+                self.booster.predict(M[s : s + chunk_rows], pred_contrib=True, num_iteration=self.num_rounds,
+                                     num_threads=n_threads),
                 dtype=np.float64,
             )
             base[s : s + chunk_rows] = out[:, -1]
@@ -123,8 +131,12 @@ def native_params(
     }
     if objective == "quantile":
         params["alpha"] = quantile_alpha
-    if n_jobs is not None:
-        params["num_threads"] = n_jobs
+    # Always explicit: LightGBM's default is one OpenMP thread per core of the machine, whatever the
+    # affinity, OMP_NUM_THREADS or container quota say (`targeting.pmt.threads`). With force_col_wise
+    # and deterministic, the model is the same bit for bit whatever the number of threads.
+    from targeting.pmt.threads import resolve_threads
+
+    params["num_threads"] = resolve_threads(n_jobs)
     for key, value in config.items():
         params[_NATIVE.get(key, key)] = value
     if params.get("bagging_fraction", 1.0) < 1.0:

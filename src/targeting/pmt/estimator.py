@@ -43,6 +43,9 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
     DataFrame whose categorical features have ``category`` dtype (a numeric array works too).
     Survey weights go in ``sample_weight``; ``groups`` (sampling clusters) keeps whole clusters
     together in every inner split used for early stopping, tuning and stacking.
+    ``n_jobs`` is the number of LightGBM threads: at most the cores this process may use (CPU
+    affinity, ``OMP_NUM_THREADS``, a cgroup quota; `targeting.pmt.threads`), all of them by default.
+    The fitted model does not depend on it.
 
     Backends
     --------
@@ -297,7 +300,7 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
                 return dict.fromkeys(names, 1.0 / len(names)), 0.0
             for j, name in enumerate(names):
                 member = self._refit_member(name, components[name], M[tr], y[tr], w[tr], seed)
-                oof[te, j] = member.predict(M[te])
+                oof[te, j] = _member_predict(member, M[te], self.n_jobs)
         beta, intercept = stack_weights(oof, y, w)
         return {n: float(b) for n, b in zip(names, beta, strict=True)}, intercept
 
@@ -309,7 +312,7 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
         M = self._matrix(X, reset=False)
         out = np.full(M.shape[0], self.intercept_)
         for name, comp in self.components_.items():
-            out += self.weights_[name] * comp.predict(M)
+            out += self.weights_[name] * _member_predict(comp, M, self.n_jobs)
         return out
 
     def contributions(
@@ -365,6 +368,13 @@ class PMTRegressor(RegressorMixin, BaseEstimator):
         if reset:
             self.schema_ = InputSchema.numeric(arr.shape[1])
         return self.schema_.to_matrix(arr)
+
+
+def _member_predict(member: Component, M: FloatArray, n_jobs: int | None) -> FloatArray:
+    """A member's prediction; a boosted one with the estimator's threads (capped at the cores available)."""
+    if isinstance(member, BoosterPMT):
+        return member.predict(M, threads=n_jobs)
+    return member.predict(M)
 
 
 def _group_codes(groups: npt.ArrayLike) -> npt.NDArray[np.int64]:

@@ -139,14 +139,26 @@ class Reference:
 
 
 def save_reference(reference: dict[str, Any], model_dir: Path) -> Path:
-    """Write ``reference.json`` into a model folder."""
+    """Write ``reference.json`` into a model folder, and list it in the folder's card (re-signed).
+
+    The reference decides every new household's desil, so the card's hashes and signature cover
+    it like the model files (`targeting.pmt.persistence.seal_model`).
+    """
+    from targeting.pmt.persistence import CARD_FILE, seal_model
+
     path = Path(model_dir) / REFERENCE_FILE
     path.write_text(json.dumps(reference, separators=(",", ":")) + "\n", encoding="utf-8")
+    if (Path(model_dir) / CARD_FILE).exists():
+        seal_model(model_dir)
     return path
 
 
-def load_reference(model_dir: Path) -> Reference:
-    """Read ``reference.json`` beside a model; a missing or malformed file is an integrity error."""
+def load_reference(model_dir: Path, card: Any = None) -> Reference:
+    """Read ``reference.json`` beside a model; a missing or malformed file is an integrity error.
+
+    ``card`` is the model's card as `targeting.pmt.persistence.load_model` verified it: the reference
+    must then be the file whose sha256 the card lists (a signed card must list it).
+    """
     path = Path(model_dir) / REFERENCE_FILE
     if not path.exists():
         raise ModelIntegrityError(
@@ -155,6 +167,14 @@ def load_reference(model_dir: Path) -> Reference:
             "model.predict(X_train), weight * household_size, kecamatan), model_dir)"
         )
     data = path.read_bytes()
+    if card is not None:
+        listed = card.files.get(REFERENCE_FILE)
+        if listed is None and card.integrity.signed:
+            raise ModelIntegrityError(f"{path}: not covered by the signed model card; re-sign the model")
+        if listed is not None and hashlib.sha256(data).hexdigest() != listed:
+            raise ModelIntegrityError(
+                f"{path}: sha256 does not match the model card (reference changed or tampered with)"
+            )
     try:
         ref = json.loads(data)
         if ref.get("schema_version") != SCHEMA_VERSION:

@@ -7,6 +7,7 @@ stay float64 with ``NaN`` for missing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -106,14 +107,25 @@ class InputSchema:
 
 def _codes(col: pd.Series, cats: tuple[Any, ...]) -> FloatArray:
     """Positions of the values in the training code list (NaN when missing or not in it)."""
-    known = pd.Index(list(cats))
     if isinstance(col.dtype, pd.CategoricalDtype):
-        # Map the (few) categories, then the integer codes: fast for 260,000 rows.
-        lookup = np.append(known.get_indexer(col.cat.categories), -1)
-        pos = lookup[col.cat.codes.to_numpy()]  # code -1 (missing) picks the appended -1
+        categories = col.cat.categories
+        codes = col.cat.codes.to_numpy()
+        if len(categories) == len(cats) and all(a == b for a, b in zip(categories, cats, strict=True)):
+            # The column already uses the training code list (the contract's): its codes are the positions.
+            pos = codes
+        else:
+            # Map the (few) categories, then the integer codes: fast for 260,000 rows.
+            lookup = np.append(_index(cats).get_indexer(categories), -1)
+            pos = lookup[codes]  # code -1 (missing) picks the appended -1
     else:
-        pos = known.get_indexer(col.astype(object).to_numpy())
+        pos = _index(cats).get_indexer(col.astype(object).to_numpy())
     return np.where(pos < 0, np.nan, pos).astype(np.float64)
+
+
+@functools.lru_cache(maxsize=256)
+def _index(cats: tuple[Any, ...]) -> pd.Index:
+    """The training code list as an index, built once per list (a one-household request pays it once)."""
+    return pd.Index(list(cats))
 
 
 def _plain(v: Any) -> Any:

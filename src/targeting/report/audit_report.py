@@ -18,6 +18,7 @@ from targeting.eligibility import RuleSet, load_ruleset
 from targeting.report.context import ReportInfo, build_context, number_html
 from targeting.report.export import write_flagged
 from targeting.report.pdf import PdfError, find_chromium, print_pdf
+from targeting.spreadsheet import write_csv
 
 HTML_NAME = "audit_report.html"
 PDF_NAME = "audit_report.pdf"

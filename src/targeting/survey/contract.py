@@ -35,6 +35,7 @@ class FieldSpec(BaseModel):
     label_en: str = Field(alias="en")
     codes: str | None = None
     pattern: str | None = None
+    max_length: int | None = Field(default=None, ge=1, description="Most characters of a text field.")
     min: float | None = None
     max: float | None = None
     allowed: list[int] | None = None

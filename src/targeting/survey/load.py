@@ -329,8 +329,10 @@ def _contract_feature_types(spec: DatasetSpec, contract: Contract,
 
 def _validate_generic(raw: pd.DataFrame, spec: DatasetSpec, where: str, notes: Problems) -> Validated:
     """Validate a survey without a contract: role columns and typed features from the spec."""
+    ranks = [] if spec.community_ranks is None else [*spec.community_ranks.columns,
+                                                      *spec.community_ranks.community]
     needed = [*_role_columns(spec), *spec.features, *spec.keep_columns,
-              *{g.column for g in spec.groups.values()}]
+              *{g.column for g in spec.groups.values()}, *ranks]
     require_columns(raw, needed, where)
     rows = raw[ROW].reset_index(drop=True)
     ids = _household_ids(raw, spec)
@@ -376,7 +378,7 @@ def _validate_generic(raw: pd.DataFrame, spec: DatasetSpec, where: str, notes: P
             typed[col] = _as_text(s)
     for name, fspec in spec.features.items():
         typed[name] = _parse_feature(raw[name].reset_index(drop=True), name, fspec, spec, problems, notes)
-    for col in {*spec.keep_columns, *(g.column for g in spec.groups.values())} - set(typed):
+    for col in {*spec.keep_columns, *(g.column for g in spec.groups.values()), *ranks} - set(typed):
         typed[col] = raw[col].reset_index(drop=True)
     frame = pd.DataFrame(typed)
     ignored = [c for c in raw.columns if c not in needed and c != ROW and not c.startswith(ROW)

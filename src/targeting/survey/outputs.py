@@ -16,6 +16,9 @@ def export_frame(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
     """A frame safe to write out: NIK/KK columns replaced by keyed pseudonyms (``<col>_pseudonym``)."""
     personal = [c for c in load_contract().by_role("personal") if c in frame.columns]
     out = frame.copy()
+    # Row numbers travel in attrs for the validator; pandas would write them into Parquet metadata as
+    # JSON, which cannot hold a numpy array (the crash of every .parquet validation).
+    out.attrs = {}
     for col in personal:
         out.insert(out.columns.get_loc(col), f"{col}_pseudonym", pseudonymize(out[col], key))
         out = out.drop(columns=col)
@@ -40,6 +43,8 @@ def write_validation(loaded: LoadedSurvey, source: Path, out_dir: Path, key: byt
         write_csv(accepted, acc_path)
     paths["accepted"] = acc_path
     paths["rejects"] = write_csv(loaded.rejects, out_dir / f"{stem}.rejects.csv")
+    if len(loaded.excluded):
+        paths["excluded"] = write_csv(loaded.excluded, out_dir / f"{stem}.excluded.csv")
     if suffix == ".xlsx":
         xl = out_dir / f"{stem}.rejects.xlsx"
         paths["rejects_xlsx"] = write_xlsx(xl, {"ditolak - rejects": loaded.rejects})

@@ -212,6 +212,20 @@ class Aggregate(BaseModel):
         return self
 
 
+class CommunityRanksSpec(BaseModel):
+    """Where a survey keeps its community ranks (village meetings, informants): never PMT inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+    columns: list[str] = Field(min_length=1, description="One column per ranking of the same households.")
+    community: list[str] = Field(min_length=1, description="The column(s) of the ranking exercise.")
+    poorer: Literal["low", "high"] = Field(description="low: rank 1 is the poorest; high: the largest is.")
+
+    def rank_spec(self) -> Any:
+        from targeting.community import RankSpec
+
+        return RankSpec(tuple(self.columns), tuple(self.community), self.poorer)
+
+
 class PersonsSpec(BaseModel):
     """A person-level file made into one row per household before anything else reads it."""
 
@@ -341,6 +355,7 @@ class DatasetSpec(BaseModel):
     region: RoleColumn | None = None
     cluster: RoleColumn | None = None
     persons: PersonsSpec | None = None
+    community_ranks: CommunityRanksSpec | None = None
     rows: RowsSpec = Field(default_factory=RowsSpec)
     recode: dict[str, dict[str, Scalar | None]] = Field(
         default_factory=dict,
@@ -394,6 +409,11 @@ class DatasetSpec(BaseModel):
         clash = sorted(roles & set(self.features))
         if clash:
             raise ValueError(f"role columns {clash} cannot also be features (welfare/weight/id leak)")
+        if self.community_ranks is not None:
+            ranked = sorted(set(self.community_ranks.columns) & set(self.features))
+            if ranked:
+                raise ValueError(f"community rank column(s) {ranked} cannot also be features (the PMT must "
+                                 "score households that were never ranked)")
         if self.persons is not None and self.persons.file not in names:
             raise ValueError(f"persons names file {self.persons.file!r}, which is not one of `files`")
         return self
@@ -475,6 +495,25 @@ class DatasetSpec(BaseModel):
         return path
 
 
+def _extended(raw: Any, where: str, seen: tuple[str, ...] = ()) -> Any:
+    """A spec extending a shipped one (the registry plus its truth, a later round), merged onto it.
+
+    Mappings merge key by key, anything else is replaced; chains are followed, a cycle is an error.
+    """
+    if not isinstance(raw, dict) or "extends" not in raw:
+        return raw
+    raw = dict(raw)
+    base_name = raw.pop("extends")
+    specs = _packaged_specs()
+    if base_name not in specs:
+        raise SpecError(f"{where}: extends {base_name!r}, which is not a shipped spec")
+    if base_name in seen:
+        raise SpecError(f"{where}: extends {base_name!r} in a cycle ({' -> '.join((*seen, base_name))})")
+    base = _extended(parse_yaml(specs[base_name], f"specs/{base_name}.yaml"), f"specs/{base_name}.yaml",
+                     (*seen, base_name))
+    return merged(base, raw)
+
+
 def _role_column(value: RoleColumn | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -509,18 +548,7 @@ def load_spec(name_or_path: str | Path) -> DatasetSpec:
             raise SpecError(f"unknown dataset spec {name_or_path!r} (known: {', '.join(sorted(specs))}; "
                             "or give the path of a .yaml file)")
         text, where = specs[str(name_or_path)], f"specs/{name_or_path}.yaml"
-    raw = parse_yaml(text, where)
-    if isinstance(raw, dict) and "extends" in raw:
-        # A spec may extend a shipped one (e.g. the registry plus its measured truth): mappings merge
-        # key by key, anything else is replaced; one level, so the chain stays readable.
-        base_name = raw.pop("extends")
-        specs = _packaged_specs()
-        if base_name not in specs:
-            raise SpecError(f"{where}: extends {base_name!r}, which is not a shipped spec")
-        base = parse_yaml(specs[base_name], f"specs/{base_name}.yaml")
-        if isinstance(base, dict) and "extends" in base:
-            raise SpecError(f"specs/{base_name}.yaml: a spec that is extended cannot extend another")
-        raw = merged(base, raw)
+    raw = _extended(parse_yaml(text, where), where)
     spec = load_yaml_model(text, DatasetSpec, where, raw=raw)
     spec._folder = folder
     spec._where = where

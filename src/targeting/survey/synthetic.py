@@ -17,6 +17,7 @@ targets in ``kukar_calibration.yaml`` whatever the kecamatan parameters say.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from scipy import optimize
 from scipy.special import expit
 
 from targeting.errors import SpecError
+from targeting.spreadsheet import write_csv
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -37,8 +39,10 @@ __all__ = [
     "SyntheticKukar",
     "calibration_table",
     "generate",
+    "iter_registry_parts",
     "load_parameters",
     "write",
+    "write_partitioned",
 ]
 
 #: East Kalimantan provincial poverty line, March 2024 (Rp per capita per month); the documented
@@ -731,26 +735,38 @@ class SyntheticKukar:
     truth: pd.DataFrame
 
 
-def _ids(prefix: str, n: int, width: int) -> npt.NDArray[np.object_]:
-    width = max(width, len(str(n)))
-    return np.asarray(prefix + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(width), dtype=object)
+def _ids(prefix: str, n: int, width: int, start: int = 1) -> npt.NDArray[np.object_]:
+    width = max(width, len(str(start + n - 1)))
+    return np.asarray(prefix + pd.Series(np.arange(start, start + n)).astype(str).str.zfill(width),
+                      dtype=object)
 
 
-def _unique_serial(keys: IntArray, start: int) -> IntArray:
-    """Serial numbers unique within each key (so NIK and family card numbers never collide)."""
+def _unique_serial(keys: IntArray, start: int, seen: dict[int, int] | None = None) -> IntArray:
+    """Serial numbers unique within each key (so NIK and family card numbers never collide).
+
+    ``seen`` counts the keys already numbered by earlier parts of a registry written in parts; it is
+    updated, so serials continue across parts instead of starting again.
+    """
     serial = pd.Series(keys).groupby(keys).cumcount().to_numpy() + start
+    if seen is not None:
+        counts = pd.Series(keys).value_counts()
+        serial = serial + pd.Series(keys).map(seen).fillna(0).to_numpy(dtype=np.int64)
+        for key, c in counts.items():
+            seen[int(key)] = seen.get(int(key), 0) + int(c)
     if serial.max(initial=0) >= start + 2000:
         raise ValueError("too many households per region and date for unique synthetic NIK numbers")
     return serial.astype(np.int64)
 
 
 def _personal_numbers(
-    rng: np.random.Generator, hh: dict[str, Any], block: int
+    rng: np.random.Generator, hh: dict[str, Any], block: int,
+    seen: tuple[dict[int, int], dict[int, int]] | None = None,
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
     """Synthetic 16-digit NIK and family card numbers: 6402 (Kukar) + kecamatan + date + serial.
 
     The NIK carries the head's birth date (day + 40 for women), as real NIKs do; serials are unique
     within region and date, and survey and registry use disjoint serial blocks (``block`` 0 or 1).
+    ``seen`` (NIK keys, family card keys) carries the serials of earlier parts of a registry.
     """
     n = hh["kec"].size
     region = 640200 + hh["kec"] + 1
@@ -759,10 +775,12 @@ def _personal_numbers(
     year = 2024 - hh["age"] - (rng.random(n) < 0.5)
     dd = day + 40 * hh["female"]
     birth = (dd * 100 + month) * 100 + year % 100
-    nik = (region * 1_000_000 + birth) * 10_000 + _unique_serial(region * 1_000_000 + birth, 1 + 5000 * block)
+    nik_seen, kk_seen = seen if seen is not None else (None, None)
+    nik = (region * 1_000_000 + birth) * 10_000 + _unique_serial(region * 1_000_000 + birth, 1 + 5000 * block,
+                                                                 nik_seen)
     issued = (rng.integers(1, 29, n) * 100 + rng.integers(1, 13, n)) * 100 + rng.integers(5, 25, n)
     kk = (region * 1_000_000 + issued) * 10_000 + _unique_serial(
-        region * 1_000_000 + issued, 2001 + 5000 * block
+        region * 1_000_000 + issued, 2001 + 5000 * block, kk_seen
     )
     return nik.astype(str).astype(object), kk.astype(str).astype(object)
 
@@ -984,8 +1002,100 @@ def write(data: SyntheticKukar, out_dir: Path, *, params: KukarParameters | None
         "truth": out_dir / "truth.parquet",
         "calibration": out_dir / "calibration.csv",
     }
-    data.survey.to_csv(paths["survey"], index=False)
+    write_csv(data.survey, paths["survey"])
     data.registry.to_parquet(paths["registry"], index=False)
     data.truth.to_parquet(paths["truth"], index=False)
-    calibration_table(data, params).to_csv(paths["calibration"], index=False)
+    write_csv(calibration_table(data, params), paths["calibration"])
+    return paths
+
+
+# ---- a large registry, written part by part --------------------------------------------------------
+
+#: Rows per Parquet row group of a registry part: readers stream it a row group at a time.
+PART_ROW_GROUP_ROWS = 65_536
+
+
+def _part_sizes(n: int, parts: int) -> list[int]:
+    base, extra = divmod(n, parts)
+    return [base + (i < extra) for i in range(parts)]
+
+
+def iter_registry_parts(
+    *, n_registry: int, partitions: int, seed: int = 2024, params: KukarParameters | None = None
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """A registry of ``n_registry`` households as ``partitions`` (registry, truth) frames, one at a time.
+
+    Each part is drawn from its own random stream (``SeedSequence(seed)``'s children), from the same
+    calibrated population model as :func:`generate`, so memory is bounded by one part. Household ids
+    (``R0000001``...) and the synthetic NIK and family card numbers continue across parts, unique in
+    the whole registry. The truth has ``expenditure_pc`` only: village-meeting ranks need every
+    household of a desa at once.
+    """
+    if partitions < 1 or n_registry < partitions:
+        raise ValueError(f"need 1 <= partitions <= n_registry, got {partitions} for {n_registry:,}")
+    p = load_parameters() if params is None else params
+    k = len(p.kecamatan)
+    geo = _geography(p)
+    cal = _calibrate(p, geo)
+    streams = np.random.SeedSequence(seed).spawn(partitions)
+    seen: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    width = max(7, len(str(n_registry)))
+    first = 1
+    for stream, n in zip(streams, _part_sizes(n_registry, partitions), strict=True):
+        rng = np.random.default_rng(stream)
+        kec = rng.choice(k, size=n, p=p.household_share).astype(np.int64)
+        hh = _draw_households(rng, kec, p, geo)
+        true_log = hh["base"] + cal.composition_scale * hh["composition"] + cal.intercept
+        values, na = _draw_indicators(rng, hh, true_log, p, cal)
+        ids = _ids("R", n, width, start=first)
+        registry = _frame(ids, hh, values, na, _personal_numbers(rng, hh, 0, seen), p, geo)
+        truth = pd.DataFrame(
+            {"household_id": pd.array(ids, dtype="str"), "expenditure_pc": np.round(np.exp(true_log))}
+        )
+        first += n
+        yield registry, truth
+
+
+def write_partitioned(
+    out_dir: Path,
+    *,
+    n_survey: int = 20_000,
+    n_registry: int,
+    partitions: int,
+    seed: int = 2024,
+    params: KukarParameters | None = None,
+) -> dict[str, Path]:
+    """Write the survey and a partitioned registry: ``registry_parts/part-00000.parquet``... and its truth.
+
+    Returns the paths keyed ``survey``, ``registry`` (the parts' folder), ``truth`` (folder) and
+    ``calibration``; the calibration table compares the survey and the first registry part (a random
+    sample of the same population) with the targets. Each part is written as soon as it is drawn,
+    in row groups of :data:`PART_ROW_GROUP_ROWS`.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out_dir = Path(out_dir)
+    paths = {"survey": out_dir / "survey.csv", "registry": out_dir / "registry_parts",
+             "truth": out_dir / "truth_parts", "calibration": out_dir / "calibration.csv"}
+    for folder in (paths["registry"], paths["truth"]):
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("part-*.parquet"):  # a previous, perhaps larger, registry
+            old.unlink()
+    survey = generate(n_survey=n_survey, n_registry=1, seed=seed, params=params).survey
+    survey.to_csv(paths["survey"], index=False)
+    width = max(5, len(str(partitions - 1)))
+    sample: SyntheticKukar | None = None
+    for i, (registry, truth) in enumerate(
+        iter_registry_parts(n_registry=n_registry, partitions=partitions, seed=seed, params=params)
+    ):
+        name = f"part-{i:0{width}d}.parquet"
+        pq.write_table(pa.Table.from_pandas(registry, preserve_index=False), paths["registry"] / name,
+                       row_group_size=PART_ROW_GROUP_ROWS, compression="zstd")
+        pq.write_table(pa.Table.from_pandas(truth, preserve_index=False), paths["truth"] / name,
+                       row_group_size=PART_ROW_GROUP_ROWS, compression="zstd")
+        if sample is None:
+            sample = SyntheticKukar(survey=survey, registry=registry, truth=truth)
+    assert sample is not None
+    calibration_table(sample, params).to_csv(paths["calibration"], index=False)
     return paths

@@ -21,6 +21,8 @@ and regular expressions stay pandas calls, so their rules and errors are pandas'
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,9 +36,9 @@ import pyarrow.compute as pc
 
 from targeting.errors import InputFileError
 from targeting.privacy import redact
-from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
+from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS, WRITTEN
 from targeting.survey.contract import Contract, FieldSpec
-from targeting.survey.read import ROW
+from targeting.survey.read import ROW, cell_text
 
 REJECT_COLUMNS = ["row", "household_id", "column", "value", "reason", "reason_en"]
 PROBLEM_COLUMNS = ["pos", "column", "value", "reason", "reason_en"]
@@ -61,7 +63,7 @@ class Problems:
         if len(pos) == 0:
             return
         shown = values.iloc[pos].astype(object)
-        shown_text = [redact(v) for v in shown] if personal else ["" if _isna(v) else str(v) for v in shown]
+        shown_text = [redact(v) if personal else "" if _isna(v) else cell_text(v) for v in shown]
         self.parts.append((pos, column, shown_text, reason, reason_en))
 
     def table(self) -> pd.DataFrame:
@@ -124,9 +126,21 @@ def _float_text(v: float) -> str:
 
 
 def _text_cells(s: pd.Series) -> pa.Array:
-    """Cell values as text, not yet stripped; integral floats from typed files print without '.0'."""
-    if not _is_arrow_text(s.dtype) and pd.api.types.is_float_dtype(s.dtype):
+    """Cell values as the text a CSV would hold, not yet stripped (`targeting.survey.read.cell_text`).
+
+    One rule for every format: integral floats print without '.0', booleans as ``true``/``false``.
+    """
+    if _is_arrow_text(s.dtype):
+        return _arrow(s)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        b = s.astype("boolean")
+        words = np.where(b.fillna(False).to_numpy(dtype=bool), WRITTEN[True], WRITTEN[False])
+        return pa.array(words.tolist(), mask=b.isna().to_numpy(), type=pa.large_string())
+    if pd.api.types.is_float_dtype(s.dtype):
         return _arrow(s.map(_float_text).astype("string"))
+    if s.dtype == object:
+        cells = s.tolist()
+        return pa.array([None if _isna(v) else cell_text(v) for v in cells], type=pa.large_string())
     return _string_cells(s)
 
 
@@ -330,9 +344,14 @@ def _int64(num: np.ndarray) -> Any:
 
 
 def _read(s: pd.Series, kind: str) -> tuple[_Text | None, np.ndarray]:
-    """A column's text reader and its blank cells; no text for numbers or bools already typed."""
+    """A column's text reader and its blank cells; no text for numbers or bools already typed.
+
+    A boolean column in a number field is read as its text (``true``), and so refused, as the same
+    cell in a CSV or Excel file is: a yes/no answer is not a count.
+    """
     if not _is_arrow_text(s.dtype) and (
-        (kind in ("int", "float") and pd.api.types.is_numeric_dtype(s.dtype))
+        (kind in ("int", "float") and pd.api.types.is_numeric_dtype(s.dtype)
+         and not pd.api.types.is_bool_dtype(s.dtype))
         or (kind == "bool" and pd.api.types.is_bool_dtype(s.dtype))
     ):
         return None, s.isna().to_numpy(dtype=bool)
@@ -341,12 +360,15 @@ def _read(s: pd.Series, kind: str) -> tuple[_Text | None, np.ndarray]:
 
 
 def parse_field(name: str, spec: FieldSpec, s: pd.Series, contract: Contract,
-                problems: Problems) -> Any:
+                problems: Problems, blanks: list[np.ndarray] | None = None) -> Any:
     """Parse and check one contract column; record every bad cell in ``problems``.
 
     Returns the typed values: ``Categorical``, ``boolean``, ``Int64``, float64 or ``string`` array.
+    ``blanks``, when given, receives the column's mask of empty cells.
     """
     text, blank = _read(s, spec.type)
+    if blanks is not None:
+        blanks.append(blank)
     personal = spec.role == "personal"
     out: Any
     if spec.type == "category":
@@ -385,13 +407,71 @@ def parse_field(name: str, spec: FieldSpec, s: pd.Series, contract: Contract,
     else:
         assert text is not None
         out = _string_array(text.arrow(blank))
+        # An Index wraps the array more cheaply than a Series; its regexes are RE2's (via pyarrow).
+        values = pd.Index(out)
         if spec.pattern is not None:
-            # pandas' regex rules (RE2 via pyarrow); an Index wraps the array more cheaply than a Series.
-            ok = pd.Index(out).str.fullmatch(spec.pattern).to_numpy(dtype=bool, na_value=True)
+            ok = values.str.fullmatch(spec.pattern).to_numpy(dtype=bool, na_value=True)
             problems.add(~ok, name, s, "format tidak sesuai", f"wrong format (expected {spec.pattern})",
                          personal=personal)
+        _check_characters(name, spec, values, s, problems, personal)
+        if spec.max_length is not None:
+            long = values.str.len().to_numpy(dtype=np.float64, na_value=0) > spec.max_length
+            problems.add(long, name, s if personal else _clipped(s, long),
+                         f"terlalu panjang (paling banyak {spec.max_length} karakter)",
+                         f"too long (at most {spec.max_length} characters)", personal=personal)
     if not spec.nullable:
         problems.add(blank, name, s, "wajib diisi", "required value is empty", personal=personal)
+    return out
+
+
+#: Characters no text field may hold: controls, invisible format characters (zero-width space,
+#: byte-order mark, bidirectional overrides) and line/paragraph separators. An id may hold no
+#: whitespace but the plain space either: "H001" followed by a zero-width space, or with a no-break
+#: space inside, would otherwise be another household to every lookup while looking the same.
+_INVISIBLE_ID = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]"
+#: Free text (a village name) may break lines or hold tabs, as an Excel cell can.
+_INVISIBLE_TEXT = r"[\x{0000}-\x{0008}\x{000B}\x{000C}\x{000E}-\x{001F}\x{007F}-\x{009F}\p{Cf}\p{Zl}\p{Zp}]"
+_INVISIBLE_PY = {
+    "id": re.compile("[\x00-\x1f\x7f-\x9f\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2028\u2029]"),
+    "text": re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]"),
+}
+#: Longest value shown in a rejects line: the reason says how long it was.
+SHOWN_CHARS = 200
+
+
+def _first_invisible(text: str, kind: str) -> str:
+    """The first character of ``text`` that `_check_characters` refuses, as U+XXXX."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cf" or _INVISIBLE_PY[kind].match(ch):
+            return f"U+{ord(ch):04X}"
+    return "?"  # pragma: no cover - only called on cells RE2 found one in
+
+
+def _check_characters(name: str, spec: FieldSpec, values: pd.Index, s: pd.Series, problems: Problems,
+                      personal: bool) -> None:
+    """Refuse invisible and control characters, naming the code point (one problem group per one)."""
+    kind = "id" if spec.role in ("id", "personal") else "text"
+    bad = values.str.contains(_INVISIBLE_ID if kind == "id" else _INVISIBLE_TEXT, regex=True)
+    bad = bad.to_numpy(dtype=bool, na_value=False)
+    if not bad.any():
+        return
+    pos = bad.nonzero()[0]
+    found = [_first_invisible(str(values[i]), kind) for i in pos]
+    for code in dict.fromkeys(found):
+        mask = np.zeros(len(values), dtype=bool)
+        mask[[p for p, c in zip(pos, found, strict=True) if c == code]] = True
+        problems.add(mask, name, s, f"berisi karakter tak terlihat atau kendali ({code})",
+                     f"holds an invisible or control character ({code})", personal=personal)
+
+
+def _clipped(s: pd.Series, mask: np.ndarray) -> pd.Series:
+    """The cells as given, cut to `SHOWN_CHARS` where ``mask`` (a rejects line stays readable)."""
+    if not mask.any():
+        return s
+    out = s.astype(object).copy()
+    for i in mask.nonzero()[0]:
+        v = cell_text(out.iloc[i])
+        out.iloc[i] = f"{v[:SHOWN_CHARS]}… ({len(v):,} karakter / characters)"
     return out
 
 
@@ -507,17 +587,58 @@ def validate_contract(raw: pd.DataFrame, contract: Contract, *, where: str,
     present = set(columns)
     ids = _as_text(raw["household_id"])
     rows = raw[ROW] if ROW in present else pd.Series(np.arange(2, len(raw) + 2))
-    check_unique_ids(ids, rows, where)
+    # A blank id is that row's problem ("required value is empty"), not a duplicate of other blanks.
+    check_unique_ids(ids.mask(ids == ""), rows, where)
     problems = Problems()
+    blanks: list[np.ndarray] = []
     typed = {
-        name: parse_field(name, spec, raw[name], contract, problems)
+        name: parse_field(name, spec, raw[name], contract, problems, blanks)
         for name, spec in contract.fields.items() if name in present
     }
     _row_checks(typed, contract, problems)
+    ids = _personal_ids(ids, typed, contract, problems)
+    limit = contract.fields["household_id"].max_length
+    if limit is not None:
+        ids = _clipped(ids, ids.astype("string").str.len().to_numpy(dtype=np.float64, na_value=0) > limit)
+    _empty_rows(np.logical_and.reduce(blanks), problems)
     ignored = [c for c in columns if c not in contract.fields and c != ROW]
     # The parsers return new arrays, never views of ``raw``: the frame can take them without a copy.
     frame = pd.DataFrame(typed, index=pd.RangeIndex(len(raw)), copy=False)
     return _split(frame, problems, rows, ids, n_input=len(raw), ignored=ignored, arrays=typed)
+
+
+def _personal_ids(ids: pd.Series, typed: Mapping[str, Any], contract: Contract,
+                  problems: Problems) -> pd.Series:
+    """Refuse an id that is the row's own NIK or family card number, and never show it in clear.
+
+    Such a row comes from a file whose columns moved (a separator too many), or from an office using
+    personal numbers as ids: either way the id would carry a personal number into every output.
+    """
+    same = np.zeros(len(ids), dtype=bool)
+    given = _string_cells(ids)
+    for name in contract.by_role("personal"):
+        if name in typed:
+            equal = pc.equal(_arrow(pd.Series(typed[name], dtype="string")), given.cast(pa.large_string()))
+            same |= np.asarray(pc.fill_null(equal, False), dtype=bool)
+    if not same.any():
+        return ids
+    problems.add(same, "household_id", ids, "sama dengan NIK/Nomor KK (data pribadi)",
+                 "is a NIK or family card number (personal data may not be an id)", personal=True)
+    shown = ids.astype(object).copy()
+    shown[same] = [redact(v) for v in ids[same]]
+    return shown
+
+
+def _empty_rows(empty: np.ndarray, problems: Problems) -> None:
+    """One problem per row with no value at all (a blank line), instead of one per empty column."""
+    if not empty.any():
+        return
+    problems.parts[:] = [
+        (pos[keep], column, [v for v, k in zip(shown, keep.tolist(), strict=True) if k], reason, reason_en)
+        for pos, column, shown, reason, reason_en in problems.parts
+        for keep in [~empty[pos]] if keep.any()
+    ]
+    problems.add(empty, "*", pd.Series([""] * len(empty)), "baris kosong", "empty row (no value at all)")
 
 
 def _has_default_index(frame: pd.DataFrame) -> bool:
