@@ -19,8 +19,9 @@ district networks), one inline stylesheet.
 from __future__ import annotations
 
 import json
-import os
+import logging
 import re
+import shutil
 import threading
 import time
 import traceback
@@ -30,7 +31,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import jinja2
-from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, Form, Request, UploadFile, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.decisions import decision_out, pseudonym_of
@@ -38,17 +39,20 @@ from api.deps import SessionDep, SettingsDep
 from api.security import Principal
 from api.store import household_history
 
+log = logging.getLogger("targeting.api.office")
+
 COOKIE = "targeting_office_key"
-PLAN_ENV = "TARGETING_OFFICE_PLAN"
-DEFAULT_PLAN = "kukar_demo"
 #: Roles allowed on each page (the API's roles: scorer scores, inspector reads decisions).
-ROLES_HOME = ("scorer", "inspector", "analyst")
+ROLES_HOME = ("scorer", "inspector", "analyst", "officer")
 ROLES_RUN = ("scorer",)
 ROLES_RUNS = ("scorer", "inspector", "analyst")
 ROLES_REPORT = ("inspector", "analyst")
-ROLES_HOUSEHOLD = ("inspector",)
+#: An officer reads the histories of the households they handle (as on the API), so sees household pages.
+ROLES_HOUSEHOLD = ("inspector", "officer")
 ROLES_WORKBOOK = ("inspector",)
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet")
+#: The upload's path: `api.main.RequestContext` gives it its own size and time bounds.
+UPLOAD_PATH = "/office/registry"
 MAX_SHOWN_REJECTS = 50
 _RUN_NAME = re.compile(r"^run-[A-Za-z0-9_.-]+$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -85,8 +89,39 @@ def _principal(request: Request, session: Any) -> Principal | None:
     return principal
 
 
+def _same_origin(request: Request) -> bool:
+    """A form post from these pages: its Origin (or else Referer) is this server.
+
+    SameSite=Strict already keeps the cookie off other sites' posts; this also refuses a post from
+    another site when the browser does not honour SameSite, and a login forced from another site.
+    Behind a TLS proxy run uvicorn with ``--proxy-headers`` so that the scheme seen here is https.
+    """
+    expected = f"{request.url.scheme}://{request.url.netloc}"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == expected
+    referer = request.headers.get("referer")
+    return referer is not None and (referer == expected or referer.startswith(expected + "/"))
+
+
+def _cross_site(request: Request, principal: Principal | None) -> HTMLResponse:
+    return _page(request, "message.html.j2", principal, status_code=403, title="Ditolak / refused",
+                 message="Formulir ini tidak dikirim dari halaman kantor ini (Origin/Referer lain) / "
+                         "this form was not sent from these office pages")
+
+
+def _not_found(request: Request, principal: Principal | None, what: str = "") -> HTMLResponse:
+    return _page(request, "message.html.j2", principal, status_code=404, title="Tidak ada / not found",
+                 message=f"Tidak ada / not found{': ' + what if what else ''}")
+
+
 def _guard(request: Request, session: Any, roles: tuple[str, ...]) -> Principal | Response:
-    """The signed-in principal if its role is one of ``roles``; else the login page or a 403 page."""
+    """The signed-in principal if its role is one of ``roles``; else the login page or a 403 page.
+
+    A POST must also come from these pages (`_same_origin`).
+    """
+    if request.method == "POST" and not _same_origin(request):
+        return _cross_site(request, None)
     principal = _principal(request, session)
     if principal is None:
         target = request.url.path if request.method == "GET" else "/office/"
@@ -104,23 +139,25 @@ def _runs_dir(settings: Any) -> Path:
     return Path(settings.project.home) / "runs"
 
 
-def _run_folder(settings: Any, name: str) -> Path:
+def _run_folder(settings: Any, name: str) -> Path | None:
+    """The run's folder, if ``name`` is a run's name (never a path) and it exists."""
     if not _RUN_NAME.fullmatch(name):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "tidak ada / not found")
+        return None
     folder = _runs_dir(settings) / name
-    if not folder.is_dir():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "tidak ada / not found")
-    return folder
+    return folder if folder.is_dir() else None
 
 
 def _runs(settings: Any) -> list[dict[str, Any]]:
     """Plan runs under ``<home>/runs``, newest first, with their status and files."""
     base = _runs_dir(settings)
     out = []
-    for folder in sorted(base.glob("run-*"), key=lambda p: p.stat().st_mtime, reverse=True) if base.is_dir() else []:
+    folders = sorted(base.glob("run-*"), key=lambda p: p.stat().st_mtime, reverse=True) if base.is_dir() \
+        else []
+    for folder in folders:
         job = _read_job(folder)
         audit = folder / "audit"
-        files = {k: (audit / f).is_file() for k, f in (("report", "audit_report.html"), ("pdf", "audit_report.pdf"),
+        files = {k: (audit / f).is_file() for k, f in (("report", "audit_report.html"),
+                                                        ("pdf", "audit_report.pdf"),
                                                         ("workbook", "flagged_households.xlsx"))}
         state = job.get("status") or ("done" if files["report"] else "unknown")
         out.append({"name": folder.name, "status": state, "started": job.get("started", ""),
@@ -196,9 +233,8 @@ def _household_from_run(path: Path, query: str, nik_pseudonym: str | None) -> di
             "ruleset": ((meta.ruleset or {}).get("title_id") if meta else None)}
 
 
-def router(plan: str | None = None) -> APIRouter:
-    """The office pages; ``plan`` is the district's plan (default ``$TARGETING_OFFICE_PLAN`` or kukar_demo)."""
-    district_plan = plan or os.environ.get(PLAN_ENV) or DEFAULT_PLAN
+def router(district_plan: str) -> APIRouter:
+    """The office pages; ``district_plan`` is the plan they run (`api.config.ApiSettings.office_plan`)."""
     r = APIRouter(prefix="/office", tags=["office"], include_in_schema=False)
     running = threading.Lock()
 
@@ -209,8 +245,18 @@ def router(plan: str | None = None) -> APIRouter:
     @r.post("/login")
     def login(request: Request, session: SessionDep, api_key: Annotated[str, Form(max_length=200)],
               next: Annotated[str, Form(max_length=300)] = "/office/") -> Response:
+        if not _same_origin(request):
+            return _cross_site(request, None)
+        limiter = request.app.state.auth_failures
+        client = request.client.host if request.client else "?"
+        wait = limiter.retry_after(client)
+        if wait is not None:  # refused before any hashing, as the API refuses
+            return _page(request, "login.html.j2", None, status_code=429, next=_safe_next(next),
+                         error=f"Terlalu banyak kunci salah; coba lagi dalam {wait} detik / "
+                               f"too many wrong keys; retry in {wait} s")
         principal = request.app.state.keys.verify(session, api_key.strip())
         if principal is None:
+            limiter.record_failure(client)
             return _page(request, "login.html.j2", None, status_code=401, next=_safe_next(next),
                          error="Kunci tidak sah / invalid key")
         resp = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
@@ -219,7 +265,9 @@ def router(plan: str | None = None) -> APIRouter:
         return resp
 
     @r.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        if not _same_origin(request):
+            return _cross_site(request, None)
         resp = RedirectResponse("/office/login", status_code=status.HTTP_303_SEE_OTHER)
         resp.delete_cookie(COOKIE, path="/office")
         return resp
@@ -239,8 +287,9 @@ def router(plan: str | None = None) -> APIRouter:
         return _page(request, "registry.html.j2", who, result=None, error=None)
 
     @r.post("/registry", response_class=HTMLResponse)
-    async def registry_upload(request: Request, session: SessionDep, settings: SettingsDep,
-                              file: UploadFile) -> Response:
+    def registry_upload(request: Request, session: SessionDep, settings: SettingsDep,
+                        file: UploadFile) -> Response:
+        # A plain def: FastAPI runs it in its thread pool (the key check and the validation are CPU work).
         who = _guard(request, session, ROLES_RUN)
         if isinstance(who, Response):
             return who
@@ -252,14 +301,19 @@ def router(plan: str | None = None) -> APIRouter:
                                f"{', '.join(UPLOAD_SUFFIXES)} / file type not accepted")
         folder = _office_home(settings) / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{_SAFE_NAME.sub('_', Path(name).stem)[:60]}{suffix}"
-        path.write_bytes(await file.read())
+        stem = _SAFE_NAME.sub("_", Path(name).stem)[:60]
+        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}{suffix}"
+        with path.open("wb") as dest:
+            shutil.copyfileobj(file.file, dest)
         try:
             result = _validate(path, settings)
         except Exception as exc:  # noqa: BLE001 - any unusable file is one line for the user
             from targeting.errors import TargetingError
 
-            message = str(exc) if isinstance(exc, TargetingError) else f"{type(exc).__name__}"
+            # The readers' own message names the file, row and column; anything else only its kind.
+            message = (str(exc).strip().splitlines() or [""])[0][:400] if isinstance(exc, TargetingError) \
+                else type(exc).__name__
+            log.info("office upload refused: %s", type(exc).__name__)
             return _page(request, "registry.html.j2", who, status_code=400, result=None,
                          error=f"Berkas tidak dapat dipakai / file cannot be used: {message}")
         return _page(request, "registry.html.j2", who, result=result, error=None)
@@ -289,8 +343,9 @@ def router(plan: str | None = None) -> APIRouter:
             plan_obj, base = load_plan(district_plan)
             if registry:
                 upload = _office_home(settings) / "uploads" / Path(registry).name
-                if not upload.is_file():
-                    raise HTTPException(status.HTTP_400_BAD_REQUEST, "berkas tidak ada / no such upload")
+                if registry not in _uploads(settings) or not upload.is_file():
+                    running.release()
+                    return _not_found(request, who, f"unggahan / upload {Path(registry).name}")
                 plan_obj = plan_obj.model_copy(update={
                     "registry": plan_obj.registry.model_copy(update={"file": str(upload.resolve())}),
                     "generate": None})
@@ -326,6 +381,8 @@ def router(plan: str | None = None) -> APIRouter:
         if isinstance(who, Response):
             return who
         folder = _run_folder(settings, name)
+        if folder is None:
+            return _not_found(request, who, "rencana / run")
         run = next(x for x in _runs(settings) if x["name"] == name)
         log = folder / "office_run.log"
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:] if log.is_file() else []
@@ -339,15 +396,16 @@ def router(plan: str | None = None) -> APIRouter:
                  "workbook": ("flagged_households.xlsx",
                               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                               ROLES_WORKBOOK, True)}
-        if what not in files:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "tidak ada / not found")
-        filename, media, roles, attachment = files[what]
+        filename, media, roles, attachment = files.get(what, ("", "", ROLES_RUNS, False))
         who = _guard(request, session, roles)
         if isinstance(who, Response):
             return who
-        path = _run_folder(settings, name) / "audit" / filename
+        folder = _run_folder(settings, name)
+        if not filename or folder is None:
+            return _not_found(request, who)
+        path = folder / "audit" / filename
         if not path.is_file():
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "belum ada / not written yet")
+            return _not_found(request, who, "belum ditulis / not written yet")
         return FileResponse(path, media_type=media, filename=f"{name}-{filename}" if attachment else None,
                             headers={"Cache-Control": "no-store"})
 
@@ -382,15 +440,18 @@ def router(plan: str | None = None) -> APIRouter:
         if not query and nik_pseudonym is None:
             return _page(request, "household.html.j2", who, status_code=400, query=None, found=None,
                          error="Isi ID rumah tangga atau NIK / give a household id or a NIK")
-        stored = []
-        if query:
-            pseudonym = pseudonym_of(query, key)
-            stored = [decision_out(row, query) for row in household_history(session, pseudonym, limit=50)]
-            if not stored:  # the query may already be the stored pseudonym
-                stored = [decision_out(row, None) for row in household_history(session, query, limit=50)]
+        keys: list[bytes] = request.app.state.pseudonym_keys
         latest = _latest_decisions(settings)
         from_run = _household_from_run(latest, query, nik_pseudonym) if latest is not None else None
-        shown = query or f"NIK {nik_pseudonym}"
+        # The store holds household pseudonyms only: a NIK finds its household id in the latest run.
+        hid = query or (str(from_run["household_id"]) if from_run and from_run["household_id"] else "")
+        stored = []
+        if hid:
+            pseudonyms = [pseudonym_of(hid, k) for k in keys]
+            stored = [decision_out(row, hid) for row in household_history(session, pseudonyms, limit=50)]
+            if not stored and query:  # the query may already be the stored pseudonym
+                stored = [decision_out(row, None) for row in household_history(session, query, limit=50)]
+        shown = query or f"NIK → {nik_pseudonym}"
         return _page(request, "household.html.j2", who, query=shown, stored=stored, from_run=from_run,
                      found=bool(stored or from_run), criteria_text=_criteria_text(), error=None)
 

@@ -126,7 +126,6 @@ def write_audit_report(
     from concurrent.futures import ThreadPoolExecutor
 
     from targeting.report.export import DEFAULT_VISIT_CAPACITY
-    from targeting.spreadsheet import write_csv
 
     info = info or ReportInfo()
     rs = load_ruleset(ruleset) if isinstance(ruleset, str | Path) else ruleset
