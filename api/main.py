@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from api.config import ApiSettings, get_api_settings
 from api.errors import install_handlers, install_openapi
@@ -198,6 +198,11 @@ def create_app(settings: ApiSettings | None = None, scorer: Scorer | None = None
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(office.router(settings.office_plan))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:  # browsers ask for it on every page (the report's too): nothing, not 404
+        return Response(status_code=204)
+
     install_openapi(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes,
                        body_timeout_s=settings.body_timeout_s,

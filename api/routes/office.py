@@ -31,6 +31,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import jinja2
+import markupsafe
 from fastapi import APIRouter, Form, Request, UploadFile, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -51,6 +52,8 @@ ROLES_REPORT = ("inspector", "analyst")
 ROLES_HOUSEHOLD = ("inspector", "officer")
 ROLES_WORKBOOK = ("inspector",)
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet")
+STATUS_TEXT = {"running": "berjalan / running", "done": "selesai / done", "failed": "gagal / failed",
+               "unknown": "tidak diketahui / unknown"}
 #: The upload's path: `api.main.RequestContext` gives it its own size and time bounds.
 UPLOAD_PATH = "/office/registry"
 MAX_SHOWN_REJECTS = 50
@@ -63,8 +66,10 @@ CSS = (TEMPLATES / "office.css").read_text(encoding="utf-8") if (TEMPLATES / "of
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined)
-    env.globals["css"] = CSS
+    env.globals["css"] = markupsafe.Markup(CSS)  # our own file; escaping would break its quotes
     env.filters["rp"] = lambda x: "–" if x is None else f"Rp{float(x):,.0f}".replace(",", ".")
+    env.globals["status_text"] = lambda code: STATUS_TEXT.get(code, code)
+    env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if isinstance(t, datetime) else str(t)
     env.filters["pct"] = lambda x: "–" if x is None else f"{100 * float(x):.1f}%".replace(".", ",")
     return env
 
@@ -391,11 +396,16 @@ def router(district_plan: str) -> APIRouter:
     @r.get("/runs/{name}/{what}")
     def download(request: Request, name: str, what: str, settings: SettingsDep,
                  session: SessionDep) -> Response:
+        xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        csv = "text/csv; charset=utf-8"
         files = {"report": ("audit_report.html", "text/html; charset=utf-8", ROLES_REPORT, False),
                  "pdf": ("audit_report.pdf", "application/pdf", ROLES_REPORT, True),
-                 "workbook": ("flagged_households.xlsx",
-                              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                              ROLES_WORKBOOK, True)}
+                 "workbook": ("flagged_households.xlsx", xlsx, ROLES_WORKBOOK, True),
+                 # The report's own relative links (it is served at .../report, so they land here).
+                 "flagged_households.xlsx": ("flagged_households.xlsx", xlsx, ROLES_WORKBOOK, True),
+                 "flagged_households.csv": ("flagged_households.csv", csv, ROLES_WORKBOOK, True),
+                 "audit_groups.csv": ("audit_groups.csv", csv, ROLES_REPORT, True),
+                 "audit_metrics.csv": ("audit_metrics.csv", csv, ROLES_REPORT, True)}
         filename, media, roles, attachment = files.get(what, ("", "", ROLES_RUNS, False))
         who = _guard(request, session, roles)
         if isinstance(who, Response):

@@ -74,7 +74,7 @@ def finished_run(office: Office) -> str:
     for _ in range(600):  # a bound on polls, not a time limit on the run
         page = office.client("scorer").get(url)
         assert page.status_code == 200
-        state = re.search(r'id="status">(\w+)<', page.text)
+        state = re.search(r'id="status" data-status="(\w+)"', page.text)
         assert state is not None
         if state.group(1) != "running":
             break
