@@ -833,12 +833,12 @@ def _run_with_spinner(exp, *, track: bool = True):
     from rich.console import Console
 
     from targeting.experiment import run_experiment
-    from targeting.jobs.console import step
+    from targeting.jobs.console import step_with_progress
     from targeting.settings import get_settings
 
-    what = f"{exp.validation.kind} validation of {', '.join(exp.backends)} on {exp.dataset.spec}"
-    with step(Console(stderr=True), what):
-        return run_experiment(exp, get_settings(), track=track)
+    what = f"Validasi / {exp.validation.kind} validation of {', '.join(exp.backends)} on {exp.dataset.spec}"
+    with step_with_progress(Console(stderr=True), what) as progress:
+        return run_experiment(exp, get_settings(), track=track, progress=progress)
 
 
 def _print_outcome(outcome) -> None:

@@ -128,7 +128,7 @@ def run_plan(settings: Settings, plan: Plan, *, base: Path | None = None, consol
              out_dir: Path | None = None) -> dict[str, Path]:
     """Run every step of a plan; return the paths it wrote (decisions, report, lists, tables)."""
     from targeting.jobs.audit import audit_job
-    from targeting.jobs.console import print_frame, step
+    from targeting.jobs.console import print_frame, step, step_with_progress
     from targeting.jobs.models import ModelChoice, resolve_model
     from targeting.jobs.score import run_dir, score_job
 
@@ -151,8 +151,8 @@ def run_plan(settings: Settings, plan: Plan, *, base: Path | None = None, consol
         if plan.model == "trained":
             _ensure_signing_key(settings, console)
         title = f"Validasi dan pelatihan / {exp.validation.kind} validation of {', '.join(exp.backends)}"
-        with step(console, title):
-            outcome = run_experiment(exp, settings, out_dir=out / "training")
+        with step_with_progress(console, title) as progress:
+            outcome = run_experiment(exp, settings, out_dir=out / "training", progress=progress)
         print_frame(console, outcome.comparison.reset_index(),
                     f"Validasi di luar sampel / out-of-sample validation (Δ = backend − {exp.baseline})")
         if plan.model == "trained":
