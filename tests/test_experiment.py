@@ -59,7 +59,7 @@ def test_a_step_prints_one_line_per_message_off_a_terminal():
     from targeting.jobs.console import step_with_progress
 
     out = io.StringIO()
-    console = Console(file=out, force_terminal=False, width=200)
+    console = Console(file=out, force_terminal=False, width=40)  # narrower than a message: never wrapped
     with step_with_progress(console, "Validasi") as tell:
         tell("lipatan / fold 1 dari / of 2: ols (1/2 model dilatih / fits done)")
         tell("bootstrap: 30 ulangan / replicates")

@@ -557,16 +557,20 @@ def audit(
     Exit code 0: report written. 2: unusable input, or the PDF could not be printed (the HTML and
     lists are still written; the message says where): pass --no-pdf on machines without Chromium.
     """
+    from rich.console import Console
+
     from targeting.jobs.audit import audit_job
+    from targeting.jobs.console import step_with_progress
     from targeting.settings import get_settings
 
-    paths = audit_job(
-        get_settings(), decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
-        program=program, selection=selection, data_source=data_source, synthetic=synthetic, n_boot=n_boot,
-        seed=seed,
-        pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids, current_beneficiaries=current_beneficiaries,
-        visit_capacity=visit_capacity, simulate=not no_simulation, budget=budget,
-    )  # fmt: skip
+    with step_with_progress(Console(stderr=True), "Audit dan laporan / audit and report") as progress:
+        paths = audit_job(
+            get_settings(), decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
+            program=program, selection=selection, data_source=data_source, synthetic=synthetic, n_boot=n_boot,
+            seed=seed,
+            pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids, current_beneficiaries=current_beneficiaries,
+            visit_capacity=visit_capacity, simulate=not no_simulation, budget=budget, progress=progress,
+        )  # fmt: skip
     for name, path in paths.as_dict().items():
         if path is not None:
             typer.echo(f"{name}: {path}")

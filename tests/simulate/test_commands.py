@@ -105,6 +105,12 @@ def test_audit_compares_with_current_beneficiaries_by_nik_without_keeping_it(tmp
         ],
     )
     assert out.exit_code == 0, out.output
+    # Off a terminal, one line per stage, with counts.
+    stages = [line for line in out.output.splitlines() if line.startswith("  · ")]
+    assert [s.split(":")[0].split(" (")[0] for s in stages] == [
+        "  · membaca / reading decisions.parquet", "  · metrik dan kelompok / metrics and groups",
+        "  · simulasi anggaran / budget scenarios", "  · laporan / report"]
+    assert f"{len(frame):,} rumah tangga / households, bootstrap 0 ulangan" in stages[1]
     html = (tmp_path / "a" / "audit_report.html").read_text()
     assert "Dibandingkan dengan daftar penerima sekarang" in html
     assert "51 nomor, 50 ditemukan" in html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,12 +130,18 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
               selection: str | None = None,
               data_source: str | None = None, synthetic: bool = False, n_boot: int = 200, seed: int = 2024,
               pdf: Any = True, pseudonymize_ids: bool = False, current_beneficiaries: Path | None = None,
-              visit_capacity: int | None = None, simulate: bool = True, budget: float | None = None) -> Any:
+              visit_capacity: int | None = None, simulate: bool = True, budget: float | None = None,
+              progress: Callable[[str], None] | None = None) -> Any:
     """Audit a decisions table and write the report, the flagged lists, the tables and the budget scenarios.
 
     ``current_beneficiaries`` is a file of the current KPM (see :func:`read_current_beneficiaries`);
     ``simulate`` adds the budget and poverty-impact section (Sembako and PKH, see ``targeting simulate``).
+    ``progress`` is told each stage as it starts, with counts.
     """
+    def told(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
     from targeting.audit import run_audit
     from targeting.audit.decisions import read_decisions
     from targeting.pmt.design import check_unit
@@ -149,12 +156,15 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
         raise InputFileError(f"--unit: {exc}") from exc
     if visit_capacity is not None and visit_capacity < 1:
         raise InputFileError(f"--visit-capacity {visit_capacity}: give at least 1 household per sheet")
+    told(f"membaca / reading {decisions.name}")
     frame, meta = read_decisions(decisions)
     key = load_key(settings.home)
     current, current_info = (None, None)
     if current_beneficiaries is not None:
         current, current_info = read_current_beneficiaries(current_beneficiaries, frame, key)
     cluster = meta.cluster if meta is not None and meta.cluster in frame.columns else None
+    told(f"metrik dan kelompok / metrics and groups: {len(frame):,} rumah tangga / households, "
+         f"bootstrap {n_boot} ulangan / replicates")
     result = run_audit(frame, meta=meta, unit=unit, key=key, n_boot=n_boot, seed=seed,
                        cluster=cluster, pseudonymize_household_id=pseudonymize_ids, current=current,
                        current_info=current_info)
@@ -164,6 +174,7 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
 
         programs = [p for p in ("sembako", "pkh") if p in meta.programs]
         if programs:
+            told(f"simulasi anggaran / budget scenarios: {', '.join(programs)}")
             cutoffs = {k: (v["desil_min"], v["desil_max"]) for k, v in meta.programs.items()}
             sim = run_simulation(frame, programs=programs, budget=budget, cutoffs=cutoffs,
                                  line=meta.truth.line if meta.truth is not None else None)
@@ -172,6 +183,8 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
         ruleset = None
     info = report_info(meta, program=program, data_source=data_source, synthetic=synthetic,
                        decisions=decisions, lang=lang, selection=selection)
+    told(f"laporan / report (HTML{', PDF' if pdf else ''}), {len(result.flagged):,} rumah tangga ditandai / "
+         "flagged households (CSV, xlsx), tabel / tables")
     return write_audit_report(result, model_card=model_card_for(meta, model_card), ruleset=ruleset,
                               out_dir=out_dir or decisions.parent / "audit", lang=lang, pdf=pdf, info=info,
                               simulation=sim, visit_capacity=visit_capacity)

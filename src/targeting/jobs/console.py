@@ -50,7 +50,9 @@ def step_with_progress(console: Console, title: str) -> Iterator[Callable[[str],
             yield tell
     else:
         console.print(f"… {title}")
-        yield lambda message: console.print(f"  · {message} ({time.perf_counter() - start:.0f} s)")
+        # soft_wrap: a log line is never broken at the console's width
+        yield lambda message: console.print(f"  · {message} ({time.perf_counter() - start:.0f} s)",
+                                            soft_wrap=True)
     console.print(f"[green]✓[/green] {title} [dim]({time.perf_counter() - start:.1f} s)[/dim]")
 
 
