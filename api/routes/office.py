@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -53,6 +54,7 @@ ROLES_HOUSEHOLD = ("inspector", "officer")
 ROLES_WORKBOOK = ("inspector",)
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet")
 STATUS_TEXT = {"running": "berjalan / running", "done": "selesai / done", "failed": "gagal / failed",
+               "interrupted": "terhenti / interrupted (server restarted)",
                "unknown": "tidak diketahui / unknown"}
 #: The upload's path: `api.main.RequestContext` gives it its own size and time bounds.
 UPLOAD_PATH = "/office/registry"
@@ -165,10 +167,25 @@ def _runs(settings: Any) -> list[dict[str, Any]]:
                                                         ("pdf", "audit_report.pdf"),
                                                         ("workbook", "flagged_households.xlsx"))}
         state = job.get("status") or ("done" if files["report"] else "unknown")
+        if state == "running" and not _alive(job.get("pid")):
+            state = "interrupted"  # the server stopped during the run: it will not finish
         out.append({"name": folder.name, "status": state, "started": job.get("started", ""),
                     "finished": job.get("finished", ""), "error": job.get("error", ""), "files": files,
                     "decisions": (folder / "decisions.parquet").is_file()})
     return out
+
+
+def _alive(pid: object) -> bool:
+    """Whether the process that started a run still exists (a server restart ends its runs)."""
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _read_job(folder: Path) -> dict[str, Any]:
@@ -356,7 +373,7 @@ def router(district_plan: str) -> APIRouter:
                     "generate": None})
             out = run_dir(settings.project, "run", plan_obj.name)
             _write_job(out, status="running", started=_now(), key_id=who.key_id, plan=district_plan,
-                       registry=Path(registry).name if registry else "")
+                       pid=os.getpid(), registry=Path(registry).name if registry else "")
         except BaseException:
             running.release()
             raise

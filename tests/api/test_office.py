@@ -287,6 +287,19 @@ def test_household_page_shows_the_apis_numbers_and_never_the_nik(office: Office,
     api.close()
 
 
+def test_a_run_left_running_by_a_stopped_server_is_shown_interrupted(office: Office,
+                                                                      finished_run: str) -> None:
+    import json
+
+    stale = office.home / "runs" / "run-kukar_small-19990101-000000"
+    stale.mkdir(parents=True)
+    (stale / "office_job.json").write_text(json.dumps({"status": "running", "pid": 2**22 + 12345}))
+    page = office.client("scorer").get(f"/office/runs/{stale.name}")
+    assert 'data-status="interrupted"' in page.text and "refresh" not in page.text
+    runs = office.client("scorer").get("/office/runs")
+    assert 'action="/office/runs"' in runs.text  # not "busy": a new run can start
+
+
 def test_household_lookup_refusals_do_not_echo(office: Office) -> None:
     r = office.post("inspector", "/office/households", data={"nik": "6" * 80})
     assert r.status_code == 400 and "6" * 80 not in r.text and "terlalu panjang" in r.text
