@@ -77,7 +77,7 @@ class RequestContext:
             office_page = str(scope.get("path", "")).startswith("/office/")
             if body is None:
                 await self._refuse(send_with_id, 413, (
-                    f"isi permintaan terlalu besar / request body too large (limit {max_bytes:,} bytes); "
+                    f"isi permintaan terlalu besar / request body too large (limit {max_bytes} bytes); "
                     + ("split the file" if office_page else "send fewer households per request")),
                     html=office_page)
                 return
