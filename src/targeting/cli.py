@@ -171,8 +171,9 @@ def rules_list() -> None:
 
     for name in list_rulesets():
         rs = load_ruleset(name)
-        until = f"revoked {rs.revoked_on}" if rs.revoked_on else "in force"
-        typer.echo(f"{name:<22} {rs.in_force_from} .. {until:<18} {rs.title_en}")
+        until = f"dicabut / revoked {rs.revoked_on}" if rs.revoked_on else "berlaku / in force"
+        typer.echo(f"{name:<22} {rs.in_force_from} .. {until:<29} {rs.title_id}")
+        typer.echo(f"{'':<22} {'':<10}    {'':<29} {rs.title_en}")
 
 
 @rules_app.command("check")

@@ -68,7 +68,7 @@ def test_weighted_summary(four: pd.DataFrame) -> None:
     assert s.by_criterion.loc["a", "share_met"] == pytest.approx(0.5)  # (3 + 2) / 10
     json.dumps(s.to_dict())
     text = format_summary(s, load_ruleset("kepmensos_262_2022"))
-    assert "40.0%" in text and "tenggarong" in text
+    assert "40.0%" in text and "Tenggarong" in text
 
 
 def test_summary_without_grouping_and_bad_weight(four: pd.DataFrame) -> None:
