@@ -59,6 +59,8 @@ STATUS_TEXT = {"running": "berjalan / running", "done": "selesai / done", "faile
 #: The upload's path: `api.main.RequestContext` gives it its own size and time bounds.
 UPLOAD_PATH = "/office/registry"
 MAX_SHOWN_REJECTS = 50
+#: Longest form value taken (checked here, not by FastAPI, whose 422 answer echoes what it refused).
+MAX_FIELD = 300
 _RUN_NAME = re.compile(r"^run-[A-Za-z0-9_.-]+$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "office"
@@ -265,8 +267,10 @@ def router(district_plan: str) -> APIRouter:
         return _page(request, "login.html.j2", None, next=_safe_next(next), error=None)
 
     @r.post("/login")
-    def login(request: Request, session: SessionDep, api_key: Annotated[str, Form(max_length=200)],
-              next: Annotated[str, Form(max_length=300)] = "/office/") -> Response:
+    def login(request: Request, session: SessionDep, api_key: Annotated[str, Form()] = "",
+              next: Annotated[str, Form()] = "/office/") -> Response:
+        # No Form(max_length=...): FastAPI's 422 would echo the refused value (a pasted key) as JSON.
+        next = next if len(next) <= MAX_FIELD else "/office/"
         if not _same_origin(request):
             return _cross_site(request, None)
         limiter = request.app.state.auth_failures
@@ -276,7 +280,8 @@ def router(district_plan: str) -> APIRouter:
             return _page(request, "login.html.j2", None, status_code=429, next=_safe_next(next),
                          error=f"Terlalu banyak kunci salah; coba lagi dalam {wait} detik / "
                                f"too many wrong keys; retry in {wait} s")
-        principal = request.app.state.keys.verify(session, api_key.strip())
+        principal = request.app.state.keys.verify(session, api_key.strip()) if len(api_key) <= MAX_FIELD \
+            else None
         if principal is None:
             limiter.record_failure(client)
             return _page(request, "login.html.j2", None, status_code=401, next=_safe_next(next),
@@ -352,7 +357,7 @@ def router(district_plan: str) -> APIRouter:
 
     @r.post("/runs")
     def start_run(request: Request, session: SessionDep, settings: SettingsDep,
-                  registry: Annotated[str, Form(max_length=200)] = "") -> Response:
+                  registry: Annotated[str, Form()] = "") -> Response:
         who = _guard(request, session, ROLES_RUN)
         if isinstance(who, Response):
             return who
@@ -445,7 +450,7 @@ def router(district_plan: str) -> APIRouter:
 
     @r.post("/households", response_class=HTMLResponse)
     def household_lookup(request: Request, session: SessionDep, settings: SettingsDep,
-                         household: Annotated[str, Form(max_length=200)] = "",
+                         household: Annotated[str, Form()] = "",
                          nik: Annotated[str, Form()] = "") -> Response:
         who = _guard(request, session, ROLES_HOUSEHOLD)
         if isinstance(who, Response):
@@ -455,6 +460,9 @@ def router(district_plan: str) -> APIRouter:
         key: bytes = request.app.state.pseudonym_key
         query = household.strip()
         nik_pseudonym = None
+        if len(household) > MAX_FIELD:
+            return _page(request, "household.html.j2", who, status_code=400, query=None, found=None,
+                         error="ID rumah tangga terlalu panjang / household id too long")
         if len(nik) > 64:  # never echoed back: a validation error would show the value it refused
             nik = ""
             return _page(request, "household.html.j2", who, status_code=400, query=None, found=None,

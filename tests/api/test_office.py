@@ -301,6 +301,11 @@ def test_a_run_left_running_by_a_stopped_server_is_shown_interrupted(office: Off
 
 
 def test_household_lookup_refusals_do_not_echo(office: Office) -> None:
+    r = office.post("inspector", "/office/households", data={"household": "X" * 400})
+    assert r.status_code == 400 and "X" * 400 not in r.text and "terlalu panjang" in r.text
+    pasted = TestClient(office.app).post("/office/login", data={"api_key": "S" * 400},
+                                         headers=office.origin())
+    assert pasted.status_code == 401 and "S" * 400 not in pasted.text
     r = office.post("inspector", "/office/households", data={"nik": "6" * 80})
     assert r.status_code == 400 and "6" * 80 not in r.text and "terlalu panjang" in r.text
     r = office.post("inspector", "/office/households", data={})
