@@ -391,7 +391,7 @@ def router(district_plan: str) -> APIRouter:
             try:
                 with (out / "office_run.log").open("w", encoding="utf-8") as log:
                     run_plan(settings.project, plan_obj, base=base, out_dir=out,
-                             console=Console(file=log, width=120, force_terminal=False))
+                             console=Console(file=log, width=240, force_terminal=False))
                 _write_job(out, status="done", finished=_now())
             except Exception as exc:  # noqa: BLE001 - a failed run is shown on its page
                 _write_job(out, status="failed", finished=_now(), error=str(exc).splitlines()[0][:300])
@@ -412,7 +412,11 @@ def router(district_plan: str) -> APIRouter:
             return _not_found(request, who, "rencana / run")
         run = next(x for x in _runs(settings) if x["name"] == name)
         log = folder / "office_run.log"
-        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:] if log.is_file() else []
+        text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+        # The server's own folders are no business of the page: paths start at the state folder.
+        text = text.replace(str(Path(settings.project.home).resolve()), "$TARGETING_HOME")
+        text = text.replace(str(Path(settings.project.home)), "$TARGETING_HOME")
+        tail = text.splitlines()[-25:]
         return _page(request, "run.html.j2", who, run=run, log=tail, refresh=run["status"] == "running")
 
     @r.get("/runs/{name}/{what}")

@@ -211,6 +211,7 @@ def test_an_upload_over_the_limit_is_refused_as_a_page(office: Office) -> None:
 def test_run_downloads_by_role(office: Office, finished_run: str) -> None:
     base = f"/office/runs/{finished_run}"
     page = office.client("inspector").get(base)
+    assert "$TARGETING_HOME/runs/" in page.text and str(office.home) not in page.text
     assert f'href="{base}/report"' in page.text and f'href="{base}/workbook"' in page.text
     report = office.client("inspector").get(f"{base}/report")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
