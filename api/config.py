@@ -44,6 +44,15 @@ class ApiSettings(BaseSettings):
     allow_unsigned: bool = Field(
         default=False, description="Serve a model whose card is unsigned or not signed by a trusted key."
     )
+    office_plan: str = Field(
+        default="kukar_demo", description="The district's plan the office pages run (shipped name or path)."
+    )
+    office_max_upload_bytes: int = Field(
+        default=64_000_000, ge=1024, description="Largest registry file the office page accepts."
+    )
+    office_upload_timeout_s: float = Field(
+        default=300.0, gt=0, description="Longest time to receive an office upload (slow district links)."
+    )
     project: Settings = Field(default_factory=get_settings)
 
 

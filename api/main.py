@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from api.config import ApiSettings, get_api_settings
 from api.errors import install_handlers, install_openapi
-from api.routes import grievances, health, households, models, score
+from api.routes import grievances, health, households, models, office, score
 from api.scoring import Scorer
 from api.security import FailureLimiter, KeyVerifier
 from api.store import bind_pseudonym_keys, make_engine, session_factory
@@ -44,10 +44,13 @@ class RequestContext:
     household id), the status, counts and the time: no body, no header, no key.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0,
+                 path_limits: dict[str, tuple[int, float]] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
+        #: Other (size, time) bounds for exact paths: the office's registry upload is larger and slower.
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,17 +70,21 @@ class RequestContext:
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
+        max_bytes, timeout_s = self.path_limits.get(scope.get("path", ""),
+                                                    (self.max_body_bytes, self.body_timeout_s))
         try:
-            body = await self._read_body(scope, receive)
+            body = await self._read_body(scope, receive, max_bytes, timeout_s)
+            office_page = str(scope.get("path", "")).startswith("/office/")
             if body is None:
                 await self._refuse(send_with_id, 413, (
-                    f"isi permintaan terlalu besar / request body too large (limit {self.max_body_bytes} "
-                    "bytes); send fewer households per request"))
+                    f"isi permintaan terlalu besar / request body too large (limit {max_bytes} bytes); "
+                    + ("split the file" if office_page else "send fewer households per request")),
+                    html=office_page)
                 return
             if body is _TIMED_OUT:
                 await self._refuse(send_with_id, 408, (
                     f"isi permintaan tidak lengkap / the request body did not arrive within "
-                    f"{self.body_timeout_s:g} s"))
+                    f"{timeout_s:g} s"), html=office_page)
                 return
             assert isinstance(body, bytes)
 
@@ -100,19 +107,20 @@ class RequestContext:
                 state.get("n_decisions", "-"), state.get("key_id", "-"),
             )
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | object | None:
+    async def _read_body(self, scope: Scope, receive: Receive, max_bytes: int,
+                         timeout_s: float) -> bytes | object | None:
         """The whole body; None as soon as it exceeds the limit (declared or streamed); `_TIMED_OUT`."""
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    if int(value) > self.max_body_bytes:
+                    if int(value) > max_bytes:
                         return None
                 except ValueError:
                     pass
         chunks: list[bytes] = []
         size = 0
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.body_timeout_s
+        deadline = loop.time() + timeout_s
         while True:
             try:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
@@ -122,17 +130,24 @@ class RequestContext:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > max_bytes:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
 
-    async def _refuse(self, send: Send, status: int, detail: str) -> None:
-        payload = json.dumps({"detail": detail, "errors": []}).encode()
+    async def _refuse(self, send: Send, status: int, detail: str, html: bool = False) -> None:
+        if html:  # the office pages: one line a person can read, not JSON
+            from html import escape
+
+            payload = (f'<!DOCTYPE html><html lang="id"><meta charset="utf-8"><title>{status}</title>'
+                       f'<p role="alert">{escape(detail)}</p><p><a href="/office/">/office/</a></p>').encode()
+        else:
+            payload = json.dumps({"detail": detail, "errors": []}).encode()
+        kind = b"text/html; charset=utf-8" if html else b"application/json"
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
+                    "headers": [(b"content-type", kind),
                                 (b"content-length", str(len(payload)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": payload})
@@ -182,7 +197,15 @@ def create_app(settings: ApiSettings | None = None, scorer: Scorer | None = None
     app.include_router(grievances.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(office.router(settings.office_plan))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:  # browsers ask for it on every page (the report's too): nothing, not 404
+        return Response(status_code=204)
+
     install_openapi(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes,
-                       body_timeout_s=settings.body_timeout_s)
+                       body_timeout_s=settings.body_timeout_s,
+                       path_limits={office.UPLOAD_PATH: (settings.office_max_upload_bytes,
+                                                         settings.office_upload_timeout_s)})
     return app

@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = (
     "benchmarks.accuracy",
     "benchmarks.explain",
+    "benchmarks.audit",
     "benchmarks.validate",
     "benchmarks.api",
     "benchmarks.scale",

@@ -27,12 +27,47 @@ def settings(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def outcome(settings):
+def told() -> list[str]:
+    """What the experiment told its progress callback, in order."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def outcome(settings, told):
     exp = Experiment(
         name="small", dataset=DatasetRef(spec="kukar_survey", data="home"),
         backends=["ols", "lightgbm"], n_bootstrap=30, final=FinalModel(backend="ols", register=True),
     )
-    return run_experiment(exp, settings)
+    return run_experiment(exp, settings, progress=told.append)
+
+
+def test_progress_counts_every_fit_then_the_bootstrap_and_the_final_model(outcome, told):
+    fits = [m for m in told if m.startswith("lipatan / fold")]
+    assert len(fits) == 5 * 2  # 5 folds x 2 backends, each once
+    assert fits[-1].endswith("(10/10 model dilatih / fits done)")
+    assert {m.split(": ")[1].split(" (")[0] for m in fits} == {"ols", "lightgbm"}
+    later = [m.split(":")[0] for m in told[told.index(fits[-1]) + 1:]]
+    assert later == ["bootstrap", "model akhir / final model",
+                     "rentang kesejahteraan / welfare intervals (calibrated out of fold)", "MLflow"]
+
+
+def test_a_step_prints_one_line_per_message_off_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    from targeting.jobs.console import step_with_progress
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=40)  # narrower than a message: never wrapped
+    with step_with_progress(console, "Validasi") as tell:
+        tell("lipatan / fold 1 dari / of 2: ols (1/2 model dilatih / fits done)")
+        tell("bootstrap: 30 ulangan / replicates")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "… Validasi"
+    assert lines[1].startswith("  · lipatan / fold 1 dari / of 2: ols (1/2") and lines[1].endswith(" s)")
+    assert lines[2].startswith("  · bootstrap: 30 ulangan")
+    assert lines[3].startswith("✓ Validasi (") and len(lines) == 4
 
 
 def test_validation_table_is_out_of_sample_and_consistent(outcome):

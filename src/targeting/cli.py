@@ -171,8 +171,9 @@ def rules_list() -> None:
 
     for name in list_rulesets():
         rs = load_ruleset(name)
-        until = f"revoked {rs.revoked_on}" if rs.revoked_on else "in force"
-        typer.echo(f"{name:<22} {rs.in_force_from} .. {until:<18} {rs.title_en}")
+        until = f"dicabut / revoked {rs.revoked_on}" if rs.revoked_on else "berlaku / in force"
+        typer.echo(f"{name:<22} {rs.in_force_from} .. {until:<29} {rs.title_id}")
+        typer.echo(f"{'':<22} {'':<10}    {'':<29} {rs.title_en}")
 
 
 @rules_app.command("check")
@@ -547,6 +548,19 @@ def audit(
         Path | None, typer.Option(help="The CSV `targeting drift` wrote (training survey vs this registry): "
                                   "a drift section in the report.")
     ] = None,
+    current_beneficiaries: Annotated[
+        Path | None, typer.Option(help="Current beneficiaries (KPM): CSV/xlsx/Parquet with household_id, "
+                                       "head_nik (pseudonymised as read) or head_nik_pseudonym.")
+    ] = None,
+    visit_capacity: Annotated[
+        int | None, typer.Option(help="Households per visit batch in the field workbook (default 300).")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Rp per year for the budget scenarios (default: the model's cost).")
+    ] = None,
+    no_simulation: Annotated[
+        bool, typer.Option("--no-simulation", help="Leave out the budget and poverty-impact section.")
+    ] = False,
 ) -> None:
     """Audit model vs rules vs measured welfare / tulis laporan audit (HTML, PDF, daftar verifikasi).
 
@@ -555,21 +569,60 @@ def audit(
     Exit code 0: report written. 2: unusable input, or the PDF could not be printed (the HTML and
     lists are still written; the message says where): pass --no-pdf on machines without Chromium.
     """
+    from rich.console import Console
+
     from targeting.jobs.audit import audit_job
+    from targeting.jobs.console import step_with_progress
     from targeting.settings import get_settings
 
     settings = get_settings()
     stored, keys = _stored_grievances(settings) if grievances else (None, [])
-    paths = audit_job(
-        settings, decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
-        program=program, selection=selection, data_source=data_source, synthetic=synthetic, n_boot=n_boot,
-        seed=seed,
-        pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids, previous=previous, grievances=stored,
-        grievance_keys=keys, drift=drift,
-    )  # fmt: skip
+    with step_with_progress(Console(stderr=True), "Audit dan laporan / audit and report") as progress:
+        paths = audit_job(
+            settings, decisions, model_card=model_card, out_dir=out_dir, lang=lang, unit=unit,
+            program=program, selection=selection, data_source=data_source, synthetic=synthetic, n_boot=n_boot,
+            seed=seed,
+            pdf=not no_pdf, pseudonymize_ids=pseudonymize_ids, current_beneficiaries=current_beneficiaries,
+            visit_capacity=visit_capacity, simulate=not no_simulation, budget=budget, progress=progress,
+            previous=previous, grievances=stored, grievance_keys=keys, drift=drift,
+        )  # fmt: skip
     for name, path in paths.as_dict().items():
         if path is not None:
             typer.echo(f"{name}: {path}")
+
+
+@app.command()
+def simulate(
+    decisions: Annotated[Path, typer.Argument(help="decisions.parquet from `targeting score` or `run`.")],
+    program: Annotated[
+        list[str] | None, typer.Option("--program", help="Programme of benefits.yaml (repeat): sembako, pkh, "
+                                                          "pbi_jk. Default: sembako and pkh.")
+    ] = None,
+    method: Annotated[
+        list[str] | None, typer.Option("--method", help="Targeting method (repeat): model, rules, "
+                                                        "model_within_rules, quota_kecamatan, perfect.")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Rp per year for the equal-budget rows (default: the model's cost).")
+    ] = None,
+    benefits: Annotated[
+        Path | None, typer.Option(help="A benefits YAML instead of the shipped benefits.yaml.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Where simulation.csv and the figure go (default: beside DECISIONS).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the table and figure: id (default) or en.")] = "id",
+) -> None:
+    """Anggaran dan dampak kemiskinan / budget and poverty-impact scenarios of each targeting method.
+
+    For each programme and method: households and persons reached, yearly cost, leakage (money to the
+    non-poor) and, where welfare was measured, the poverty headcount and gap after transfers, at the
+    programme's cut-off and at an equal budget. Writes simulation.csv and simulation.svg.
+    """
+    from targeting.jobs.simulate import simulate_job
+
+    simulate_job(decisions, programs=program, methods=method, budget=budget, benefits=benefits,
+                 out_dir=out_dir, lang=lang)
 
 
 # ---- scoring service (api/) -------------------------------------------------------------------------
@@ -818,12 +871,12 @@ def _run_with_spinner(exp, *, track: bool = True):
     from rich.console import Console
 
     from targeting.experiment import run_experiment
-    from targeting.jobs.console import step
+    from targeting.jobs.console import step_with_progress
     from targeting.settings import get_settings
 
-    what = f"{exp.validation.kind} validation of {', '.join(exp.backends)} on {exp.dataset.spec}"
-    with step(Console(stderr=True), what):
-        return run_experiment(exp, get_settings(), track=track)
+    what = f"Validasi / {exp.validation.kind} validation of {', '.join(exp.backends)} on {exp.dataset.spec}"
+    with step_with_progress(Console(stderr=True), what) as progress:
+        return run_experiment(exp, get_settings(), track=track, progress=progress)
 
 
 def _print_outcome(outcome) -> None:

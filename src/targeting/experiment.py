@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -192,8 +193,15 @@ def _load(ref: DatasetRef, settings: Settings, variables: dict[str, Any]) -> tup
 
 
 def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path | None = None,
-                   track: bool = True) -> ExperimentOutcome:
-    """Validate every backend out of sample, fit the final model, and record it all in MLflow."""
+                   track: bool = True, progress: Callable[[str], None] | None = None) -> ExperimentOutcome:
+    """Validate every backend out of sample, fit the final model, and record it all in MLflow.
+
+    ``progress`` is told each step as it starts or ends, with counts (fold i of k, backend, bootstrap).
+    """
+    def told(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
     from targeting.pmt import (
         PMTRegressor,
         compare_backends,
@@ -210,11 +218,14 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
     plan = experiment.validation
     common: dict[str, Any] = dict(params=experiment.params, seed=plan.seed, coverages=experiment.coverages,
                   n_bootstrap=experiment.n_bootstrap, poor_share=experiment.poor_share,
-                  baseline=experiment.baseline, unit=experiment.unit)
+                  baseline=experiment.baseline, unit=experiment.unit, progress=progress)
     if plan.kind == "temporal":
         _check_rounds(experiment, settings)
+    told(f"membaca / reading {experiment.dataset.spec}")
     if plan.kind == "kfold":
         train, rejects = _load(experiment.dataset, settings, {})
+        told(f"{len(train):,} rumah tangga / households; validasi {plan.folds} lipatan / "
+             f"{plan.folds}-fold validation of {', '.join(experiment.backends)}")
         result = cross_validate(train, experiment.backends, n_splits=plan.folds, **common)
     else:
         train, rej_train = _load(experiment.dataset, settings, plan.train_variables)
@@ -243,6 +254,7 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
     run_id = version = None
     model_dir: Path | None = None
     if experiment.final is not None:
+        told(f"model akhir / final model: {experiment.final.backend} on {len(train):,} households")
         est = PMTRegressor(experiment.final.backend,  # type: ignore[arg-type]
                            **{"size_feature": size_feature(train), **experiment.params})
         groups = None if train.cluster is None else train.cluster.astype("string").to_numpy()
@@ -258,11 +270,13 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
             None if train.region is None else train.region.to_numpy(dtype=object),
         ), model_dir)
         if experiment.final.intervals and train.welfare_is_money:
+            told("rentang kesejahteraan / welfare intervals (calibrated out of fold)")
             _save_intervals(experiment, train, est, result, model_dir)
         _save_blend(experiment, train, result, model_dir)
     if track:
         from targeting import tracking
 
+        told("MLflow: mencatat / logging the run")
         metrics = _flat_metrics(result.table)
         with tempfile.TemporaryDirectory() as tmp:
             empty = Path(tmp)

@@ -211,7 +211,7 @@ def test_a_grievance_file_from_the_command_line(tmp_path: Path, model_dir: Path,
         f"{b},Petugas Loa Kulu,2026-11-20,dinsos,,,{households[1]['meals_per_day']}\n"  # changes nothing
         f"{c},Petugas Loa Kulu,20/11/2026,desa,,earth,\n"                   # a date the file cannot mean
         "R9999999,Petugas Loa Kulu,2026-11-20,desa,,earth,\n"               # no decision about it
-        f"{a},Petugas Loa Kulu,2026-11-21,desa,,marmer,\n",                 # not a floor code
+        f"{a},Petugas Loa Kulu,2026-11-21,desa,,marmer_emas,\n",                 # not a floor code
         encoding="utf-8")
     monkeypatch.setenv("TARGETING_API_MODEL_DIR", str(model_dir))
     monkeypatch.setenv("TARGETING_API_ALLOW_UNSIGNED", "true")
@@ -229,7 +229,7 @@ def test_a_grievance_file_from_the_command_line(tmp_path: Path, model_dir: Path,
     assert filed["revisits_decision_id"][0] == first[0]["decision_id"]
     assert [(r.row, r.column, r.value) for r in rejects.itertuples()] == [
         ("4", "reported_on", "20/11/2026"), ("5", "household_id", "R9999999"),
-        ("6", "floor_material", "marmer")]
+        ("6", "floor_material", "marmer_emas")]
     assert "2 grievances filed" in run.err and "3 rows refused" in run.err
 
     # The service sees what the command stored, chained to the decisions it revisits.

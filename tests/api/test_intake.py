@@ -16,7 +16,7 @@ from tests.conftest import valid_household
 
 BAD_ROWS: list[dict[str, Any]] = [
     valid_household(1),
-    valid_household(2, floor_material="marmer"),                       # not a code
+    valid_household(2, floor_material="marmer_emas"),                       # not a code
     valid_household(3, household_size="4.5"),                           # not whole
     valid_household(4, household_size="5"),                             # age bands no longer add up
     valid_household(5, head_nik="640212345678"),                        # 12 digits, personal

@@ -88,13 +88,13 @@ def test_logs_hold_no_nik_and_no_key(fake_service: Service, caplog: pytest.LogCa
 
 
 def test_bad_household_in_a_batch_rejects_the_batch_and_says_which(fake_service: Service) -> None:
-    households = [valid_household(1), valid_household(2, floor_material="marmer", food_share="1.5")]
+    households = [valid_household(1), valid_household(2, floor_material="marmer_emas", food_share="1.5")]
     r = fake_service.score(households)
     assert r.status_code == 422
     body = r.json()
     assert "1 of 2 households are invalid" in body["detail"] and "nothing was scored" in body["detail"]
     assert [(e["index"], e["household_id"], e["field"], e["value"]) for e in body["errors"]] == [
-        (1, "H0002", "floor_material", "marmer"), (1, "H0002", "food_share", "1.5")]
+        (1, "H0002", "floor_material", "marmer_emas"), (1, "H0002", "food_share", "1.5")]
     assert body["errors"][1]["reason_en"] == "out of range [0, 1]"
     assert body["errors"][1]["reason"] == "di luar rentang [0, 1]"
     assert fake_service.app.state.scorer.calls == []

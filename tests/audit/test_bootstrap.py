@@ -110,3 +110,55 @@ def test_rates_stay_in_unit_interval(cells):
         v = value[0]
         low = -1.0 if name == "targeting_differential" else 0.0
         assert np.isnan(v) or low - 1e-12 <= v <= 1 + 1e-12
+
+
+def test_rank_kernels_on_multipliers_and_rows_equal_the_weighted_form(sample):
+    """The engine's path (multipliers of every household, the family's rows and weights) = W[:, rows] * w."""
+    welfare, pred, poor, sel, weight, size, _ = sample
+    M = np.concatenate(list(bs.replicate_blocks(np.ones(poor.size), n_boot=5, seed=9)))
+    rows = np.flatnonzero(np.arange(poor.size) % 4 > 0)
+    W = M[:, rows] * weight[rows]
+    tg, pg = bs.tie_groups(welfare[rows]), bs.tie_groups(pred[rows])
+    w = weight[rows]
+    np.testing.assert_array_equal(bs.spearman_block(M, tg, pg, rows=rows, weight=w),
+                                  bs.spearman_block(W, tg, pg))
+    np.testing.assert_array_equal(bs.auc_block(M, poor[rows], pg, rows=rows, weight=w),
+                                  bs.auc_block(W, poor[rows], pg))
+    ben = np.stack([sel[rows], poor[rows]]).astype(float)
+    np.testing.assert_array_equal(bs.cgh_block(M, tg, ben, size[rows], 0.4, rows=rows, weight=w),
+                                  bs.cgh_block(W, tg, ben, size[rows], 0.4))
+    # And the numpy mid-ranks the compiled Spearman stands for.
+    ref = bs._weighted_corr_rows(bs._midranks(W, *tg), bs._midranks(W, *pg), W)
+    np.testing.assert_allclose(bs.spearman_block(W, tg, pg), ref, rtol=1e-12)
+
+
+def test_unit_multipliers_are_the_expanded_blocks():
+    weight = np.array([2.0, 2.0, 3.0, 3.0, 3.0, 5.0])
+    cluster = np.array(["y", "y", "x", "x", "x", "z"])
+    blocks = list(bs.replicate_blocks(weight, n_boot=9, seed=4, cluster=cluster, max_block_cells=24))
+    units = list(bs.replicate_multipliers(6, n_boot=9, seed=4, cluster=cluster, max_block_cells=24))
+    assert len(blocks) == len(units) == 3
+    for W, (mult, unit_of) in zip(blocks, units, strict=True):
+        assert unit_of.tolist() == [1, 1, 0, 0, 0, 2]  # units numbered in sorted order of the cluster values
+        np.testing.assert_array_equal(W, mult[:, unit_of] * weight)
+        sums = bs.unit_sums(weight, np.array([0, 1, 0, 1, 1, 0]), 2, unit_of)
+        onehot = bs.onehot(np.array([0, 1, 0, 1, 1, 0]), 2).toarray()
+        np.testing.assert_allclose(mult @ sums.toarray(), W @ onehot)
+
+
+@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=30),
+       st.floats(0.01, 0.99))
+@settings(max_examples=60, deadline=None)
+def test_percentile_interval_is_numpys_nanquantile(values, confidence):
+    import warnings
+
+    rng = np.random.default_rng(len(values))
+    reps = np.array(values)[:, None].repeat(3, axis=1)
+    reps[rng.random(reps.shape) < 0.3] = np.nan
+    low, high = bs.percentile_interval(reps, confidence)
+    alpha = (1 - confidence) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanquantile(reps, [alpha, 1 - alpha], axis=0)
+    np.testing.assert_array_equal(low, expected[0])
+    np.testing.assert_array_equal(high, expected[1])

@@ -173,3 +173,34 @@ def test_missing_attributes_are_skipped_and_registry_has_no_truth_metrics():
     assert t.attrs["missing_groups"] == ["disability"]
     assert set(t.subject) == {"model", "rules", "model_within_rules", "model_vs_rules"}
     assert set(t.metric) == {"coverage", "agreement", "model_not_rules", "rules_not_model"}
+
+
+def test_estimates_equal_fairlearns_metricframe_household_by_household():
+    """fairlearn's MetricFrame on one row per household, with the metric functions, is the reference."""
+    from fairlearn.metrics import MetricFrame
+
+    from targeting.audit.groups import household_states, metric_specs
+
+    frame = make_decisions(1200, seed=5)
+    frame.loc[frame.index % 7 == 0, "poor_true"] = None  # some households without a measured truth
+    data = AuditData.from_frame(frame)
+    table = group_metrics(data, by=["urban", "size_band"], intersections=True, min_cell=NO_MIN, n_boot=0)
+    states = household_states(data)
+    known = (states & 8) > 0
+    specs = metric_specs(data.has_truth, data.subjects)
+    w = data.rate_weight
+    for attrs in (["urban"], ["size_band"], ["urban", "size_band"]):
+        mf = MetricFrame(
+            metrics={f"{s}.{m}": spec.function for (s, m), spec in specs.items()},
+            y_true=(states & 4) > 0,
+            y_pred=2 * data.selected.astype(int) + data.eligible,
+            sensitive_features=frame[attrs].astype("string"),
+            sample_params={f"{s}.{m}": {"sample_weight": np.where(known, w, 0.0) if spec.truth else w}
+                           for (s, m), spec in specs.items()},
+        )
+        part = table[table.grouping == " × ".join(attrs)]
+        for row in part.itertuples():
+            key = row.value_1 if len(attrs) == 1 else (row.value_1, row.value_2)
+            expected = mf.by_group.loc[key, f"{row.subject}.{row.metric}"]
+            assert row.estimate == pytest.approx(expected, rel=1e-12, nan_ok=True), (attrs, key, row.metric)
+            assert row.overall == pytest.approx(mf.overall[f"{row.subject}.{row.metric}"], rel=1e-12)

@@ -31,14 +31,20 @@ def csv_file(tmp_path: Path) -> Path:
 def test_rules_list() -> None:
     result = runner.invoke(app, ["rules", "list"])
     assert result.exit_code == 0
-    assert "kepmensos_146_2013     2013-01-01 .. revoked 2022-12-31" in result.output
+    assert "kepmensos_146_2013     2013-01-01 .. dicabut / revoked 2022-12-31" in result.output
+    lines = result.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("kepmensos_262_2022"))
+    assert "Kepmensos" in lines[at] and "262/HUK/2022" in lines[at]  # the Indonesian title first
+    assert "Ministry of Social Affairs" in lines[at + 1]  # the English one beneath
 
 
 def test_rules_check_writes_the_trace(csv_file: Path) -> None:
     result = runner.invoke(app, ["rules", "check", str(csv_file), "--as-of", "2024-06-30"])
     assert result.exit_code == 0, result.output
-    assert "eligible                 2   66.7%" in result.output
-    assert "tenggarong" in result.output
+    eligible = next(line for line in result.output.splitlines() if line.startswith("  eligible "))
+    assert eligible.split() == ["eligible", "2", "66.7%", "layak"]
+    assert "Tenggarong" in result.output  # the kecamatan by name
+    assert result.output.index("Putusan / verdict") < result.output.index("Kriteria / criterion")
     trace = pd.read_csv(csv_file.with_name("registry.kepmensos_262_2022.trace.csv"))
     assert list(trace["verdict"]) == ["eligible", "eligible", "not_eligible"]
     assert list(trace["stage"]) == ["stage1_no_shelter", "stage2", "stage2"]

@@ -331,7 +331,7 @@ def test_needed_fields() -> None:
     assert needed_fields(load_ruleset("kepmensos_262_2022")) == [
         "has_shelter", "head_employment", "food_insecure_12m", "food_share",
         "bought_clothes_last_year", "floor_material", "wall_material", "toilet",
-        "electricity_va", "lighting",
+        "lighting", "electricity_va",
     ]  # fmt: skip
     assert "household_size" in needed_fields(load_ruleset("bps_14_2005"))
 

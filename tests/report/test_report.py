@@ -113,22 +113,6 @@ def test_written_outputs_never_hold_nik_in_clear(decisions, result, ruleset, tmp
     assert flagged.loc[flagged["household_id"] == hid, "head_nik_pseudonym"].iloc[0] == expected
 
 
-def test_excel_is_localised_with_criteria_and_legend(result, ruleset, tmp_path):
-    paths = write_audit_report(
-        result, model_card=CARD, ruleset=ruleset, out_dir=tmp_path, pdf=False, info=INFO
-    )
-    sheets = pd.read_excel(paths.flagged_xlsx, sheet_name=None)
-    assert list(sheets) == ["Rumah tangga ditandai", "Kriteria", "Keterangan"]
-    main = sheets["Rumah tangga ditandai"]
-    assert len(main) == len(result.flagged)
-    assert {"ID rumah tangga", "Putusan aturan", "Tanda", "Alasan model"} <= set(main.columns)
-    assert set(main["Putusan aturan"]) <= {"Layak", "Tidak layak", "Belum dapat ditentukan"}
-    assert sheets["Kriteria"]["Kode"].tolist() == [c.id for c in ruleset.criteria]
-    payload = json.loads(paths.json.read_text())
-    assert payload["summary"]["flagged"] == len(result.flagged)
-    assert payload["ruleset"] == "kepmensos_262_2022"
-
-
 def test_missing_chromium(result, ruleset, tmp_path, monkeypatch):
     monkeypatch.setenv("TARGETING_CHROMIUM", str(tmp_path / "no-such-chromium"))
     kwargs = dict(model_card=CARD, ruleset=ruleset, info=INFO)

@@ -92,6 +92,29 @@ def test_labels_are_accepted_as_codes_but_not_guessed(tmp_path):
     assert loaded.rejects["value"].tolist() == ["tanahh"]
 
 
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("floor_material", "keramik", "tile_ceramic"),      # one part of "Ubin/tegel/keramik"
+    ("floor_material", "Keramik ", "tile_ceramic"),
+    ("wall_material", "tembok", "concrete"),
+    ("drinking_water", "PDAM", "piped"),
+    ("head_education", "sd", "sd"),
+])
+def test_one_part_of_an_indonesian_label_names_its_code(tmp_path, field, value, code):
+    loaded = run(pd.DataFrame([valid_household(1, **{field: value})]), tmp_path)
+    assert loaded.n_rejected_rows == 0
+    assert loaded.data.frame[field].tolist() == [code]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("head_education", "sederajat"),  # SD/sederajat, SMP/sederajat...: names no one code
+    ("head_education", "tidak"),      # a boolean word, not "Tidak/belum sekolah"
+    ("lighting", "surya)"),           # half of a bracket
+])
+def test_a_shared_or_partial_label_part_is_rejected(tmp_path, field, value):
+    loaded = run(pd.DataFrame([valid_household(1, **{field: value})]), tmp_path)
+    assert loaded.rejects["column"].tolist() == [field]
+
+
 def test_missing_required_column_is_one_clear_error(households, tmp_path):
     with pytest.raises(InputFileError, match="missing required columns: floor_material"):
         run(households.drop(columns=["floor_material"]), tmp_path)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy import sparse
 
 FloatArray = npt.NDArray[np.float64]
@@ -31,6 +32,40 @@ CELL_NOT_POOR_NOT_SEL, CELL_NOT_POOR_SEL, CELL_POOR_NOT_SEL, CELL_POOR_SEL, CELL
 N_CELLS = 5
 
 
+def replicate_multipliers(
+    n: int,
+    *,
+    n_boot: int,
+    seed: int,
+    cluster: npt.ArrayLike | None = None,
+    max_block_cells: int = MAX_BLOCK_CELLS,
+) -> Iterator[tuple[FloatArray, IntArray | None]]:
+    """Yield blocks of Poisson(1) multipliers per sampling unit, with each household's unit.
+
+    Each block is ``(multipliers, unit_of)``: a (replicates x units) matrix and the unit of each of the
+    ``n`` households (None when the units are the households themselves). The draws are those of
+    :func:`replicate_blocks` (same seed, same blocks): callers that sum weights per unit first get the
+    same replicates without expanding the matrix to every household.
+    """
+    if n_boot < 1:
+        return
+    rng = np.random.default_rng(seed)
+    if cluster is None:
+        n_units, unit_of = n, None
+    else:
+        # Units numbered in sorted order of the cluster values (as np.unique would), by hashing: sorting
+        # 260,000 village names as Python objects took most of a second.
+        codes, _ = pd.factorize(np.asarray(cluster), sort=True)
+        unit_of = codes.astype(np.int64)
+        n_units = int(unit_of.max(initial=-1)) + 1
+    block = max(1, min(n_boot, max_block_cells // max(n, 1)))
+    done = 0
+    while done < n_boot:
+        b = min(block, n_boot - done)
+        yield rng.poisson(1.0, size=(b, n_units)).astype(np.float64), unit_of
+        done += b
+
+
 def replicate_blocks(
     weight: FloatArray,
     *,
@@ -43,24 +78,19 @@ def replicate_blocks(
 
     The same ``seed``, data and ``max_block_cells`` always give the same replicates.
     """
-    if n_boot < 1:
-        return
-    n = weight.shape[0]
-    rng = np.random.default_rng(seed)
-    if cluster is None:
-        n_units, unit_of = n, None
-    else:
-        _, unit_of = np.unique(np.asarray(cluster), return_inverse=True)
-        n_units = int(unit_of.max(initial=-1)) + 1
-    block = max(1, min(n_boot, max_block_cells // max(n, 1)))
-    done = 0
-    while done < n_boot:
-        b = min(block, n_boot - done)
-        mult = rng.poisson(1.0, size=(b, n_units)).astype(np.float64)
-        if unit_of is not None:
-            mult = mult[:, unit_of]
-        yield mult * weight
-        done += b
+    for mult, unit_of in replicate_multipliers(weight.shape[0], n_boot=n_boot, seed=seed, cluster=cluster,
+                                               max_block_cells=max_block_cells):
+        yield (mult if unit_of is None else mult[:, unit_of]) * weight
+
+
+def unit_sums(
+    weight: FloatArray, codes: IntArray, n_codes: int, unit_of: IntArray | None
+) -> sparse.csr_array:
+    """(units x codes) sums of ``weight`` per sampling unit and code: ``M @ unit_sums`` = ``W @ onehot``."""
+    n = codes.shape[0]
+    units = np.arange(n) if unit_of is None else unit_of
+    n_units = n if unit_of is None else int(unit_of.max(initial=-1)) + 1
+    return sparse.csr_array((weight, (units, codes)), shape=(n_units, n_codes), dtype=np.float64)
 
 
 def onehot(codes: IntArray, n_codes: int) -> sparse.csr_array:
@@ -144,21 +174,35 @@ def _weighted_corr_rows(a: FloatArray, b: FloatArray, W: FloatArray) -> FloatArr
     return out
 
 
+def _all_rows(W: FloatArray) -> tuple[FloatArray, IntArray, FloatArray]:
+    W = np.asarray(W, dtype=np.float64)
+    return W, np.arange(W.shape[1], dtype=np.int64), np.ones(W.shape[1])
+
+
 def spearman_block(
-    W: FloatArray, true_groups: tuple[IntArray, int], pred_groups: tuple[IntArray, int]
+    W: FloatArray, true_groups: tuple[IntArray, int], pred_groups: tuple[IntArray, int],
+    *, rows: IntArray | None = None, weight: FloatArray | None = None,
 ) -> FloatArray:
-    """Weighted Spearman correlation per replicate (groups from :func:`tie_groups`)."""
-    return _weighted_corr_rows(_midranks(W, *true_groups), _midranks(W, *pred_groups), W)
+    """Weighted Spearman correlation per replicate (groups from :func:`tie_groups`).
+
+    ``W`` holds the replicate weights; or, with ``rows`` and ``weight``, the replicate *multipliers*
+    of every household, of which the kernel takes ``W[:, rows] * weight`` itself (no temporary).
+    Compiled (:mod:`targeting.audit._rank_kernels`): the weighted Pearson correlation of the two
+    :func:`_midranks`.
+    """
+    from targeting.audit._rank_kernels import spearman_rows
+
+    M, r, w = _all_rows(W) if rows is None else (W, rows, weight)
+    return np.asarray(spearman_rows(M, r, w, true_groups[0], true_groups[1], pred_groups[0], pred_groups[1]))
 
 
-def auc_block(W: FloatArray, poor: BoolArray, score_groups: tuple[IntArray, int]) -> FloatArray:
-    """Weighted AUC of ranking the poor below the non-poor, per replicate."""
-    groups, n_groups = score_groups
-    wp = code_sums(W * poor, onehot(groups, n_groups))
-    wn = code_sums(W * ~poor, onehot(groups, n_groups))
-    total_p, total_n = wp.sum(axis=1), wn.sum(axis=1)
-    poor_below = np.cumsum(wp, axis=1) - wp
-    return _div((wn * (poor_below + 0.5 * wp)).sum(axis=1), total_p * total_n)
+def auc_block(W: FloatArray, poor: BoolArray, score_groups: tuple[IntArray, int],
+              *, rows: IntArray | None = None, weight: FloatArray | None = None) -> FloatArray:
+    """Weighted AUC of ranking the poor below the non-poor, per replicate (``rows``: as `spearman_block`)."""
+    from targeting.audit._rank_kernels import auc_rows
+
+    M, r, w = _all_rows(W) if rows is None else (W, rows, weight)
+    return np.asarray(auc_rows(M, r, w, np.asarray(poor, dtype=np.bool_), score_groups[0], score_groups[1]))
 
 
 def r2_block(W: FloatArray, y: FloatArray, p: FloatArray) -> FloatArray:
@@ -178,39 +222,56 @@ def cgh_block(
     benefits: FloatArray,
     size: FloatArray,
     bottom_share: float,
+    *,
+    rows: IntArray | None = None,
+    weight: FloatArray | None = None,
 ) -> FloatArray:
-    """CGH indicator per replicate (bottom share of persons, benefit per household).
+    """CGH indicator per replicate (bottom share of persons, benefit per household; compiled kernel).
 
     ``benefits`` is (selections x households): the population ranking is shared, so several
-    selections cost little more than one. Returns (replicates x selections).
+    selections cost little more than one. Returns (replicates x selections). ``rows``: as
+    :func:`spearman_block`.
     """
-    groups, n_groups = welfare_groups
-    ind = onehot(groups, n_groups)
-    g_pop = code_sums(W * size, ind)
-    total_pop = g_pop.sum(axis=1, keepdims=True)
-    cum_before = np.cumsum(g_pop, axis=1)
-    cum_before -= g_pop
-    frac = _div(bottom_share * total_pop - cum_before, g_pop)
-    np.clip(frac, 0.0, 1.0, out=frac)
-    frac[~(g_pop > 0)] = 0.0
-    out = np.empty((W.shape[0], benefits.shape[0]))
-    for j, benefit in enumerate(benefits):  # a handful of selections
-        g_ben = code_sums(W * benefit, ind)
-        total_ben = g_ben.sum(axis=1)
-        out[:, j] = _div((frac * g_ben).sum(axis=1), total_ben) / bottom_share
-        out[~((total_ben > 0) & (total_pop[:, 0] > 0)), j] = np.nan
-    return out
+    from targeting.audit._rank_kernels import cgh_rows
+
+    M, r, w = _all_rows(W) if rows is None else (W, rows, weight)
+    return np.asarray(cgh_rows(M, r, w, welfare_groups[0], welfare_groups[1],
+                               np.ascontiguousarray(benefits, dtype=np.float64),
+                               np.asarray(size, dtype=np.float64), float(bottom_share)))
 
 
 def percentile_interval(replicates: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
-    """Percentile interval over axis 0, ignoring ``nan`` replicates; ``nan`` if all are."""
+    """Percentile interval over axis 0, ignoring ``nan`` replicates; ``nan`` if all are.
+
+    Exactly ``np.nanquantile(..., method="linear")`` column by column (the tests check equality),
+    computed for every column at once: ``nanquantile`` loops in Python over columns holding a ``nan``,
+    which in a group table (small cells, empty denominators) is most of them.
+    """
     alpha = (1.0 - confidence) / 2.0
     reps = np.asarray(replicates, dtype=np.float64)
     flat = reps.reshape(reps.shape[0], -1)
     low = np.full(flat.shape[1], np.nan)
     high = np.full(flat.shape[1], np.nan)
-    ok = np.isfinite(flat).any(axis=0)
-    if ok.any():
-        q = np.nanquantile(flat[:, ok], [alpha, 1.0 - alpha], axis=0)
-        low[ok], high[ok] = q[0], q[1]
+    if flat.shape[0] and flat.shape[1]:
+        ordered = np.sort(flat, axis=0)  # nan sorts last
+        count = (~np.isnan(ordered)).sum(axis=0)
+        ok = np.flatnonzero(count > 0)
+        if ok.size:
+            low[ok], high[ok] = (_linear_quantile(ordered[:, ok], count[ok], q) for q in (alpha, 1.0 - alpha))
     return low.reshape(reps.shape[1:]), high.reshape(reps.shape[1:])
+
+
+def _linear_quantile(ordered: FloatArray, count: IntArray, q: float) -> FloatArray:
+    """Numpy's "linear" quantile of the first ``count`` values of each (sorted) column."""
+    virtual = (count - 1) * np.float64(q)
+    below = np.floor(virtual)
+    above = below + 1
+    top = virtual >= count - 1  # numpy clips both neighbours to the last valid value there
+    prev = np.where(top, count - 1, below).astype(np.int64)
+    nxt = np.where(top, count - 1, np.minimum(above, count - 1)).astype(np.int64)
+    gamma = virtual - below
+    cols = np.arange(ordered.shape[1])
+    a, b = ordered[prev, cols], ordered[nxt, cols]
+    diff = b - a
+    out = a + diff * gamma
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), out)

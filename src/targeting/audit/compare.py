@@ -17,29 +17,34 @@ from targeting.audit.decisions import (
     AuditData,
     as_audit_data,
 )
-from targeting.decide.schema import join_reason_texts, reason_text_columns
+from targeting.decide.schema import reason_text_columns
 from targeting.privacy import pseudonymize
 
 #: Flag columns, in the order an inspector should look at them (field-verification priority).
 FLAGS: tuple[str, ...] = ("exclusion_error", "rules_not_model", "inclusion_error", "model_not_rules")
 PSEUDONYM_COLUMN = "head_nik_pseudonym"
+#: Columns that say where a household is, kept for field lists when the decisions table has them.
+LOCATION_COLUMNS: tuple[str, ...] = ("desa", "desa_name", "dusun", "rt", "rw", "address")
 
 
-def _criteria_text(frame: pd.DataFrame, criteria: tuple[str, ...], status: str) -> pd.Series:
-    """Comma-separated criterion ids whose flag is met / not_met / unknown, per household."""
-    out = pd.Series("", index=frame.index, dtype="string")
-    for cid in criteria:  # one vectorised pass per criterion (about ten)
+def _code_text(code: np.ndarray, names: tuple[str, ...], sep: str) -> pd.Series:
+    """Names of the bits set in each code, joined by ``sep``: one text per distinct code, not per row."""
+    uniq, inverse = np.unique(code, return_inverse=True)
+    texts = [sep.join(n for j, n in enumerate(names) if int(u) >> j & 1) for u in uniq.tolist()]
+    return pd.Series(np.asarray(texts, dtype=object)[inverse.reshape(-1)], dtype="string")
+
+
+def _criteria_texts(frame: pd.DataFrame, criteria: tuple[str, ...]) -> dict[str, pd.Series]:
+    """Comma-separated criterion ids met / not met / unknown, per household (one pass per criterion)."""
+    codes = {s: np.zeros(len(frame), dtype=np.int64) for s in ("met", "not_met", "unknown")}
+    for j, cid in enumerate(criteria):  # about ten criteria
         col = frame[CRITERION_PREFIX + cid].astype("boolean")
-        if status == "met":
-            hit = col.fillna(False)
-        elif status == "not_met":
-            hit = (~col).fillna(False)
-        else:
-            hit = col.isna()
-        hit_np = hit.to_numpy(dtype=bool)
-        sep = np.where(out.str.len().to_numpy() > 0, ", ", "")
-        out = out + pd.Series(np.where(hit_np, sep + cid, ""), index=frame.index, dtype="string")
-    return out
+        known = col.notna().to_numpy(dtype=bool)
+        met = col.to_numpy(dtype=bool, na_value=False)
+        codes["met"] |= met.astype(np.int64) << j
+        codes["not_met"] |= (known & ~met).astype(np.int64) << j
+        codes["unknown"] |= (~known).astype(np.int64) << j
+    return {s: _code_text(c, criteria, ", ") for s, c in codes.items()}
 
 
 def compare(
@@ -100,22 +105,25 @@ def compare(
     out["rules_unknown"] = data.rules_unknown
     flag_np = np.column_stack([out[f].to_numpy(dtype=bool, na_value=False) for f in FLAGS])
     out["flagged"] = flag_np.any(axis=1)
-    names = pd.Series("", index=out.index, dtype="string")
-    for j, f in enumerate(FLAGS):  # four flags
-        sep = np.where(names.str.len().to_numpy() > 0, "; ", "")
-        names = names + pd.Series(np.where(flag_np[:, j], sep + f, ""), index=out.index, dtype="string")
-    out["flags"] = names
+    out["flags"] = _code_text(flag_np.astype(np.int64) @ (1 << np.arange(len(FLAGS))), FLAGS, "; ")
     out["n_criteria_met"] = data.n_met
-    for status in ("met", "not_met", "unknown"):
-        out[f"criteria_{status}"] = _criteria_text(frame, data.criteria, status)
+    for status, text in _criteria_texts(frame, data.criteria).items():
+        out[f"criteria_{status}"] = text
     # Reason slots as stored (dictionary-encoded): joined into one text per language only for the
     # flagged rows that are written out (`flagged_households`).
-    for col in reason_text_columns(frame):
+    for col in reason_text_columns(frame) + _reason_code_columns(frame):
         out[col] = frame[col]
     for col in data.group_columns():
         out[col] = frame[col]
+    for col in LOCATION_COLUMNS:  # where a field team finds the household
+        if col in frame.columns and col not in out.columns:
+            out[col] = frame[col]
     assert not set(PERSONAL_COLUMNS) & set(out.columns)
     return out
+
+
+def _reason_code_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if str(c).startswith("reason_") and str(c).endswith("_code")]
 
 
 def flagged_households(flags: pd.DataFrame) -> pd.DataFrame:
@@ -131,11 +139,41 @@ def flagged_households(flags: pd.DataFrame) -> pd.DataFrame:
     order = np.lexsort((hit["predicted_welfare"].to_numpy(), priority))
     out = hit.iloc[order].reset_index(drop=True)
     slots = reason_text_columns(out)
+    codes = _reason_code_columns(out)
+    context = _context_mask(out, codes)
     for lang in ("id", "en"):
         cols = [c for c in slots if c.endswith(f"_text_{lang}")]
         if cols:
-            out[f"reasons_{lang}"] = join_reason_texts(out, cols)
-    return out.drop(columns=slots)
+            out[f"reasons_{lang}"] = _joined(out, cols)
+            if codes:
+                # Reasons a household can check at a visit, and context (where it lives) apart.
+                out[f"reasons_checkable_{lang}"] = _joined(out, cols, keep=~context)
+                out[f"reasons_context_{lang}"] = _joined(out, cols, keep=context)
+    return out.drop(columns=slots + codes)
+
+
+def _context_mask(frame: pd.DataFrame, codes: list[str]) -> np.ndarray:
+    """(rows x slots): the slot's indicator is context (`targeting.explain.context`), not a reason."""
+    from targeting.explain.context import context_indicators
+
+    ctx = context_indicators()
+    if not codes:
+        return np.zeros((len(frame), 0), dtype=bool)
+    return np.column_stack([frame[c].astype("string").isin(ctx).to_numpy(dtype=bool, na_value=False)
+                            for c in codes])
+
+
+def _joined(frame: pd.DataFrame, columns: list[str], sep: str = "; ",
+            keep: np.ndarray | None = None) -> pd.Series:
+    """One text per row joining the reason slots (as `join_reason_texts`, row by row over the flagged rows).
+
+    ``keep`` (rows x slots) leaves out the slots marked False.
+    """
+    parts = [frame[c].astype(object).where(frame[c].notna(), "").to_numpy() for c in columns]
+    if keep is not None and keep.shape[1] == len(columns):
+        parts = [np.where(keep[:, j], p, "") for j, p in enumerate(parts)]
+    return pd.Series([sep.join(p for p in row if p) for row in zip(*parts, strict=True)],
+                     index=frame.index, dtype="string")
 
 
 def criteria_profile(decisions: pd.DataFrame | AuditData) -> pd.DataFrame:

@@ -68,6 +68,9 @@ class Family:
     block: BlockFn
     definitions: dict[Key, str] = field(default_factory=dict)
     weighted_total: float = float("nan")
+    #: ``block`` takes the multipliers of *every* household and selects ``rows`` itself (the compiled
+    #: rank kernels do, without a (replicates x rows) temporary).
+    full_block: bool = False
 
 
 def rows_of(mask: BoolArray) -> IntArray | None:
@@ -146,11 +149,12 @@ def spearman_family(
     sg = {s: bs.tie_groups(take(x, rows)) for s, x in scores.items()}
     est = {(s, "spearman"): spearman_weighted(t, take(x, rows), sample_weight=w) for s, x in scores.items()}
 
-    def block(m: FloatArray) -> dict[Key, FloatArray]:
-        W = m * w
-        return {(s, "spearman"): bs.spearman_block(W, tg, g) for s, g in sg.items()}
+    r = np.arange(welfare.shape[0], dtype=np.int64) if rows is None else rows.astype(np.int64)
 
-    return Family(rows, est, block, dict(definitions or {}), weighted_total=float(w.sum()))
+    def block(m: FloatArray) -> dict[Key, FloatArray]:
+        return {(s, "spearman"): bs.spearman_block(m, tg, g, rows=r, weight=w) for s, g in sg.items()}
+
+    return Family(rows, est, block, dict(definitions or {}), weighted_total=float(w.sum()), full_block=True)
 
 
 def auc_family(
@@ -162,11 +166,12 @@ def auc_family(
     ag = {s: bs.tie_groups(take(x, rows)) for s, x in scores.items()}
     est = {(s, "auc"): auc_weighted(p, take(x, rows), sample_weight=w) for s, x in scores.items()}
 
-    def block(m: FloatArray) -> dict[Key, FloatArray]:
-        W = m * w
-        return {(s, "auc"): bs.auc_block(W, p, g) for s, g in ag.items()}
+    r = np.arange(poor.shape[0], dtype=np.int64) if rows is None else rows.astype(np.int64)
 
-    return Family(rows, est, block, dict(definitions or {}), weighted_total=float(w.sum()))
+    def block(m: FloatArray) -> dict[Key, FloatArray]:
+        return {(s, "auc"): bs.auc_block(m, p, g, rows=r, weight=w) for s, g in ag.items()}
+
+    return Family(rows, est, block, dict(definitions or {}), weighted_total=float(w.sum()), full_block=True)
 
 
 def r2_family(target: FloatArray, predictions: Mapping[str, FloatArray], weight: FloatArray,
@@ -197,10 +202,11 @@ def cgh_family(
            for j, s in enumerate(names)}
 
     def block(m: FloatArray) -> dict[Key, FloatArray]:
-        reps = bs.cgh_block(m * w, groups, ben, sz, bottom_share)
+        reps = bs.cgh_block(m, groups, ben, sz, bottom_share, rows=rows.astype(np.int64), weight=w)
         return {(s, "cgh"): reps[:, j] for j, s in enumerate(names)}
 
-    return Family(rows, est, block, dict.fromkeys(est, definition), weighted_total=float(w.sum()))
+    return Family(rows, est, block, dict.fromkeys(est, definition), weighted_total=float(w.sum()),
+                  full_block=True)
 
 
 @dataclass(frozen=True)
@@ -229,7 +235,7 @@ def run_families(
     reps: list[dict[Key, list[FloatArray]]] = [{k: [] for k in f.estimates} for f in families]
     for M in bs.replicate_blocks(np.ones(n), n_boot=n_boot, seed=seed, cluster=cluster):
         for fam, store in zip(families, reps, strict=True):
-            out = fam.block(M if fam.rows is None else M[:, fam.rows])
+            out = fam.block(M if fam.rows is None or fam.full_block else M[:, fam.rows])
             for k in store:
                 store[k].append(np.asarray(out[k], dtype=np.float64))
     flat: dict[Key, FloatArray] = {}

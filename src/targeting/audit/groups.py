@@ -1,16 +1,20 @@
 """Error rates by group (kecamatan, urban/rural, female head, ...) and by pairs of groups.
 
-Point estimates per group come from ``fairlearn.metrics.MetricFrame`` applied to the metric
-functions of :mod:`targeting.audit.metrics` with survey weights; intervals (of each group's rate and
-of its difference to the overall rate) from the same vectorised bootstrap as the overall metrics.
-
 Every rate here depends on the data only through weighted counts of households in each group and
-*state* (truth known, poor, selected by the model, eligible under the rules: 16 states). MetricFrame
-is therefore given that collapsed table (one row per group and state, its weight the sum of the
-survey weights) rather than one row per household: the result is identical, and fairlearn 0.15's
-per-row argument handling (``np.stack`` over each column of each group) would otherwise take
-minutes on a 260,000-household registry. A cell too small to estimate a rate reliably is reported
-as too small, never as a number (:class:`MinCell`).
+*state* (truth known, poor, selected by the model, eligible under the rules: 16 states). Point
+estimates are therefore computed from that collapsed table with the same cell formulas as the
+bootstrap kernels (:func:`~targeting.audit.bootstrap.rates_from_cells`, which the tests hold equal to
+the metric functions of :mod:`targeting.audit.metrics`), and the tests check every estimate against
+``fairlearn.metrics.MetricFrame`` applied to those metric functions with survey weights, household by
+household. (fairlearn 0.15 itself, given one row per household or even the collapsed table, took
+most of the audit's time on a 260,000-household registry: per-group argument handling in Python.)
+
+Intervals (of each group's rate and of its difference to the overall rate) come from the same
+Poisson bootstrap as the overall metrics. Households are first collapsed into *atoms* (one value of
+every attribute and one state); each replicate sums its weights per atom once, and every grouping's
+table is a sum of atoms, so the registry is read once per replicate block, not once per grouping.
+With a cluster bootstrap the atoms' sums come from per-cluster totals. A cell too small to estimate a
+rate reliably is reported as too small, never as a number (:class:`MinCell`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from targeting.audit import bootstrap as bs
 from targeting.audit.decisions import (
@@ -35,9 +40,6 @@ from targeting.audit.decisions import (
 from targeting.audit.engine import RATE_FUNCTIONS
 from targeting.audit.metrics import coverage_rate, exclusion_error_rate, inclusion_error_rate
 from targeting.audit.overall import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT, DEFAULT_SEED
-
-if TYPE_CHECKING:
-    from fairlearn.metrics import MetricFrame
 
 MISSING_GROUP = "NA"
 N_STATES = 16  # truth known x poor x selected by the model x eligible under the rules
@@ -290,46 +292,53 @@ def groupings_for(attrs: Sequence[str], intersections: bool) -> list[tuple[str, 
     return singles + (list(combinations(attrs, 2)) if intersections else [])
 
 
-def _collapsed_metric_frame(
-    grouping: Grouping, states: IntArray, weight: FloatArray, specs: dict[Key, _MetricSpec]
-) -> MetricFrame:
-    """MetricFrame over the (group x state) table, weights summed within each cell."""
-    from fairlearn.metrics import MetricFrame  # imported here: it pulls scikit-learn (~1.5 s)
-
-    key = grouping.code * N_STATES + states
-    size = grouping.n_groups * N_STATES
-    w = np.bincount(key, weights=weight, minlength=size)
-    n = np.bincount(key, minlength=size)
-    cells = np.flatnonzero(n > 0)
-    group_of, state = np.divmod(cells, N_STATES)
-    known, poor, model, eligible = _state_bits(state)
-    values = np.asarray([grouping.groups[g] for g in group_of.tolist()], dtype=object).reshape(
-        len(cells), len(grouping.attrs)
-    )
-    sensitive = pd.DataFrame(values, columns=list(grouping.attrs))
-    w_all = w[cells]
-    w_truth = np.where(known, w_all, 0.0)
-    return MetricFrame(
-        metrics={f"{s}.{m}": spec.function for (s, m), spec in specs.items()},
-        y_true=poor,
-        y_pred=2 * model.astype(np.int64) + eligible,
-        sensitive_features=sensitive,
-        sample_params={
-            f"{s}.{m}": {"sample_weight": w_truth if spec.truth else w_all} for (s, m), spec in specs.items()
-        },
-    )
+def _factorized(frame: pd.DataFrame, attrs: Sequence[str]) -> dict[str, tuple[IntArray, np.ndarray]]:
+    """Each attribute's codes (sorted values, missing as ``NA``) and labels, computed once."""
+    out = {}
+    for a in attrs:
+        text = frame[a].astype("string").fillna(MISSING_GROUP)
+        c, uniq = pd.factorize(text, sort=True)
+        out[a] = (c.astype(np.int64), np.asarray(uniq, dtype=object))
+    return out
 
 
-def _by_group(mf: MetricFrame, grouping: Grouping, column: str) -> FloatArray:
-    """A MetricFrame column in ``grouping.groups`` order."""
-    series = mf.by_group[column]
-    index = series.index
-    keys: pd.Index = (
-        pd.MultiIndex.from_tuples(grouping.groups, names=index.names)
-        if isinstance(index, pd.MultiIndex)
-        else pd.Index([g[0] for g in grouping.groups])
-    )
-    return np.asarray(series.reindex(keys).to_numpy(dtype=float, na_value=np.nan), dtype=float)
+def _grouping(attrs: Sequence[str], codes: dict[str, tuple[IntArray, np.ndarray]]) -> Grouping:
+    """:func:`make_grouping` from attribute codes already computed (same groups, same order).
+
+    ``codes`` may be those of any rows (households, or atoms standing for them): ``code`` is per row.
+    """
+    code = np.zeros(len(codes[attrs[0]][0]), dtype=np.int64)
+    for a in attrs:
+        c, uniq = codes[a]
+        code = code * len(uniq) + c
+    observed, inverse = np.unique(code, return_inverse=True)
+    groups = []
+    for k in observed.tolist():  # a loop over groups, not households
+        parts = []
+        for a in reversed(attrs):
+            uniq = codes[a][1]
+            parts.append(str(uniq[k % len(uniq)]))
+            k //= len(uniq)
+        groups.append(tuple(reversed(parts)))
+    return Grouping(tuple(attrs), groups, inverse.astype(np.int64))
+
+
+def _state_selection(scheme: str) -> FloatArray:
+    """(16,) indicator of the states a subject selects (for coverage over every household)."""
+    _, _, model, eligible = _state_bits(np.arange(N_STATES))
+    return _pick(scheme, model, eligible).astype(np.float64)
+
+
+def _estimates(w_states: FloatArray, spec: _MetricSpec, maps: dict[str, FloatArray]) -> FloatArray:
+    """A spec's rate per row of ``w_states`` (rows x 16 weighted state counts).
+
+    As the metric functions compute them: truth-based rates on households with a measured truth
+    (unknown-truth states fall in ``CELL_UNKNOWN``, which no rate reads); coverage of a subject on
+    every household; the model–rules scheme on every household.
+    """
+    if spec.rate == "coverage" and spec.scheme != "agreement":
+        return bs._div(w_states @ _state_selection(spec.scheme), w_states.sum(axis=-1))
+    return bs.rates_from_cells(w_states @ maps[spec.scheme])[spec.rate]
 
 
 def group_metrics(
@@ -370,16 +379,43 @@ def group_metrics(
     specs = metric_specs(data.has_truth, data.subjects)
     schemes = sorted({spec.scheme for spec in specs.values()})
     maps = {sch: _state_to_cells(sch) for sch in schemes}
-    groupings = [make_grouping(data.frame, a) for a in groupings_for(attrs, intersections)]
-    indicators = [bs.onehot(g.code * N_STATES + states, g.n_groups * N_STATES) for g in groupings]
+    codes = _factorized(data.frame, attrs)
 
-    # Replicates: one pass over the blocks for every grouping, scheme and metric.
+    # Atoms: households with the same value of every attribute and the same state (one integer key).
+    atom_key = states.astype(np.int64)
+    radix = N_STATES
+    for a in attrs:
+        c, uniq = codes[a]
+        if radix * max(len(uniq), 1) >= 2**62:  # too many combinations for one integer: factorise so far
+            atom_key = np.unique(atom_key, return_inverse=True)[1].reshape(-1).astype(np.int64)
+            radix = int(atom_key.max(initial=0)) + 1
+        atom_key = atom_key + radix * c
+        radix *= max(len(uniq), 1)
+    _, first, atom_of = np.unique(atom_key, return_index=True, return_inverse=True)
+    atom_of = atom_of.reshape(-1)
+    n_atoms = first.shape[0]
+    atom_state = states[first]
+    # Groupings are made on the atoms (thousands), not on the households.
+    atom_codes = {a: (codes[a][0][first], codes[a][1]) for a in attrs}
+    groupings = [_grouping(a, atom_codes) for a in groupings_for(attrs, intersections)]
+    # Each grouping's (group x state) cell of every atom, as a sparse (atoms x cells) sum.
+    to_cells = [
+        sparse.csr_array((np.ones(n_atoms), (np.arange(n_atoms), g.code * N_STATES + atom_state)),
+                         shape=(n_atoms, g.n_groups * N_STATES))
+        for g in groupings
+    ]
+
+    # Replicates: weights summed per atom once per block (per cluster first with a cluster bootstrap).
     reps: list[dict[Key, list[FloatArray]]] = [{k: [] for k in specs} for _ in groupings]
     overall_reps: list[dict[Key, list[FloatArray]]] = [{k: [] for k in specs} for _ in groupings]
     clusters = None if cluster is None else data.frame[cluster].to_numpy()
-    for W in bs.replicate_blocks(data.rate_weight, n_boot=n_boot, seed=seed, cluster=clusters):
-        for gi, (g, ind) in enumerate(zip(groupings, indicators, strict=True)):
-            sums = bs.code_sums(W, ind).reshape(W.shape[0], g.n_groups, N_STATES)
+    per_unit: sparse.csr_array | None = None
+    for M, unit_of in bs.replicate_multipliers(data.n, n_boot=n_boot, seed=seed, cluster=clusters):
+        if per_unit is None:
+            per_unit = bs.unit_sums(data.rate_weight, atom_of, n_atoms, unit_of)
+        atoms = np.asarray(per_unit.T @ M.T).T  # (replicates x atoms)
+        for gi, (g, cells_of) in enumerate(zip(groupings, to_cells, strict=True)):
+            sums = np.asarray(atoms @ cells_of).reshape(M.shape[0], g.n_groups, N_STATES)
             rates = {}
             for sch, m in maps.items():
                 cells = sums @ m
@@ -389,33 +425,31 @@ def group_metrics(
                 reps[gi][key].append(by_g[spec.rate])
                 overall_reps[gi][key].append(tot[spec.rate])
 
+    n_atom = np.bincount(atom_of, minlength=n_atoms).astype(np.float64)
+    w_atom = np.bincount(atom_of, weights=data.rate_weight, minlength=n_atoms)
     records: list[dict[str, Any]] = []
+    known, poor, _, _ = _state_bits(np.arange(N_STATES))
     for gi, g in enumerate(groupings):
-        mf = _collapsed_metric_frame(g, states, data.rate_weight, specs)
-        key_all = g.code * N_STATES + states
-        n_states = np.bincount(key_all, minlength=g.n_groups * N_STATES).reshape(-1, N_STATES)
-        w_states = np.bincount(key_all, weights=data.rate_weight, minlength=g.n_groups * N_STATES)
-        w_states = w_states.reshape(-1, N_STATES)
-        known, poor, _, _ = _state_bits(np.arange(N_STATES))
+        n_states = np.asarray(to_cells[gi].T @ n_atom).reshape(-1, N_STATES)
+        w_states = np.asarray(to_cells[gi].T @ w_atom).reshape(-1, N_STATES)
         base = {
-            "n_households": n_states.sum(axis=1),
-            "n_poor": n_states[:, known & poor].sum(axis=1),
+            "n_households": n_states.sum(axis=1).round().astype(np.int64),
+            "n_poor": n_states[:, known & poor].sum(axis=1).round().astype(np.int64),
             "weighted_households": w_states.sum(axis=1),
             "weighted_poor": w_states[:, known & poor].sum(axis=1),
         }
         cell_ok = base["n_households"] >= rule.households
         truth_ok = cell_ok & (base["n_poor"] >= rule.poor) & (base["weighted_poor"] >= rule.weighted_poor)
         for (subject, metric), spec in specs.items():
-            column = f"{subject}.{metric}"
-            denom = _denominator(spec, n_states.astype(np.float64) @ maps[spec.scheme])
+            denom = _denominator(spec, n_states @ maps[spec.scheme])
             ok = (truth_ok if spec.poor_rule else cell_ok) & (denom >= rule.denominator)
             store, ostore = reps[gi][subject, metric], overall_reps[gi][subject, metric]
             records += _records(
                 g,
                 subject,
                 metric,
-                estimate=_by_group(mf, g, column),
-                overall=float(mf.overall[column]),
+                estimate=_estimates(w_states, spec, maps),
+                overall=float(_estimates(w_states.sum(axis=0), spec, maps)),
                 reps=np.concatenate(store, axis=0) if store else None,
                 overall_reps=np.concatenate(ostore, axis=0) if ostore else None,
                 denominators=denom,

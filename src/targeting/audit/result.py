@@ -22,6 +22,7 @@ from targeting.audit.overall import (
     metric_value,
 )
 from targeting.audit.ranking import decile_confusion, targeting_curve
+from targeting.audit.reach import beneficiary_changes, programme_reach, unknown_verdicts
 from targeting.decide.schema import DecisionsMeta
 from targeting.pmt.design import Unit
 
@@ -60,6 +61,10 @@ class AuditResult:
     curve : :func:`~targeting.audit.ranking.targeting_curve`.
     criteria : :func:`~targeting.audit.compare.criteria_profile`.
     settings : parameters of the run (replicates, seed, minimum cell, ...).
+    programmes : :func:`~targeting.audit.reach.programme_reach` (each programme and selection).
+    unknowns : :func:`~targeting.audit.reach.unknown_verdicts` by kecamatan.
+    changes : :func:`~targeting.audit.reach.beneficiary_changes` against the current beneficiaries
+        (empty unless they were given); ``settings["current"]`` says how many matched.
     """
 
     metrics: pd.DataFrame
@@ -75,6 +80,9 @@ class AuditResult:
     has_truth: bool
     n_truth: int
     settings: dict[str, Any] = field(default_factory=dict)
+    programmes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unknowns: pd.DataFrame = field(default_factory=pd.DataFrame)
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, float]:
         """Headline numbers (the report's summary shows exactly these; nan if not computed)."""
@@ -100,6 +108,9 @@ class AuditResult:
             "deciles": _records(self.deciles.reset_index()),
             "curve": _records(self.curve),
             "criteria": _records(self.criteria.reset_index()),
+            "programmes": _records(self.programmes),
+            "unknowns": _records(self.unknowns),
+            "changes": _records(self.changes),
         }
         if include_households:
             out["flagged"] = _records(self.flagged)
@@ -140,12 +151,16 @@ def run_audit(
     unit: Unit = "person",
     meta: DecisionsMeta | None = None,
     pseudonymize_household_id: bool = False,
+    current: np.ndarray | None = None,
+    current_info: dict[str, Any] | None = None,
 ) -> AuditResult:
     """The whole audit: metrics, groups, flags, deciles, targeting curve, criteria profile.
 
     ``unit`` (persons or households) is what every share and rate counts; ``meta`` is the
-    decisions table's own description (its groups, truth, selection). Other parameters as in
-    :func:`audit_metrics`, :func:`group_metrics` and :func:`compare`.
+    decisions table's own description (its groups, truth, selection); ``current`` marks the
+    households on the current beneficiary list (KPM), ``current_info`` describes that list (file,
+    ids given, matched). Other parameters as in :func:`audit_metrics`, :func:`group_metrics` and
+    :func:`compare`.
     """
     data = decisions if isinstance(decisions, AuditData) else as_audit_data(decisions, unit=unit, meta=meta)
     rule = min_cell or MinCell()
@@ -174,6 +189,13 @@ def run_audit(
         deciles=decile_confusion(data),
         curve=targeting_curve(data),
         criteria=criteria_profile(data),
+        programmes=programme_reach(
+            data,
+            programs=meta.programs if meta is not None else None,
+            selection=(meta.selection or {}).get("program") if meta is not None else None,
+        ),
+        unknowns=unknown_verdicts(data, by=meta.region if meta is not None and meta.region else "kecamatan"),
+        changes=beneficiary_changes(data, current) if current is not None else pd.DataFrame(),
         n_households=data.n,
         weighted_households=float(data.weight.sum()),
         weighted_persons=float((data.weight * data.size).sum()),
@@ -193,5 +215,7 @@ def run_audit(
             "intersections": intersections,
             "criteria": list(data.criteria),
             "bootstrap_unit": cluster or "household",
+            "registry": bool(np.allclose(data.weight, 1.0)),
+            "current": dict(current_info or {}) if current is not None else None,
         },
     )

@@ -166,6 +166,7 @@ class Criterion(_Strict):
     text_en: str
     condition: Condition
     proxy: str | None = None  # how the wording was mapped onto survey fields, and why
+    proxy_id: str | None = None  # the same in Bahasa Indonesia (shown first in reports)
     reference: str | None = None
 
 
@@ -180,6 +181,7 @@ class Stage(_Strict):
     required: list[str] = Field(default_factory=list)
     basis: Literal["legal_text", "local_policy_choice", "statistical_convention"]
     reason: str
+    reason_id: str | None = None  # the reason in Bahasa Indonesia (shown first in reports)
 
 
 class Decision(_Strict):
@@ -207,6 +209,7 @@ class LegalReference(_Strict):
     source: str
     quality: Literal["official_text", "secondary_sources"]
     note: str | None = None
+    note_id: str | None = None  # the note in Bahasa Indonesia (shown first in reports)
 
 
 class PriceIndex(_Strict):
@@ -231,6 +234,7 @@ class RuleSet(_Strict):
     revoked_on: StrictDate | None = None
     revoked_by: str | None = None
     notes: str | None = None
+    notes_id: str | None = None  # the notes in Bahasa Indonesia (shown first in reports)
     thresholds: dict[Identifier, Threshold] = Field(default_factory=dict)
     criteria: Annotated[list[Criterion], Field(min_length=1)]
     decision: Decision

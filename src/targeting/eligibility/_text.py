@@ -25,40 +25,61 @@ def _pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
 
+def _row(first: str, width: int, cells: list[str], heads: list[str]) -> str:
+    """One aligned line: a first column, then each cell right-aligned under its heading."""
+    return f"  {first:<{width}}" + "".join(f"  {c:>{len(h)}}" for c, h in zip(cells, heads, strict=True))
+
+
 def format_summary(summary: RuleSummary, ruleset: RuleSet | None = None) -> str:
-    """Share eligible, by criterion, by deciding stage and by area, as aligned text."""
-    weighted = "weighted" if summary.weighted else "unweighted"
+    """Share eligible, by criterion, by deciding stage and by area, as aligned text (Indonesian first)."""
+    weighted = "berbobot / weighted" if summary.weighted else "tanpa bobot / unweighted"
     out = [
-        f"Rule set {summary.ruleset} as of {summary.as_of}; k = {summary.min_criteria_met}; "
-        f"{summary.n_households:,} households ({weighted} shares)",
+        f"Aturan / rule set {summary.ruleset} per / as of {summary.as_of}; k = {summary.min_criteria_met}; "
+        f"{summary.n_households:,} rumah tangga / households (pangsa {weighted} shares)",
         "",
-        "Verdict           households   share",
     ]
+    heads = ["rumah tangga / households", "pangsa / share"]
+    out.append(_row("Putusan / verdict", 17, heads, heads)[2:])
     for verdict, r in summary.overall.iterrows():
-        out.append(f"  {verdict:<15} {int(r['n']):>10,}  {_pct(r['share'])}")
+        label = _VERDICT["id"].get(str(verdict), str(verdict)).lower()
+        out.append(_row(str(verdict), 15, [f"{int(r['n']):,}", _pct(r["share"])], heads) + f"   {label}")
     out.append(
-        f"  households with at least one unknown criterion: {summary.n_with_unknown:,} "
-        "(missing answers are never counted as 'not met')"
+        f"  rumah tangga dengan sedikitnya satu kriteria tidak diketahui / households with at least one "
+        f"unknown criterion: {summary.n_with_unknown:,} (jawaban kosong tidak pernah dihitung 'tidak "
+        "terpenuhi' / missing answers are never counted as 'not met')"
     )
-    out += ["", "Criterion             met  not met  unknown  n unknown"]
+    heads = ["terpenuhi / met", "tidak / not met", "tidak diketahui / unknown", "n"]
+    out += ["", _row("Kriteria / criterion", 20, heads, heads)[2:]]
     for crit, r in summary.by_criterion.iterrows():
-        gloss = f"   {ruleset.criterion(str(crit)).text_en[:60]}" if ruleset is not None else ""
-        out.append(
-            f"  {str(crit):<14} {_pct(r['share_met'])} {_pct(r['share_not_met'])} "
-            f"{_pct(r['share_unknown'])} {int(r['n_unknown']):>9,}{gloss}"
-        )
-    out += ["", "Deciding stage        households   share"]
+        gloss = ""
+        if ruleset is not None:
+            c = ruleset.criterion(str(crit))
+            gloss = f"   {c.text_id[:60]} / {c.text_en[:50]}"
+        cells = [_pct(r["share_met"]), _pct(r["share_not_met"]), _pct(r["share_unknown"]),
+                 f"{int(r['n_unknown']):,}"]
+        out.append(_row(str(crit), 18, cells, heads) + gloss)
+    heads = ["rumah tangga / households", "pangsa / share"]
+    out += ["", _row("Tahap penentu / deciding stage", 30, heads, heads)[2:]]
     for stage, r in summary.by_stage.iterrows():
-        out.append(f"  {str(stage):<19} {int(r['n']):>10,}  {_pct(r['share'])}")
+        out.append(_row(str(stage), 28, [f"{int(r['n']):,}", _pct(r["share"])], heads))
     if summary.by_group is not None:
         name = summary.by_group.index.name or "group"
-        out += ["", f"{name:<22}households  eligible  unknown"]
+        names = _kecamatan_names() if name == "kecamatan" else {}
+        heads = ["rumah tangga / households", "layak / eligible", "tidak diketahui / unknown"]
+        out += ["", _row(name, 22, heads, heads)[2:]]
         for group, r in summary.by_group.iterrows():
-            out.append(
-                f"  {str(group):<20}{int(r['n']):>10,}  {_pct(r['share_eligible'])}   "
-                f"{_pct(r['share_unknown'])}"
-            )
+            cells = [f"{int(r['n']):,}", _pct(r["share_eligible"]), _pct(r["share_unknown"])]
+            out.append(_row(names.get(str(group), str(group)), 20, cells, heads))
     return "\n".join(out)
+
+
+def _kecamatan_names() -> dict[str, str]:
+    """Kecamatan codes to their names (the survey contract's code list)."""
+    from targeting.survey.contract import load_contract
+
+    contract = load_contract()
+    codes = contract.codes[contract.fields["kecamatan"].codes or "kecamatan"]
+    return {code: label.id for code, label in codes.items()}
 
 
 def format_explanation(expl: HouseholdRuleExplanation, lang: Lang = "en") -> str:

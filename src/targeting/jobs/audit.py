@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,31 +43,110 @@ def report_info(meta: DecisionsMeta | None, *, program: str | None, data_source:
     truth = meta.truth
     rs = meta.ruleset or {}
     text = selection or meta.selection.get(f"text_{lang}") or meta.selection.get("text_id")
+    k = rs.get("min_criteria_met")
+    if k is None and rs.get("id"):
+        from targeting.eligibility import load_ruleset
+
+        k = load_ruleset(rs["id"]).decision.counting_stage.min_criteria_met
     return ReportInfo(
         program=program or text,
         selection=text,
         poverty_line=truth.line if truth is not None else None,
         truth=(truth.source or None) if truth is not None and truth.kind != "line" else None,
+        truth_source=_truth_source(meta),
         data_source=data_source or f"{meta.dataset_title or meta.spec} ({', '.join(meta.source_files)})",
-        min_criteria_met=rs.get("min_criteria_met"),
+        min_criteria_met=k,
         synthetic=synthetic or meta.spec.startswith("kukar"),
+        programs=dict(meta.programs),
     )
+
+
+def _truth_source(meta: DecisionsMeta) -> str | None:
+    """Where the measured welfare comes from, as the table says (file, column, line)."""
+    truth = meta.truth
+    if truth is None:
+        return None
+    files = ", ".join(f for f in meta.source_files if "truth" in f) or ", ".join(meta.source_files)
+    parts = [p for p in (f"{truth.welfare}" if truth.welfare else "", files,
+                         f"{meta.dataset_title or meta.spec}") if p]
+    return " — ".join(parts) or None
+
+
+def read_current_beneficiaries(path: Path, frame: Any, key: bytes) -> tuple[Any, dict[str, Any]]:
+    """Which households of ``frame`` are on the current beneficiary list (KPM) in ``path``.
+
+    The file (CSV, Excel or Parquet) identifies households by ``household_id``, by ``head_nik``
+    (pseudonymised as it is read, never kept or printed) or by ``head_nik_pseudonym``. Returns the
+    boolean mask over ``frame`` and what the report says about the list (file, ids given, matched).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from targeting.privacy import pseudonymize
+
+    if not path.is_file():
+        raise InputFileError(f"--current-beneficiaries {path}: file not found")
+    suffix = path.suffix.lower()
+    cols = {"household_id": "string", "head_nik": "string", "head_nik_pseudonym": "string"}
+    try:
+        if suffix == ".csv":
+            table = pd.read_csv(path, dtype=cols)
+        elif suffix in (".xlsx", ".xls"):
+            table = pd.read_excel(path, dtype=cols)
+        elif suffix in (".parquet", ".pq"):
+            table = pd.read_parquet(path)
+        else:
+            raise InputFileError(f"--current-beneficiaries {path}: use a .csv, .xlsx or .parquet file")
+    except (OSError, ValueError) as exc:
+        raise InputFileError(
+            f"--current-beneficiaries {path}: cannot read it ({type(exc).__name__})"
+        ) from exc
+    if "household_id" in table.columns:
+        given = table["household_id"].astype("string").str.strip().dropna()
+        mask = frame["household_id"].astype("string").isin(set(given)).to_numpy(dtype=bool)
+        by = "household_id"
+    elif "head_nik" in table.columns or "head_nik_pseudonym" in table.columns:
+        if "head_nik_pseudonym" not in frame.columns:
+            raise InputFileError(f"--current-beneficiaries {path}: the decisions hold no head_nik_pseudonym "
+                                 "to match NIK against; give household_id instead")
+        if "head_nik" in table.columns:
+            given = pseudonymize(table["head_nik"].astype("string").str.strip(), key).dropna()
+            table = table.drop(columns=["head_nik"])  # the clear NIK goes no further
+        else:
+            given = table["head_nik_pseudonym"].astype("string").str.strip().dropna()
+        mask = frame["head_nik_pseudonym"].astype("string").isin(set(given)).to_numpy(dtype=bool)
+        by = "head_nik"
+    else:
+        raise InputFileError(f"--current-beneficiaries {path}: needs a column household_id, head_nik or "
+                             f"head_nik_pseudonym (found: {', '.join(map(str, table.columns[:8]))})")
+    unique = int(given.nunique())
+    matched = int(np.count_nonzero(mask))
+    return mask, {"file": path.name, "by": by, "given": unique, "matched": matched,
+                  "unmatched": max(unique - matched, 0)}
 
 
 def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = None,
               out_dir: Path | None = None, lang: str = "id", unit: str = "person", program: str | None = None,
               selection: str | None = None,
               data_source: str | None = None, synthetic: bool = False, n_boot: int = 200, seed: int = 2024,
-              pdf: Any = True, pseudonymize_ids: bool = False, previous: Path | None = None,
+              pdf: Any = True, pseudonymize_ids: bool = False, current_beneficiaries: Path | None = None,
+              visit_capacity: int | None = None, simulate: bool = True, budget: float | None = None,
+              progress: Callable[[str], None] | None = None, previous: Path | None = None,
               grievances: Any = None, grievance_keys: Sequence[bytes] = (), drift: Path | None = None) -> Any:
-    """Audit a decisions table and write the report, the flagged lists and the tables.
+    """Audit a decisions table and write the report, the flagged lists, the tables and the budget scenarios.
 
-    ``previous`` (the last round's decisions) adds programme flows by kecamatan and group;
-    ``grievances`` (the decision store's, `targeting.report.rounds.GRIEVANCE_COLUMNS`, linked by
-    pseudonyms made with ``grievance_keys``) adds grievances filed and upheld by kecamatan and group;
-    ``drift`` (the table `targeting drift` wrote) adds the drift section. Community ranks in the
-    decisions add "Model, rules and the village".
+    ``current_beneficiaries`` is a file of the current KPM (see :func:`read_current_beneficiaries`);
+    ``simulate`` adds the budget and poverty-impact section (Sembako and PKH, see ``targeting simulate``).
+    ``progress`` is told each stage as it starts, with counts. ``previous`` (the last round's decisions)
+    adds programme flows by kecamatan and group; ``grievances`` (the decision store's,
+    `targeting.report.rounds.GRIEVANCE_COLUMNS`, linked by pseudonyms made with ``grievance_keys``) adds
+    grievances filed and upheld by kecamatan and group; ``drift`` (the table `targeting drift` wrote) adds
+    the drift section. Community ranks in the decisions add "Model, rules and the village".
     """
+    def told(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
     from targeting.audit import run_audit
     from targeting.audit.decisions import read_decisions
     from targeting.pmt.design import check_unit
@@ -81,10 +160,30 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
         unit = check_unit(unit)
     except ValueError as exc:
         raise InputFileError(f"--unit: {exc}") from exc
+    if visit_capacity is not None and visit_capacity < 1:
+        raise InputFileError(f"--visit-capacity {visit_capacity}: give at least 1 household per sheet")
+    told(f"membaca / reading {decisions.name}")
     frame, meta = read_decisions(decisions)
+    key = load_key(settings.home)
+    current, current_info = (None, None)
+    if current_beneficiaries is not None:
+        current, current_info = read_current_beneficiaries(current_beneficiaries, frame, key)
     cluster = meta.cluster if meta is not None and meta.cluster in frame.columns else None
-    result = run_audit(frame, meta=meta, unit=unit, key=load_key(settings.home), n_boot=n_boot, seed=seed,
-                       cluster=cluster, pseudonymize_household_id=pseudonymize_ids)
+    told(f"metrik dan kelompok / metrics and groups: {len(frame):,} rumah tangga / households, "
+         f"bootstrap {n_boot} ulangan / replicates")
+    result = run_audit(frame, meta=meta, unit=unit, key=key, n_boot=n_boot, seed=seed,
+                       cluster=cluster, pseudonymize_household_id=pseudonymize_ids, current=current,
+                       current_info=current_info)
+    sim = None
+    if simulate and meta is not None and meta.programs:
+        from targeting.simulate import simulate as run_simulation
+
+        programs = [p for p in ("sembako", "pkh") if p in meta.programs]
+        if programs:
+            told(f"simulasi anggaran / budget scenarios: {', '.join(programs)}")
+            cutoffs = {k: (v["desil_min"], v["desil_max"]) for k, v in meta.programs.items()}
+            sim = run_simulation(frame, programs=programs, budget=budget, cutoffs=cutoffs,
+                                 line=meta.truth.line if meta.truth is not None else None)
     ruleset = (meta.ruleset or {}).get("id") if meta is not None else "kepmensos_262_2022"
     if meta is None and "rule_verdict" not in frame.columns:
         ruleset = None
@@ -92,9 +191,13 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
                        decisions=decisions, lang=lang, selection=selection)
     out = out_dir or decisions.parent / "audit"
     rounds, labels = _rounds(frame, meta, previous, grievances, grievance_keys, out)
+    verification = _verification(frame, meta, out)
+    told(f"laporan / report (HTML{', PDF' if pdf else ''}), {len(result.flagged):,} rumah tangga ditandai / "
+         "flagged households (CSV, xlsx), tabel / tables")
     return write_audit_report(result, model_card=model_card_for(meta, model_card), ruleset=ruleset,
-                              out_dir=out, lang=lang, pdf=pdf, info=info, rounds=rounds, group_labels=labels,
-                              verification=_verification(frame, meta, out), village=village_view(frame),
+                              out_dir=out, lang=lang, pdf=pdf, info=info, simulation=sim,
+                              visit_capacity=visit_capacity, rounds=rounds, group_labels=labels,
+                              verification=verification, village=village_view(frame),
                               drift=None if drift is None else read_drift_table(drift))
 
 

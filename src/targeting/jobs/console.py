@@ -6,7 +6,7 @@ On a terminal, rich draws spinners and bars; elsewhere (a log file, CI) each ste
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pandas as pd
@@ -25,6 +25,34 @@ def step(console: Console, title: str) -> Iterator[None]:
     else:
         console.print(f"… {title}")
         yield
+    console.print(f"[green]✓[/green] {title} [dim]({time.perf_counter() - start:.1f} s)[/dim]")
+
+
+@contextmanager
+def step_with_progress(console: Console, title: str) -> Iterator[Callable[[str], None]]:
+    """`step`, giving the work a callback for what it is doing now (fold 3 of 5, the bootstrap...).
+
+    On a terminal the spinner's text follows the callback and each message also stays as a line;
+    elsewhere each message is one line (a log file shows where a long step is).
+    """
+    start = time.perf_counter()
+
+    def elapsed() -> str:
+        return f"[dim]{time.perf_counter() - start:.0f} s[/dim]"
+
+    if console.is_terminal:
+        with console.status(f"[bold]{title}[/bold] ...") as status:
+
+            def tell(message: str) -> None:
+                console.print(f"  · {message} {elapsed()}")
+                status.update(f"[bold]{title}[/bold]: {message}")
+
+            yield tell
+    else:
+        console.print(f"… {title}")
+        # soft_wrap: a log line is never broken at the console's width
+        yield lambda message: console.print(f"  · {message} ({time.perf_counter() - start:.0f} s)",
+                                            soft_wrap=True)
     console.print(f"[green]✓[/green] {title} [dim]({time.perf_counter() - start:.1f} s)[/dim]")
 
 

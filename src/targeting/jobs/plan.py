@@ -128,7 +128,7 @@ def run_plan(settings: Settings, plan: Plan, *, base: Path | None = None, consol
              out_dir: Path | None = None) -> dict[str, Path]:
     """Run every step of a plan; return the paths it wrote (decisions, report, lists, tables)."""
     from targeting.jobs.audit import audit_job
-    from targeting.jobs.console import print_frame, step
+    from targeting.jobs.console import print_frame, step_with_progress
     from targeting.jobs.models import ModelChoice, resolve_model
     from targeting.jobs.score import run_dir, score_job
 
@@ -151,8 +151,8 @@ def run_plan(settings: Settings, plan: Plan, *, base: Path | None = None, consol
         if plan.model == "trained":
             _ensure_signing_key(settings, console)
         title = f"Validasi dan pelatihan / {exp.validation.kind} validation of {', '.join(exp.backends)}"
-        with step(console, title):
-            outcome = run_experiment(exp, settings, out_dir=out / "training")
+        with step_with_progress(console, title) as progress:
+            outcome = run_experiment(exp, settings, out_dir=out / "training", progress=progress)
         print_frame(console, outcome.comparison.reset_index(),
                     f"Validasi di luar sampel / out-of-sample validation (Δ = backend − {exp.baseline})")
         if plan.model == "trained":
@@ -177,10 +177,11 @@ def run_plan(settings: Settings, plan: Plan, *, base: Path | None = None, consol
         as_of=None if rules is None else rules.as_of, ranking=reg.ranking, selection=selection,
         top_k=reg.top_k, out_dir=out, variables=reg.variables, console=console,
     )  # fmt: skip
-    with step(console, "Audit dan laporan / audit and report (HTML, PDF, flagged lists)"):
+    audit_title = "Audit dan laporan / audit and report (HTML, PDF, flagged lists)"
+    with step_with_progress(console, audit_title) as told:
         report = audit_job(settings, scored.decisions, out_dir=out / "audit", lang=plan.lang,
                            unit=plan.audit.unit, synthetic=plan.synthetic, n_boot=plan.audit.n_boot,
-                           seed=plan.audit.seed, pdf=plan.audit.pdf)
+                           seed=plan.audit.seed, pdf=plan.audit.pdf, progress=told)
     console.print(f"[bold]Selesai / done[/bold] in {time.perf_counter() - start:.0f} s")
     written = {"decisions": scored.decisions, **{k: Path(v) for k, v in vars(report).items()
                                                   if isinstance(v, Path)}}

@@ -30,7 +30,7 @@ Protocol
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -173,8 +173,11 @@ def cross_validate(
     include_region: bool = True,
     baseline: str = "ols",
     n_jobs: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ValidationResult:
     """K-fold cross-validation (whole clusters per fold) of every backend on one survey.
+
+    ``progress`` is told each (fold, backend) fit as it ends, with counts, then the bootstrap.
 
     ``n_jobs`` > 1 fits (fold, backend) pairs in parallel processes (joblib); give the estimators
     ``n_jobs=1`` then (``params={"n_jobs": 1}``), because two processes with one LightGBM thread
@@ -201,12 +204,24 @@ def cross_validate(
         )
         return np.asarray(model.predict(X.iloc[te]), dtype=np.float64)
 
+    def told(done: int, fold: int, name: str) -> None:
+        if progress is not None:
+            progress(f"lipatan / fold {fold + 1} dari / of {len(splits)}: {name} "
+                     f"({done}/{len(tasks)} model dilatih / fits done)")
+
+    results: list[FloatArray] = []
     if n_jobs is not None and n_jobs != 1:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=n_jobs)(delayed(job)(f, n) for f, n in tasks)
+        # In order as they end: the counts move while the other fits run.
+        for (f, n), values in zip(tasks, Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(job)(f, n) for f, n in tasks), strict=True):
+            results.append(values)
+            told(len(results), f, n)
     else:
-        results = [job(f, n) for f, n in tasks]
+        for f, n in tasks:
+            results.append(job(f, n))
+            told(len(results), f, n)
     out = {name: np.full(len(data), np.nan) for name in estimators}
     for (fold, name), values in zip(tasks, results, strict=True):
         out[name][splits[fold][1]] = values
@@ -214,6 +229,7 @@ def cross_validate(
         pred.loc[te, "fold"] = fold
     for name, values in out.items():
         pred[f"pred_{name}"] = values
+    _told_bootstrap(progress, n_bootstrap)
     return _result(data.name, pred, tuple(estimators), baseline, coverages, n_bootstrap, seed, unit,
                    money=data.welfare_is_money)
 
@@ -231,6 +247,7 @@ def temporal_validation(
     unit: Unit = "person",
     include_region: bool = True,
     baseline: str = "ols",
+    progress: Callable[[str], None] | None = None,
 ) -> ValidationResult:
     """Train on one survey (e.g. 2023), predict another (e.g. 2024): the deployment situation."""
     estimators = make_estimators(backends, train, params=params)
@@ -246,12 +263,20 @@ def temporal_validation(
     w = train.weight.to_numpy(dtype=np.float64)
     groups = _cluster_codes(train)
     pred = _prediction_frame(test, poor_flags(test, poor_share=poor_share, unit=unit))
-    for name, est in estimators.items():
+    for i, (name, est) in enumerate(estimators.items(), start=1):
         model = clone(est).fit(X_train, y, w, groups=groups)
         pred[f"pred_{name}"] = model.predict(X_test)
+        if progress is not None:
+            progress(f"{name} dilatih / fitted ({i}/{len(estimators)})")
+    _told_bootstrap(progress, n_bootstrap)
     name = f"{train.name} -> {test.name}"
     return _result(name, pred, tuple(estimators), baseline, coverages, n_bootstrap, seed, unit,
                    money=train.welfare_is_money and test.welfare_is_money)
+
+
+def _told_bootstrap(progress: Callable[[str], None] | None, n_bootstrap: int) -> None:
+    if progress is not None and n_bootstrap:
+        progress(f"bootstrap: {n_bootstrap} ulangan / replicates (rentang kepercayaan / intervals)")
 
 
 def _result(

@@ -37,6 +37,7 @@ class ReportPaths:
     groups_csv: Path
     json: Path
     pdf_skipped: str | None = None
+    simulation_csv: Path | None = None
 
     def as_dict(self) -> dict[str, str | None]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
@@ -71,6 +72,7 @@ def render_audit_html(
     lang: str = "id",
     generated: date | None = None,
     files: Mapping[str, str] | None = None,
+    simulation: Any = None,
     rounds: Any = None,
     group_labels: Mapping[str, str] | None = None,
     verification: Any = None,
@@ -84,7 +86,8 @@ def render_audit_html(
     """
     info = info or ReportInfo()
     ctx = build_context(
-        result, model_card=model_card, ruleset=ruleset, info=info, lang=lang, generated=generated, files=files
+        result, model_card=model_card, ruleset=ruleset, info=info, lang=lang, generated=generated,
+        files=files, simulation=simulation,
     )
     css = resources.files("targeting.report").joinpath("templates").joinpath("report.css").read_text("utf-8")
     title = info.title or ctx.t("report.title", district=info.district)
@@ -118,6 +121,8 @@ def write_audit_report(
     pdf: PdfMode = True,
     info: ReportInfo | None = None,
     generated: date | None = None,
+    simulation: Any = None,
+    visit_capacity: int | None = None,
     rounds: Any = None,
     group_labels: Mapping[str, str] | None = None,
     verification: Any = None,
@@ -126,7 +131,8 @@ def write_audit_report(
 ) -> ReportPaths:
     """Render an audit result (`targeting.audit.run_audit`) and write every output into ``out_dir``.
 
-    The report never computes a number itself: what it shows is what ``result`` holds.
+    The report never computes a number itself: what it shows is what ``result`` (and ``simulation``)
+    hold. The PDF prints in Chromium while the lists and tables are written.
 
     Parameters
     ----------
@@ -137,47 +143,72 @@ def write_audit_report(
         (after the HTML and lists are written); ``"if_available"`` skips it with a reason in
         ``ReportPaths.pdf_skipped``; False never prints.
     info : what the audit is about (programme, selection, poverty line, data source...).
+    simulation : a :class:`targeting.simulate.Simulation` for the budget section (None: no section).
+    visit_capacity : households per sheet of the field workbook (default
+        :data:`targeting.report.export.DEFAULT_VISIT_CAPACITY`).
 
     Returns
     -------
     ReportPaths
         ``audit_report.html``, ``audit_report.pdf``, ``flagged_households.csv/.xlsx``,
-        ``audit_metrics.csv``, ``audit_groups.csv`` and ``audit.json`` in ``out_dir``.
+        ``audit_metrics.csv``, ``audit_groups.csv``, ``audit.json`` (and ``simulation.csv``) in ``out_dir``.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from targeting.report.export import DEFAULT_VISIT_CAPACITY
+
     info = info or ReportInfo()
     rs = load_ruleset(ruleset) if isinstance(ruleset, str | Path) else ruleset
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, xlsx_path = write_flagged(result.flagged, out_dir, lang=lang, ruleset=rs)
+    csv_path, xlsx_path = out_dir / "flagged_households.csv", out_dir / "flagged_households.xlsx"
     metrics_csv = out_dir / "audit_metrics.csv"
     groups_csv = out_dir / "audit_groups.csv"
     json_path = out_dir / "audit.json"
-    write_csv(result.metrics, metrics_csv)
-    write_csv(result.groups, groups_csv)
-    payload = {
-        "info": info.model_dump(mode="json"),
-        "ruleset": rs.id if rs is not None else None,
-        "lang": lang,
-        **result.to_dict(),
-    }
-    json_path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    sim_csv = out_dir / "simulation.csv" if simulation is not None else None
     html = render_audit_html(
         result, model_card=model_card, ruleset=rs, info=info, lang=lang, generated=generated,
         files={"csv": csv_path.name, "xlsx": xlsx_path.name, "groups": groups_csv.name},
+        simulation=simulation,
         rounds=rounds, group_labels=group_labels, verification=verification, village=village, drift=drift,
     )  # fmt: skip
     html_path = out_dir / HTML_NAME
     html_path.write_text(html, encoding="utf-8")
-    paths = ReportPaths(html_path, None, csv_path, xlsx_path, metrics_csv, groups_csv, json_path)
+    printing = None
+    pool = ThreadPoolExecutor(max_workers=1)
+    pdf_skipped: str | None = None
     if pdf is False:
-        return ReportPaths(**{**paths.__dict__, "pdf_skipped": "not requested (--no-pdf)"})
-    if pdf == "if_available" and find_chromium() is None:
-        return ReportPaths(**{**paths.__dict__, "pdf_skipped": "Chromium not found"})
+        pdf_skipped = "not requested (--no-pdf)"
+    elif pdf == "if_available" and find_chromium() is None:
+        pdf_skipped = "Chromium not found"
+    else:  # Chromium works in its own process while Python writes the lists below
+        printing = pool.submit(print_pdf, html_path, out_dir / PDF_NAME)
     try:
-        pdf_path = print_pdf(html_path, out_dir / PDF_NAME)
-    except PdfError as exc:
-        if pdf == "if_available":
-            return ReportPaths(**{**paths.__dict__, "pdf_skipped": str(exc)})
-        raise PdfError(
-            f"{exc}. The HTML report was written to {html_path}; pass --no-pdf to skip the PDF"
-        ) from exc
-    return ReportPaths(**{**paths.__dict__, "pdf": pdf_path})
+        write_flagged(result.flagged, out_dir, lang=lang, ruleset=rs,
+                      visit_capacity=visit_capacity or DEFAULT_VISIT_CAPACITY)
+        write_csv(result.metrics, metrics_csv)
+        write_csv(result.groups, groups_csv)
+        payload = {
+            "info": info.model_dump(mode="json"),
+            "ruleset": rs.id if rs is not None else None,
+            "lang": lang,
+            **result.to_dict(),
+        }
+        if simulation is not None and sim_csv is not None:
+            payload["simulation"] = simulation.to_dict()
+            write_csv(simulation.table, sim_csv)
+        json_path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+        paths = ReportPaths(html_path, None, csv_path, xlsx_path, metrics_csv, groups_csv, json_path,
+                            pdf_skipped=pdf_skipped, simulation_csv=sim_csv)
+        if printing is None:
+            return paths
+        try:
+            pdf_path = printing.result()
+        except PdfError as exc:
+            if pdf == "if_available":
+                return ReportPaths(**{**paths.__dict__, "pdf_skipped": str(exc)})
+            raise PdfError(
+                f"{exc}. The HTML report was written to {html_path}; pass --no-pdf to skip the PDF"
+            ) from exc
+        return ReportPaths(**{**paths.__dict__, "pdf": pdf_path})
+    finally:
+        pool.shutdown(wait=True)

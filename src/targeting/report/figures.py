@@ -45,6 +45,7 @@ COLOURS = {
     "model_within_rules": "#009E73",
     "truth": "#555555",
     "perfect": "#999999",
+    "quota_kecamatan": "#CC79A7",
 }
 
 
@@ -144,7 +145,7 @@ def group_rate_figure(
         for i in small:
             ax.text(0.5, y[i], t("groups.too_small"), fontsize=7, color="#777777", va="center",
                     transform=ax.get_yaxis_transform())  # fmt: skip
-        ax.set_yticks(y, [f"{b.section}: {b.label}" for b in bars])
+        ax.set_yticks(y, [b.label for b in bars])
         ax.set_ylim(-0.7, n - 0.3)
         ax.set_xlim(0, 100)
         ax.set_xlabel(axis_label)
@@ -169,6 +170,34 @@ def kecamatan_figure(labels: Sequence[str], series: Mapping[str, Sequence[float]
                     color=colours.get(key, "#888888"), label=t(f"kecamatan.series.{key}"))  # fmt: skip
         ax.set_yticks(y, list(labels))
         ax.set_ylim(-0.6, n - 0.4)
-        ax.set_xlabel(t("fig.percent_of_households"))
+        ax.set_xlabel(t("fig.percent_of_units"))
         ax.legend(loc="lower right")
+        return svg_data_uri(fig)
+
+
+def cost_curve_figure(curves: Mapping[tuple[str, str], pd.DataFrame], programs: Sequence[str], before: float,
+                      t: Translator, *, official: float | None = None) -> str:
+    """Per programme: poverty reduction (headcount, percentage points) against the yearly cost, per method."""
+    progs = [p for p in programs if any(k[0] == p for k in curves)]
+    with matplotlib.rc_context(RC):
+        fig = _new_figure(9.0, 3.8)
+        axes = np.atleast_1d(fig.subplots(1, max(len(progs), 1)))
+        handles: dict[str, Any] = {}
+        for ax, prog in zip(axes, progs, strict=False):
+            for (p, method), curve in curves.items():
+                if p != prog or curve.empty:
+                    continue
+                style = {"ls": ":"} if method == "perfect" else {}
+                (line,) = ax.plot(curve["cost"] / 1e9, 100 * (before - curve["headcount_after"]), lw=1.6,
+                                  color=COLOURS.get(method, "#444444"), label=t(f"budget.method.{method}"),
+                                  **style)
+                handles.setdefault(method, line)
+            ax.set_title(t.get(f"budget.program_short.{prog}") or prog)
+            ax.set_xlabel(t("budget.cost_axis"))
+            ax.set_ylabel(t("budget.reduction_axis"))
+            ax.set_xlim(left=0)
+            ax.set_ylim(bottom=0)
+        labels = [h.get_label() for h in handles.values()]
+        fig.legend(list(handles.values()), labels, loc="outside lower center", ncols=min(len(handles), 3),
+                   fontsize=8)
         return svg_data_uri(fig)

@@ -42,11 +42,27 @@ def messages(lang: str) -> dict[str, str]:
     return _flatten(yaml.safe_load(text))
 
 
+class _KeepMissing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 @dataclass(frozen=True)
 class Translator:
-    """Messages and number formats of one language: ``t("summary.title")``, ``t.pct(0.452)``."""
+    """Messages and number formats of one language: ``t("summary.title")``, ``t.pct(0.452)``.
+
+    ``unit`` is what the report's shares count (``person`` or ``household``): messages name it with
+    the placeholders ``{u_all}`` (penduduk / rumah tangga), ``{u_noun}`` (orang / rumah tangga) and
+    ``{u_poor}`` (penduduk miskin / rumah tangga miskin), filled from ``units.<unit>.*``.
+    """
 
     lang: str
+    unit: str = "household"
+
+    def _unit_values(self) -> dict[str, str]:
+        msgs = messages(self.lang)
+        prefix = f"units.{self.unit}."
+        return {f"u_{k[len(prefix):]}": v for k, v in msgs.items() if k.startswith(prefix)}
 
     @property
     def _sep(self) -> tuple[str, str]:
@@ -58,6 +74,10 @@ class Translator:
             text = messages(self.lang)[key]
         except KeyError:
             raise KeyError(f"report translation {key!r} missing for language {self.lang!r}") from None
+        if "{u_" in text:
+            if not values:  # fill the unit only; other placeholders stay for a later format (findings)
+                return text.format_map(_KeepMissing(self._unit_values()))
+            return text.format(**{**self._unit_values(), **values})
         return text.format(**values) if values else text
 
     def get(self, key: str, default: str | None = None) -> str | None:
@@ -96,3 +116,9 @@ class Translator:
 
     def rupiah(self, x: float | None) -> str:
         return MISSING if x is None or not math.isfinite(float(x)) else f"Rp{self.num(x)}"
+
+    def billions(self, x: float | None, digits: int = 1) -> str:
+        """Rupiah in billions (miliar): 5.025.600.000 -> "Rp5,0 miliar" / "Rp5.0 billion"."""
+        if x is None or not math.isfinite(float(x)):
+            return MISSING
+        return f"Rp{self.num(float(x) / 1e9, digits)} {self('common.billion')}"

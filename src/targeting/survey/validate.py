@@ -262,14 +262,38 @@ class _CodeList:
     dtype: pd.CategoricalDtype
 
 
+_NOT_ALTERNATIVES = frozenset({"ya", "tidak", "yes", "no", "true", "false", "1", "0"})
+
+
+def label_alternatives(items: tuple[tuple[str, str, str], ...]) -> dict[str, int]:
+    """Parts of slash-separated Indonesian labels that name one code only, with that code's index.
+
+    ``keramik`` from "Ubin/tegel/keramik"; a part that two codes share (``sederajat``) names neither.
+    """
+    owners: dict[str, set[int]] = {}
+    for i, (_, label_id, _) in enumerate(items):
+        parts = [p.strip().lower() for p in label_id.split("/")]
+        if len(parts) > 1:
+            for part in parts:
+                # Not a boolean word ("Tidak/belum sekolah") nor half of a bracket ("(genset/surya)").
+                if part and part not in _NOT_ALTERNATIVES and not set(part) & set("()"):
+                    owners.setdefault(part, set()).add(i)
+    return {part: next(iter(who)) for part, who in owners.items() if len(who) == 1}
+
+
 @cache
 def _code_list(items: tuple[tuple[str, str, str], ...]) -> _CodeList:
-    """Codes, or their exact labels, case-insensitive; built once per code list (``(code, id, en)``)."""
+    """Codes, their exact labels, or a label part naming one code; case-insensitive.
+
+    Built once per code list (``(code, id, en)``).
+    """
     codes = [code for code, _, _ in items]
     lookup: dict[str, int] = {}
     for i, (code, label_id, label_en) in enumerate(items):
         for key in (code, label_id, label_en):
             lookup.setdefault(key.strip().lower(), i)
+    for part, i in label_alternatives(items).items():
+        lookup.setdefault(part, i)  # never displaces a code or a whole label
     return _CodeList(_lookup(lookup), pd.CategoricalDtype(categories=codes))
 
 
