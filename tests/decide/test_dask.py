@@ -118,6 +118,26 @@ def test_rejects_pseudonyms_and_counts_match_the_single_process(client, small, t
         "excluded", "manifest.json", "pass1", "pass2", "ranking", "rejects", "treated_as_missing"]
 
 
+def test_rows_the_spec_excludes_are_reported_as_the_single_process_reports_them(client, small, tmp_path):
+    spec_file = tmp_path / "filtered.yaml"
+    spec_file.write_text(
+        "extends: indonesia_household\nname: indonesia_household_filtered\n"
+        "rows:\n  drop_if:\n"
+        "    - {column: floor_material, equals: earth, because: earth floors are surveyed apart}\n",
+        encoding="utf-8")
+    spec = load_spec(str(spec_file))
+    scorer = Scorer(default_model_dir(), selection=Selection(desil_max=2), key=KEY, spec=spec)
+    config = ScorerConfig.of(scorer, spec, ruleset="kepmensos_262_2022", key_home=None)
+    single = score_dataset(scorer, spec, tmp_path / "single", files={"households": small}, chunk_rows=1000)
+    outcome = score_partitioned(config, small, tmp_path / "dask", client=client, scorer=scorer,
+                                chunk_rows=1000)
+    excluded = pd.read_csv(outcome.extra_files["excluded"], dtype=str)
+    assert len(excluded) == outcome.n_excluded == single.n_excluded > 0
+    assert set(excluded["value"]) == {"earth"} and excluded["file"].str.startswith("part-").all()
+    assert excluded.equals(pd.read_csv(single.extra_files["excluded"], dtype=str))
+    assert outcome.n_households + outcome.n_excluded + outcome.n_rejected == 6000
+
+
 def test_a_rerun_skips_what_is_done_and_another_run_is_refused(client, small, tmp_path):
     scorer, config = _scorer()
     out = tmp_path / "out"
