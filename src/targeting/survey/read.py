@@ -209,6 +209,27 @@ def _read_header(path: Path, codec: str, sep: str) -> list[str]:
     return header
 
 
+def _arrow_csv_options(header: list[str], codec: str, sep: str, on_invalid: Any,
+                       use_threads: bool = True) -> dict[str, Any]:
+    """The CSV options of pyarrow's fast readers: the given header, every cell as text, nothing null."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    return {
+        "read_options": pacsv.ReadOptions(
+            column_names=header, skip_rows=1, use_threads=use_threads,
+            encoding="utf8" if codec in ("utf-8", "utf-8-sig") else codec,
+        ),
+        "parse_options": pacsv.ParseOptions(
+            delimiter=sep, newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid,
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    }
+
+
 def _read_csv(path: Path, file: FileSpec) -> tuple[pd.DataFrame, np.ndarray]:
     """All cells as text; the fast reader is pyarrow's, the exact one (on a problem) Python's csv."""
     import pyarrow as pa
@@ -228,21 +249,7 @@ def _read_csv(path: Path, file: FileSpec) -> tuple[pd.DataFrame, np.ndarray]:
         return "skip"
 
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=header, skip_rows=1,
-                encoding="utf8" if codec in ("utf-8", "utf-8-sig") else codec,
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=file.sep, newlines_in_values=True, ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
-            ),
-        )
+        table = pacsv.read_csv(path, **_arrow_csv_options(header, codec, file.sep, on_invalid))
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) or "UTF-8" in str(exc):
             raise _decode_error(path, codec) from exc
@@ -615,21 +622,8 @@ def _csv_batches(path: Path, file: FileSpec) -> Iterator[pd.DataFrame]:
         return "skip"
 
     try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=header, skip_rows=1, use_threads=False,
-                encoding="utf8" if codec in ("utf-8", "utf-8-sig") else codec,
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=file.sep, newlines_in_values=True, ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
-            ),
-        )
+        reader = pacsv.open_csv(path, **_arrow_csv_options(header, codec, file.sep, on_invalid,
+                                                           use_threads=False))
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) or "UTF-8" in str(exc):
             raise _decode_error(path, codec) from exc
