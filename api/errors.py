@@ -65,6 +65,16 @@ def request_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_handlers(app: FastAPI) -> None:
+    from api.decisions import Conflict
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        # Every idempotent route (scores, grievances) answers a reused key the same way.
+        return JSONResponse(
+            {"detail": "Idempotency-Key sudah dipakai untuk isi permintaan lain / Idempotency-Key was "
+                       "already used with a different request body", "errors": []},
+            status_code=status.HTTP_409_CONFLICT)
+
     @app.exception_handler(ProblemsError)
     async def _problems(request: Request, exc: ProblemsError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail, "errors": exc.problems},

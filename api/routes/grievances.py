@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from api.decisions import Conflict, decision_out
+from api.decisions import decision_out
 from api.deps import GrievanceRole, PseudonymKeysDep, ScorerDep, SessionDep, SettingsDep
 from api.errors import ProblemsError
 from api.grievances import GrievanceRefused, file_grievance, grievance_out
@@ -66,12 +66,6 @@ def grievance(
             pseudonym_keys=pseudonym_keys, as_of=datetime.now(ZoneInfo(settings.timezone)).date(),
             idempotency_key=idempotency_key,
         )
-    except Conflict:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            "Idempotency-Key sudah dipakai untuk isi permintaan lain / Idempotency-Key was already "
-            "used with a different request body",
-        ) from None
     except GrievanceRefused as exc:
         if exc.not_found:
             return JSONResponse({"detail": f"tidak ditemukan / not found: {exc}", "errors": exc.problems},

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
-from api.decisions import Conflict, Rejected, outcome_out, score_request
+from api.decisions import Rejected, outcome_out, score_request
 from api.deps import PseudonymKeyDep, ScorerDep, ScorerRole, SessionDep, SettingsDep
 from api.errors import ProblemsError
 from api.schemas import ErrorOut, ScoreOut, score_request_model
@@ -75,12 +75,6 @@ def router(max_batch: int) -> APIRouter:
                 idempotency_key=idempotency_key, pseudonym_key=pseudonym_key,
                 as_of=datetime.now(ZoneInfo(settings.timezone)).date(),
             )
-        except Conflict:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                "Idempotency-Key sudah dipakai untuk isi permintaan lain / Idempotency-Key was already "
-                "used with a different request body",
-            ) from None
         except Rejected as exc:
             raise ProblemsError(
                 f"{exc}: tidak ada yang dinilai / nothing was scored "

@@ -152,7 +152,7 @@ def test_retry_returns_the_stored_grievance(scored) -> None:
     assert b.json()["grievance"]["grievance_id"] == a.json()["grievance"]["grievance_id"]
     assert b.json()["decision"]["decision_id"] == a.json()["decision"]["decision_id"]
     again = _grievance(service, household["household_id"], {"meals_per_day": 2}, headers=key)
-    assert again.status_code == 409
+    assert again.status_code == 409 and "Idempotency-Key was already used" in again.json()["detail"]
     assert len(_history(service, household["household_id"])["grievances"]) == 1
 
 

@@ -187,7 +187,9 @@ def test_idempotent_retry_returns_the_stored_decisions(fake_service: Service) ->
         assert len(session.scalars(select(DecisionRow)).all()) == 2
     # Same key, another body: a conflict, nothing written.
     other = fake_service.score([valid_household(3)], headers={"Idempotency-Key": "batch-2026-11-28-001"})
-    assert other.status_code == 409
+    assert other.status_code == 409 and other.json() == {
+        "detail": "Idempotency-Key sudah dipakai untuk isi permintaan lain / Idempotency-Key was "
+                  "already used with a different request body", "errors": []}
     # Without a key, the same body is a new request.
     assert fake_service.score(households).json()["request_id"] != a["request_id"]
 
