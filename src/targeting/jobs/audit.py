@@ -227,7 +227,7 @@ def _rounds(frame: Any, meta: DecisionsMeta | None, previous: Path | None, griev
 
     region = meta.region if meta is not None and meta.region else "kecamatan"
     labels = {region: "Kecamatan", **(meta.groups if meta is not None else {})}
-    by = [region, *labels]
+    by = list(labels)  # the region first, then the audit groups
     flows: dict[str, Any] = {}
     counts: dict[str, Any] = {}
     if previous is not None:

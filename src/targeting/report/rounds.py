@@ -68,14 +68,14 @@ def grievance_counts(grievances: pd.DataFrame, current: pd.DataFrame, keys: Sequ
     """
     from targeting.privacy import pseudonymize
 
-    g = grievances.loc[:, list(GRIEVANCE_COLUMNS)].copy()
-    row_of: dict[str, int] = {}
+    g = grievances.loc[:, list(GRIEVANCE_COLUMNS)]
     ids = current[household_id].astype("string")
-    for key in reversed(list(keys)):  # the current key last: it wins where two keys collide
-        row_of.update({str(p): i for i, p in enumerate(pseudonymize(ids, key))})
-    rows = g["household_pseudonym"].map(row_of)
-    found = rows.notna().to_numpy()
-    pos = rows.fillna(-1).to_numpy(dtype=np.int64)
+    wanted = g["household_pseudonym"].astype(str).to_numpy(dtype=object)
+    pos = np.full(len(g), -1, dtype=np.int64)
+    for key in keys:  # the current key first: a grievance is linked by the first key that finds it
+        at = pd.Index(pseudonymize(ids, key).astype(str)).get_indexer(wanted)
+        pos = np.where(pos < 0, at, pos)
+    found = pos >= 0
     upheld = g["upheld"].astype(bool).to_numpy()
     status = g["status"].astype(str).to_numpy()
     out: dict[str, pd.DataFrame] = {}
