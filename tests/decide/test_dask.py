@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -136,6 +137,9 @@ def test_rows_the_spec_excludes_are_reported_as_the_single_process_reports_them(
     assert set(excluded["value"]) == {"earth"} and excluded["file"].str.startswith("part-").all()
     assert excluded.equals(pd.read_csv(single.extra_files["excluded"], dtype=str))
     assert outcome.n_households + outcome.n_excluded + outcome.n_rejected == 6000
+    # The spec's effects are counted in the summary as the single process counts them.
+    assert outcome.effects == single.effects and outcome.effects
+    assert json.loads(outcome.summary.read_text())["spec_effects"] == single.effects
 
 
 def test_a_rerun_skips_what_is_done_and_another_run_is_refused(client, small, tmp_path):

@@ -57,17 +57,17 @@ from targeting.decide import schema as s
 from targeting.decide.ranking import Ranks
 from targeting.decide.runner import (
     DEFAULT_CHUNK_ROWS,
-    EXCLUDED_FILE,
-    NOTES_FILE,
     REJECTS_FILE,
+    REPORT_FILES,
     SUMMARY_FILE,
     DecisionsWriter,
     Progress,
     RankInputs,
-    RejectsWriter,
+    RowReports,
     ScoreOutcome,
     Spill,
     _name_part,
+    _sum_effects,
     decisions_meta,
     id_hashes,
     read_prepared,
@@ -79,10 +79,6 @@ from targeting.decide.runner import (
 from targeting.decide.scorer import Scorer
 from targeting.errors import InputFileError, TargetingError
 from targeting.survey.spec import DatasetSpec
-
-#: The per-row reports every part writes, by the stem of their file: rejected rows, rows the spec's
-#: filters excluded, values the spec treats as missing (the single process writes the same three).
-REPORTS = tuple(Path(name).stem for name in (REJECTS_FILE, EXCLUDED_FILE, NOTES_FILE))
 
 __all__ = ["DECISIONS_DIR", "ScorerConfig", "dask_client", "key_fingerprint", "score_partitioned"]
 
@@ -231,7 +227,7 @@ class _State:
         return self.root / "spill" / f"part-{i:06d}-{attempt}"
 
     def make(self) -> None:
-        for sub in ("pass1", "pass2", "ranking", "ranks", *REPORTS, "spill"):
+        for sub in ("pass1", "pass2", "ranking", "ranks", *REPORT_FILES, "spill"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
 
@@ -277,22 +273,16 @@ def pass1_part(path: str, i: int, state_dir: str, chunk_rows: int) -> pd.DataFra
     scorer, spec = _worker_scorer()
     attempt = uuid.uuid4().hex[:8]
     spill = Spill(state.spill(i, attempt))
-    writers = {kind: RejectsWriter(state.rejects(i, kind).with_name(f".part-{i:06d}.{attempt}.tmp"))
-               for kind in REPORTS}
-    rejects = writers["rejects"]
+    reports = RowReports({kind: state.rejects(i, kind).with_name(f".part-{i:06d}.{attempt}.tmp")
+                          for kind in REPORT_FILES})
     preds: list[np.ndarray] = []
     pops: list[np.ndarray] = []
     regions: list[pd.Series] = []
     hashes: list[np.ndarray] = []
-    n_input = n_excluded = 0
     part = Path(path)
     for raw in iter_raw(part, spec.files[0], chunk_rows=chunk_rows):
         loaded = _name_part(frame_to_survey(raw, spec, where=str(part)), part.name)
-        rejects.add(loaded.rejects)
-        writers["excluded"].add(loaded.excluded)
-        writers["treated_as_missing"].add(loaded.notes)
-        n_input += loaded.n_input
-        n_excluded += loaded.n_excluded_rows
+        reports.add(loaded)
         data = loaded.data
         if not len(data):
             continue
@@ -312,12 +302,13 @@ def pass1_part(path: str, i: int, state_dir: str, chunk_rows: int) -> pd.DataFra
         labels = pd.concat(regions, ignore_index=True) if regions else pd.Series([], dtype=object)
         columns["region"] = pa.array(labels.to_numpy(dtype=object), type=pa.string()).dictionary_encode()
     _write_parquet(pa.table(columns), state.ranking(i))
-    for kind, writer in writers.items():
+    for kind, writer in reports.writers.items():
         if writer.path.exists():
             writer.path.replace(state.rejects(i, kind))
         else:
             state.rejects(i, kind).unlink(missing_ok=True)
-    payload = {"part": part.name, "n_input": n_input, "n_rejected": rejects.n_rows, "n_excluded": n_excluded,
+    payload = {"part": part.name, "n_input": reports.n_input, "n_rejected": reports.rejects.n_rows,
+               "n_excluded": reports.n_excluded, "effects": reports.effects,
                "n_households": int(sum(spill.rows)), "chunks": spill.rows, "spill": spill.folder.name,
                "seconds": time.perf_counter() - t0}
     _write_json(marker, payload)  # last: the part counts as done only once everything above exists
@@ -541,7 +532,11 @@ def score_partitioned(
     n_rejected = sum(m["n_rejected"] for m in markers)
     n_excluded = sum(m["n_excluded"] for m in markers)
     n_households = sum(m["n_households"] for m in markers)
-    reports = {kind: _gather_rejects(state, len(parts), out_dir / f"{kind}.csv", kind) for kind in REPORTS}
+    effects: list[dict[str, Any]] = []
+    for m in markers:
+        _sum_effects(effects, m.get("effects", []))
+    reports = {kind: _gather_rejects(state, len(parts), out_dir / name, kind)
+               for kind, name in REPORT_FILES.items()}
     rejects_path = reports["rejects"]
     if n_households == 0:
         raise InputFileError(f"{registry}: no household was accepted ({n_input:,} rows read, {n_rejected:,} "
@@ -589,12 +584,12 @@ def score_partitioned(
                   "pass2_skipped": int(pass2["skipped"].sum())}
     summary = out_dir / SUMMARY_FILE
     payload = {"meta": meta.model_dump(mode="json"), "counts": counts, "seconds": seconds,
-               "partitions": partitions, "engine": "dask",
+               "partitions": partitions, "engine": "dask", "spec_effects": effects,
                "files": {"decisions": f"{DECISIONS_DIR}/",
                          **{kind: None if path is None else path.name for kind, path in reports.items()}}}
     summary.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
     outcome = ScoreOutcome(out_dir, out_dir / DECISIONS_DIR, rejects_path, summary, meta, n_input, n_rejected,
-                           n_excluded, n_households, counts, seconds, partitions=partitions)
+                           n_excluded, n_households, counts, seconds, effects=effects, partitions=partitions)
     outcome.extra_files.update({kind: path for kind, path in reports.items()
                                 if path is not None and kind != "rejects"})
     return outcome

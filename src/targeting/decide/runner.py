@@ -160,10 +160,6 @@ def _name_part(loaded: LoadedSurvey, name: str) -> LoadedSurvey:
                    notes=named(loaded.notes))
 
 
-def _n_excluded(loaded: LoadedSurvey) -> int:
-    return loaded.n_excluded_rows
-
-
 def _sum_effects(total: list[dict[str, Any]], more: list[dict[str, Any]]) -> None:
     """Add a chunk's spec effects (recodes, filters, values treated as missing) to the run's."""
     counted = ("n", "persons", "households")
@@ -197,6 +193,38 @@ class RejectsWriter:
         # A row belongs to one chunk (of one part), so counting each chunk's distinct rows is exact.
         keys = ["file", "row"] if "file" in rejects.columns else ["row"]
         self.n_rows += int(len(rejects.dropna(subset=["row"]).drop_duplicates(subset=keys)))
+
+
+#: The per-row reports of a run by kind (the stem of their file): rejected rows, rows the spec's
+#: filters excluded, values the spec treats as missing.
+REPORT_FILES = {Path(name).stem: name for name in (REJECTS_FILE, EXCLUDED_FILE, NOTES_FILE)}
+
+
+class RowReports:
+    """A run's per-row reports (`REPORT_FILES`) and what they count, fed one loaded chunk at a time."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.writers = {kind: RejectsWriter(paths[kind]) for kind in REPORT_FILES}
+        for w in self.writers.values():
+            w.path.unlink(missing_ok=True)
+        self.effects: list[dict[str, Any]] = []
+        self.n_input = self.n_excluded = 0
+
+    @property
+    def rejects(self) -> RejectsWriter:
+        return self.writers["rejects"]
+
+    def add(self, loaded: LoadedSurvey) -> None:
+        self.writers["rejects"].add(loaded.rejects)
+        self.writers["excluded"].add(loaded.excluded)
+        self.writers["treated_as_missing"].add(loaded.notes)
+        _sum_effects(self.effects, loaded.effects)
+        self.n_input += loaded.n_input
+        self.n_excluded += loaded.n_excluded_rows
+
+    def written(self) -> dict[str, Path | None]:
+        """Each report's file, None where it has no line."""
+        return {kind: w.path if w.n_lines else None for kind, w in self.writers.items()}
 
 
 def _normalise_schema(schema: pa.Schema) -> pa.Schema:
@@ -435,14 +463,9 @@ def score_dataset(
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = progress or (lambda phase, done, total: None)
     source = _Source(spec, files=files, data_dir=data_dir, variables=variables, chunk_rows=chunk_rows)
-    rejects = RejectsWriter(out_dir / REJECTS_FILE)
-    excluded = RejectsWriter(out_dir / EXCLUDED_FILE)
-    notes = RejectsWriter(out_dir / NOTES_FILE)
-    for w in (rejects, excluded, notes):
-        w.path.unlink(missing_ok=True)
-    effects: list[dict[str, Any]] = []
+    reports = RowReports({kind: out_dir / name for kind, name in REPORT_FILES.items()})
+    rejects = reports.rejects
     seconds: dict[str, float] = {}
-    n_input = n_excluded = 0
     start = time.perf_counter()
     one_pass = scorer.ranking == "reference"
     decisions_path = out_dir / DECISIONS_FILE
@@ -456,12 +479,7 @@ def score_dataset(
         # ---- pass 1: validate, prepare (predict, rules, explain), keep what ranking needs ----------
         done = 0
         for loaded in source.chunks():
-            rejects.add(loaded.rejects)
-            excluded.add(loaded.excluded)
-            notes.add(loaded.notes)
-            _sum_effects(effects, loaded.effects)
-            n_input += loaded.n_input
-            n_excluded += _n_excluded(loaded)
+            reports.add(loaded)
             data = loaded.data
             if not len(data):
                 inputs.hashes.append(id_hashes(data.household_id))
@@ -486,8 +504,9 @@ def score_dataset(
         if n_households == 0:
             writer.abandon()
             raise InputFileError(
-                f"{source.path}: no household was accepted ({n_input:,} rows read, {rejects.n_rows:,} "
-                f"rejected, {n_excluded:,} excluded by the spec); see {rejects.path}"
+                f"{source.path}: no household was accepted ({reports.n_input:,} rows read, "
+                f"{rejects.n_rows:,} rejected, {reports.n_excluded:,} excluded by the spec); "
+                f"see {rejects.path}"
             )
 
         # ---- ranks, then pass 2: finish each spilled chunk and write it -----------------------------
@@ -502,8 +521,8 @@ def score_dataset(
                 tallies.append(tally(decided.table))
                 progress("pass2", offset + len(prepared), n_households)
             seconds["pass2"] = time.perf_counter() - t0
-        meta = meta.model_copy(update={"n_input": n_input, "n_rejected": rejects.n_rows,
-                                       "n_excluded": n_excluded, "n_households": n_households})
+        meta = meta.model_copy(update={"n_input": reports.n_input, "n_rejected": rejects.n_rows,
+                                       "n_excluded": reports.n_excluded, "n_households": n_households})
         writer.close(meta, empty_table)
     except BaseException:
         writer.abandon()
@@ -515,15 +534,15 @@ def score_dataset(
     counts = sum_tallies(tallies)
     summary = out_dir / SUMMARY_FILE
     payload = {"meta": meta.model_dump(mode="json"), "counts": counts, "seconds": seconds,
-               "spec_effects": effects,
+               "spec_effects": reports.effects,
                "files": {"decisions": decisions_path.name,
-                         **{w.path.stem: (w.path.name if w.n_lines else None)
-                            for w in (rejects, excluded, notes)}}}
+                         **{k: None if p is None else p.name for k, p in reports.written().items()}}}
     summary.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
     outcome = ScoreOutcome(out_dir, decisions_path, rejects.path if rejects.n_lines else None, summary, meta,
-                           n_input, rejects.n_rows, n_excluded, n_households, counts, seconds)
-    outcome.effects = effects
-    outcome.extra_files.update({w.path.stem: w.path for w in (excluded, notes) if w.n_lines})
+                           reports.n_input, rejects.n_rows, reports.n_excluded, n_households, counts, seconds,
+                           effects=reports.effects)
+    outcome.extra_files.update({k: p for k, p in reports.written().items()
+                                if p is not None and k != "rejects"})
     return outcome
 
 
