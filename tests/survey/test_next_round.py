@@ -66,7 +66,7 @@ def test_rounds_generate_and_rerank_through_the_cli(tmp_path, monkeypatch):
     leavers = pd.read_csv(tmp_path / "r2" / "rounds" / "leavers.csv", dtype=str)
     moved = set(changes.loc[changes.change.isin(["recovery", "split_from"]), "household_id"])
     # Households leave PKH because they recovered or split (or others moved past them in the ranking).
-    own = leavers[leavers["moved_by_others"] == "False"]
+    own = leavers[leavers["moved_by_others"] == "false"]
     assert len(own) > 0 and set(own["household_id"]) <= moved
     # The inspector's report of round 2 shows the same programme flows, by kecamatan too.
     audit = runner.invoke(app, ["audit", str(tmp_path / "r2" / "decisions.parquet"), "--previous",
