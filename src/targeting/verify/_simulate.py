@@ -28,6 +28,16 @@ def nearest_cut_order(pred_log_welfare: npt.ArrayLike, cut: float) -> IntArray:
     return np.argsort(d, kind="stable").astype(np.int64)
 
 
+def _n_distinct(positions: IntArray, n: int) -> int:
+    """Distinct values among row positions in [0, n), by a mark per row.
+
+    ``np.unique`` hashed 260,000 positions per ordering: most of a second of the audit.
+    """
+    seen = np.zeros(n, dtype=bool)
+    seen[positions] = True
+    return int(np.count_nonzero(seen))
+
+
 def simulate_visits(
     selected: npt.ArrayLike,
     eligible_true: npt.ArrayLike,
@@ -73,7 +83,7 @@ def simulate_visits(
 
     for name, order in orders.items():
         o = np.asarray(order, dtype=np.int64)
-        if o.size and (o.min() < 0 or o.max() >= n or np.unique(o).size != o.size):
+        if o.size and (o.min() < 0 or o.max() >= n or _n_distinct(o, n) != o.size):
             raise ValueError(f"ordering {name!r} must list distinct row positions")
         ex = np.concatenate([[0.0], np.cumsum(np.where(truth & ~sel, pop, 0.0)[o])])
         inc = np.concatenate([[0.0], np.cumsum(np.where(sel & ~truth, pop, 0.0)[o])])
