@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m targeting.audit._rank_kernels  # compile the audit's kernels into numba's cache
 	touch $(STAMP)
 
 # Headless Chromium for the report's browser tests and PDF printing (Debian's package).

@@ -19,7 +19,7 @@ from numba import njit
 NAN = np.nan
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _midranks_into(w, groups, n_groups, g, mid):  # pragma: no cover - compiled
     """Weighted mid-rank of each household (in ``mid``) from weights ``w``; ``g`` is scratch."""
     g[:] = 0.0
@@ -36,14 +36,14 @@ def _midranks_into(w, groups, n_groups, g, mid):  # pragma: no cover - compiled
         mid[i] = g[groups[i]]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _row_weights(M, r, rows, weight, w):  # pragma: no cover - compiled
     """Replicate ``r``'s weights of the family's rows: multiplier x weight (as ``M[:, rows] * weight``)."""
     for k in range(rows.shape[0]):
         w[k] = M[r, rows[k]] * weight[k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def spearman_rows(M, rows, weight, tg, nt, pg, npred):  # pragma: no cover - compiled
     """Weighted Spearman correlation per replicate row of multipliers ``M`` (true, predicted tie groups)."""
     b = M.shape[0]
@@ -83,7 +83,7 @@ def spearman_rows(M, rows, weight, tg, nt, pg, npred):  # pragma: no cover - com
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def auc_rows(M, rows, weight, poor, groups, n_groups):  # pragma: no cover - compiled
     """Weighted AUC of ranking the poor below the non-poor, per replicate row of multipliers ``M``."""
     b = M.shape[0]
@@ -114,7 +114,7 @@ def auc_rows(M, rows, weight, poor, groups, n_groups):  # pragma: no cover - com
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cgh_rows(M, rows, weight, groups, n_groups, benefits, size, bottom_share):  # pragma: no cover - compiled
     """CGH indicator per replicate row of multipliers ``M`` and per selection: (replicates x selections)."""
     b = M.shape[0]
@@ -152,3 +152,21 @@ def cgh_rows(M, rows, weight, groups, n_groups, benefits, size, bottom_share):  
             if total_ben > 0 and total_pop > 0:
                 out[r, j] = acc / total_ben / bottom_share
     return out
+
+
+def warm() -> None:
+    """Compile every kernel for the types the audit passes, into numba's cache.
+
+    ``make`` runs it at set-up, so a district's first audit does not spend three seconds compiling.
+    """
+    m = np.ones((2, 3))
+    rows = np.arange(3, dtype=np.int64)
+    weight = np.ones(3)
+    groups = np.zeros(3, dtype=np.int64)
+    spearman_rows(m, rows, weight, groups, 1, groups, 1)
+    auc_rows(m, rows, weight, np.zeros(3, dtype=np.bool_), groups, 1)
+    cgh_rows(m, rows, weight, groups, 1, np.ones((1, 3)), np.ones(3), 0.2)
+
+
+if __name__ == "__main__":
+    warm()

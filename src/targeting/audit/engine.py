@@ -235,7 +235,7 @@ def run_families(
     reps: list[dict[Key, list[FloatArray]]] = [{k: [] for k in f.estimates} for f in families]
     for M in bs.replicate_blocks(np.ones(n), n_boot=n_boot, seed=seed, cluster=cluster):
         for fam, store in zip(families, reps, strict=True):
-            out = fam.block(M if fam.rows is None or fam.full_block else M[:, fam.rows])
+            out = fam.block(M if fam.rows is None or fam.full_block else np.take(M, fam.rows, axis=1))
             for k in store:
                 store[k].append(np.asarray(out[k], dtype=np.float64))
     flat: dict[Key, FloatArray] = {}
