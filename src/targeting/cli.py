@@ -132,8 +132,8 @@ def _read_households(path: Path):  # -> pandas.DataFrame (pandas is imported laz
     if loaded.n_rejected_rows:
         rejects = write_csv(loaded.rejects, path.with_name(f"{path.stem}.rejects.csv"))
         typer.echo(
-            f"{loaded.n_rejected_rows:,} baris ditolak oleh kontrak data / rows rejected by the contract "
-            f"(not evaluated): {rejects}",
+            f"{loaded.n_rejected_rows:,} baris ditolak oleh kontrak data, tidak dinilai / rows rejected by "
+            f"the contract, not evaluated: {rejects}",
             err=True,
         )
     return loaded.data.frame
@@ -209,7 +209,7 @@ def rules_check(
         trace.to_parquet(path, index=False)
     else:
         write_csv(trace, path)
-    typer.echo(f"\ntrace: {path}")
+    typer.echo(f"\njejak per rumah tangga / per-household trace: {path}")
 
 
 @rules_app.command("explain")
