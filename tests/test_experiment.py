@@ -70,6 +70,28 @@ def test_a_step_prints_one_line_per_message_off_a_terminal():
     assert lines[3].startswith("✓ Validasi (") and len(lines) == 4
 
 
+def test_the_problems_table_gives_each_reason_in_indonesian_then_english():
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from targeting.jobs.console import problems_table
+
+    rejects = pd.DataFrame({
+        "column": ["toilet", "floor_material", "toilet"],
+        "reason": ["bukan kode yang sah", "kosong", "bukan kode yang sah"],
+        "reason_en": ["not a valid code", "missing", "not a valid code"],
+    })
+    out = io.StringIO()
+    Console(file=out, width=120).print(problems_table(rejects))
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.getvalue().splitlines()
+            if line.startswith("│")]
+    assert rows == [["kolom / column", "alasan / reason", "n"],
+                    ["toilet", "bukan kode yang sah / not a valid code", "2"],
+                    ["floor_material", "kosong / missing", "1"]]
+
+
 def test_validation_table_is_out_of_sample_and_consistent(outcome):
     t = outcome.result.table.set_index(["backend", "metric", "coverage_label"])["estimate"]
     for backend in ("ols", "lightgbm"):

@@ -92,20 +92,18 @@ def validate(
         table.add_row(*effect_row(effect))
     console.print(table)
     if len(loaded.rejects):
-        top = (
-            loaded.rejects.groupby(["column", "reason_en"]).size().sort_values(ascending=False).head(10)
-        )
-        problems = Table(title="Masalah terbanyak / most frequent problems")
-        for col in ("kolom / column", "alasan / reason", "n"):
-            problems.add_column(col)
-        for (col, reason), n in top.items():
-            problems.add_row(str(col), str(reason), str(n))
-        console.print(problems)
+        from targeting.jobs.console import problems_table
+
+        console.print(problems_table(loaded.rejects))
     if loaded.ignored_columns:
         console.print(_ignored(loaded.ignored_columns), markup=False, highlight=False)
     for kind, path in paths.items():
-        console.print(f"{kind}: {path}")
+        console.print(f"{_WRITTEN.get(kind, kind)}: {path}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1 if loaded.n_rejected_rows else 0)
+
+
+_WRITTEN = {"accepted": "diterima / accepted", "rejects": "ditolak / rejects",
+            "excluded": "dikecualikan / excluded", "rejects_xlsx": "ditolak / rejects (Excel)"}
 
 
 def _ignored(columns: list[str], shown: int = 10) -> str:

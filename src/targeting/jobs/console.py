@@ -66,6 +66,22 @@ def print_frame(console: Console, frame: pd.DataFrame, title: str) -> None:
     console.print(table)
 
 
+def problems_table(rejects: pd.DataFrame, top: int = 10) -> Table:
+    """The most frequent problems of a rejects table: column, reason in Bahasa Indonesia then English, n.
+
+    ``rejects`` has the survey contract's reject columns (``column``, ``reason``, ``reason_en``).
+    """
+    counts = rejects.groupby(["column", "reason", "reason_en"], dropna=False).size()
+    counts = counts.sort_values(ascending=False, kind="stable").head(top)
+    table = Table(title="Masalah terbanyak / most frequent problems")
+    table.add_column("kolom / column")
+    table.add_column("alasan / reason")
+    table.add_column("n", justify="right")
+    for (column, reason, reason_en), n in counts.items():
+        table.add_row(str(column), f"{reason} / {reason_en}", f"{n:,}")
+    return table
+
+
 class RowProgress:
     """Rows done per phase, with rows per second; a phase's total may be unknown.
 
