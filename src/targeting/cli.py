@@ -877,28 +877,33 @@ def _run_with_spinner(exp, *, track: bool = True):
         return run_experiment(exp, get_settings(), track=track, progress=progress)
 
 
-def _print_outcome(outcome) -> None:
+def _print_outcome(outcome, console: Any = None) -> None:
     from rich.console import Console
 
-    from targeting.jobs.console import print_frame
+    from targeting.jobs.console import metric_label, print_frame, validation_table
 
-    console = Console(width=max(160, Console().width))
+    console = console or Console(width=max(160, Console().width))
     exp = outcome.experiment
-    print_frame(console, outcome.comparison.reset_index(), f"{exp.name}: {outcome.result.dataset} "
-                f"(poverty rate {outcome.result.poverty_rate:.3f}; 95% CI; Δ = backend − {exp.baseline})")
-    console.print(f"targeting curve: {outcome.curve_png}")
+    print_frame(console, validation_table(outcome.comparison),
+                f"{exp.name}: {outcome.result.dataset} (tingkat kemiskinan / poverty rate "
+                f"{outcome.result.poverty_rate:.3f}; nilai [rentang kepercayaan 95 %] / estimate [95% CI]; "
+                f"Δ = metode − {exp.baseline} / backend − {exp.baseline})")
+    console.print(f"kurva penargetan / targeting curve: {outcome.curve_png}", soft_wrap=True)
     if outcome.community is not None:
         metrics = ["community_recall", "exclusion_error_20", "exclusion_error_30", "spearman"]
         table = outcome.community.table([m for m in metrics if m in set(outcome.community.summary["metric"])])
-        print_frame(console, table.reset_index(), "PMT, desa dan gabungan / PMT, community and hybrid "
-                    "(out of sample by community; 95% CI)")
+        table = table.rename(columns=metric_label).reset_index().rename(columns={"method": "metode / method"})
+        print_frame(console, table, "PMT, desa dan gabungan / PMT, community and hybrid (di luar sampel "
+                    "menurut desa / out of sample by community; rentang kepercayaan 95 % / 95% CI)")
     if outcome.n_rejected:
-        console.print(f"[yellow]{outcome.n_rejected:,} households rejected by the spec (see the rejects)")
+        console.print(f"[yellow]{outcome.n_rejected:,} rumah tangga ditolak oleh spesifikasi / households "
+                      "rejected by the spec (lihat / see the rejects)")
     if outcome.run_id:
-        console.print(f"MLflow run: {outcome.run_id}")
+        console.print(f"run MLflow / MLflow run: {outcome.run_id}")
     if outcome.model_version:
-        console.print(f"registered model version {outcome.model_version} (alias challenger); "
-                      f"promote with: targeting models promote {outcome.model_version}")
+        console.print(f"model versi / model version {outcome.model_version} terdaftar / registered (alias "
+                      f"challenger); jadikan juara / promote with: targeting models promote "
+                      f"{outcome.model_version}")
 
 
 @experiment_app.command("run")
