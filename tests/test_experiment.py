@@ -231,3 +231,23 @@ def test_metric_labels_come_from_the_model_card_and_keep_unknown_names():
     assert metric_label("exclusion_error_30") == "Kesalahan eksklusi / Exclusion error @ 30%"
     assert metric_label("community_recall").startswith("Cakupan yang termiskin menurut desa / Recall")
     assert metric_label("some_new_metric_2") == "some_new_metric_2"
+
+
+def test_row_progress_off_a_terminal_is_one_line_per_phase_in_both_languages():
+    import io
+
+    from rich.console import Console
+
+    from targeting.jobs.console import RowProgress
+
+    out = io.StringIO()
+    with RowProgress(Console(file=out, force_terminal=False, width=200)) as progress:
+        progress("pass1", 1_000, 2_500)
+        progress("pass1", 2_500, 2_500)
+        progress("pass2", 2_500, 2_500)
+    lines = out.getvalue().splitlines()
+    assert [line.split(" s (")[0].rsplit(",", 1)[0] for line in lines] == [
+        "✓ Membaca dan memeriksa / reading, validating, predicting: 2,500 baris / rows",
+        "✓ Keputusan dan alasan / deciding and explaining: 2,500 baris / rows",
+    ]
+    assert all(line.endswith(" baris/detik / rows/s)") for line in lines)

@@ -161,8 +161,9 @@ class RowProgress:
         for phase, done in self.last.items():
             if self.bar is None:
                 seconds = time.perf_counter() - self.started[phase]
-                self.console.print(f"✓ {self.LABELS.get(phase, phase)}: {done:,} rows in {seconds:.1f} s "
-                                   f"({done / max(seconds, 1e-9):,.0f} rows/s)")
+                rate = done / max(seconds, 1e-9)
+                self.console.print(f"✓ {self.LABELS.get(phase, phase)}: {done:,} baris / rows, "
+                                   f"{seconds:.1f} s ({rate:,.0f} baris/detik / rows/s)")
 
     def __call__(self, phase: str, done: int, total: int | None) -> None:
         now = time.perf_counter()
@@ -173,4 +174,5 @@ class RowProgress:
         if phase not in self.tasks:
             self.tasks[phase] = self.bar.add_task(self.LABELS.get(phase, phase), total=total, rate="")
         rate = done / max(now - self.started[phase], 1e-9)
-        self.bar.update(self.tasks[phase], completed=done, total=total, rate=f"{rate:,.0f} rows/s")
+        self.bar.update(self.tasks[phase], completed=done, total=total,
+                        rate=f"{rate:,.0f} baris/detik / rows/s")
