@@ -39,7 +39,8 @@ def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey:
     from targeting.jobs.console import print_frame, step
     from targeting.survey import synthetic
 
-    console = console or Console()
+    # Wide enough that the calibration table's bilingual measures are not broken into many lines.
+    console = console or Console(width=max(140, Console().width))
     out_dir = out_dir or settings.data_dir / "kukar"
     if partitions is not None:
         if rounds > 1:
