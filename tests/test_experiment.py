@@ -48,7 +48,11 @@ def test_progress_counts_every_fit_then_the_bootstrap_and_the_final_model(outcom
     assert {m.split(": ")[1].split(" (")[0] for m in fits} == {"ols", "lightgbm"}
     later = [m.split(":")[0] for m in told[told.index(fits[-1]) + 1:]]
     assert later == ["bootstrap", "model akhir / final model",
-                     "rentang kesejahteraan / welfare intervals (calibrated out of fold)", "MLflow"]
+                     "rentang kesejahteraan, dikalibrasi di luar lipatan / welfare intervals, calibrated "
+                     "out of fold", "MLflow"]
+    final = next(m for m in told if m.startswith("model akhir"))
+    n = len(outcome.result.predictions)
+    assert final == f"model akhir / final model: ols, {n:,} rumah tangga / households"
 
 
 def test_a_step_prints_one_line_per_message_off_a_terminal():
@@ -68,6 +72,29 @@ def test_a_step_prints_one_line_per_message_off_a_terminal():
     assert lines[1].startswith("  · lipatan / fold 1 dari / of 2: ols (1/2") and lines[1].endswith(" s)")
     assert lines[2].startswith("  · bootstrap: 30 ulangan")
     assert lines[3].startswith("✓ Validasi (") and len(lines) == 4
+
+
+def test_the_problems_table_gives_each_reason_in_indonesian_then_english():
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from targeting.jobs.console import problems_table
+
+    rejects = pd.DataFrame({
+        "column": ["toilet", "floor_material", "toilet"],
+        "reason": ["bukan kode yang sah", "kosong", "bukan kode yang sah"],
+        "reason_en": ["not a valid code", "missing", "not a valid code"],
+    })
+    out = io.StringIO()
+    Console(file=out, width=120).print(problems_table(rejects))
+    lines = out.getvalue().splitlines()
+    header = next(line for line in lines if line.startswith("┃"))
+    assert [c.strip() for c in header.split("┃")[1:-1]] == ["kolom / column", "alasan / reason", "n"]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    assert rows == [["toilet", "bukan kode yang sah / not a valid code", "2"],
+                    ["floor_material", "kosong / missing", "1"]]
 
 
 def test_validation_table_is_out_of_sample_and_consistent(outcome):
@@ -163,3 +190,64 @@ def test_the_final_model_gets_intervals_from_the_validation_folds(outcome):
     r = (pred["log_welfare"] - pred["pred_ols"]).to_numpy()
     q10, q90 = weighted_quantile(r, [0.1, 0.9], pred["weight"].to_numpy())
     assert float(overall["width_80"].iloc[0]) == pytest.approx(q90 - q10, rel=0.05)
+
+
+def test_the_printed_validation_table_names_metrics_in_indonesian_then_english(outcome):
+    import io
+
+    from rich.console import Console
+
+    from targeting.cli import _print_outcome
+
+    out = io.StringIO()
+    _print_outcome(outcome, Console(file=out, width=300))
+    lines = out.getvalue().splitlines()
+    rate = outcome.result.poverty_rate
+    assert lines[0].strip() == (
+        f"small: kukar_survey (tingkat kemiskinan / poverty rate {rate:.3f}; nilai [rentang kepercayaan "
+        "95 %] / estimate [95% CI]; Δ = metode − ols / backend − ols)")
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    assert [r[:2] for r in rows[:6]] == [
+        ["Korelasi Spearman / Spearman correlation", ""],
+        ["R² (log pengeluaran) / R² (log consumption)", ""],
+        ["AUC (miskin/tidak) / AUC (poor/not poor)", ""],
+        ["Kesalahan eksklusi / Exclusion error", "tingkat kemiskinan / poverty rate"],
+        ["Kesalahan inklusi / Inclusion error", "tingkat kemiskinan / poverty rate"],
+        ["Kesalahan inklusi (bukan miskin) / Inclusion error (non-poor-based)",
+         "tingkat kemiskinan / poverty rate"],
+    ]
+    assert rows[6][:2] == ["Kesalahan eksklusi / Exclusion error", "20%"]
+    # The cells are the comparison's own: the same numbers as comparison.csv.
+    assert rows[6][2:] == outcome.comparison.loc["exclusion_error @ 20%"].tolist()
+    header = next(line for line in lines if line.startswith("┃"))
+    assert [h.strip() for h in header.split("┃")[1:-1]] == [
+        "metrik / metric", "cakupan / coverage", "ols", "lightgbm", "Δ lightgbm"]
+    assert f"model versi / model version {outcome.model_version} terdaftar / registered" in lines[-1]
+
+
+def test_metric_labels_come_from_the_model_card_and_keep_unknown_names():
+    from targeting.jobs.console import metric_label
+
+    assert metric_label("exclusion_error_30") == "Kesalahan eksklusi / Exclusion error @ 30%"
+    assert metric_label("community_recall").startswith("Cakupan yang termiskin menurut desa / Recall")
+    assert metric_label("some_new_metric_2") == "some_new_metric_2"
+
+
+def test_row_progress_off_a_terminal_is_one_line_per_phase_in_both_languages():
+    import io
+
+    from rich.console import Console
+
+    from targeting.jobs.console import RowProgress
+
+    out = io.StringIO()
+    with RowProgress(Console(file=out, force_terminal=False, width=200)) as progress:
+        progress("pass1", 1_000, 2_500)
+        progress("pass1", 2_500, 2_500)
+        progress("pass2", 2_500, 2_500)
+    lines = out.getvalue().splitlines()
+    assert [line.split(" s (")[0].rsplit(",", 1)[0] for line in lines] == [
+        "✓ Membaca dan memeriksa / reading, validating, predicting: 2,500 baris / rows",
+        "✓ Keputusan dan alasan / deciding and explaining: 2,500 baris / rows",
+    ]
+    assert all(line.endswith(" baris/detik / rows/s)") for line in lines)

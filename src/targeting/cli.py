@@ -92,20 +92,18 @@ def validate(
         table.add_row(*effect_row(effect))
     console.print(table)
     if len(loaded.rejects):
-        top = (
-            loaded.rejects.groupby(["column", "reason_en"]).size().sort_values(ascending=False).head(10)
-        )
-        problems = Table(title="Masalah terbanyak / most frequent problems")
-        for col in ("kolom / column", "alasan / reason", "n"):
-            problems.add_column(col)
-        for (col, reason), n in top.items():
-            problems.add_row(str(col), str(reason), str(n))
-        console.print(problems)
+        from targeting.jobs.console import problems_table
+
+        console.print(problems_table(loaded.rejects))
     if loaded.ignored_columns:
         console.print(_ignored(loaded.ignored_columns), markup=False, highlight=False)
     for kind, path in paths.items():
-        console.print(f"{kind}: {path}")
+        console.print(f"{_WRITTEN.get(kind, kind)}: {path}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1 if loaded.n_rejected_rows else 0)
+
+
+_WRITTEN = {"accepted": "diterima / accepted", "rejects": "ditolak / rejects",
+            "excluded": "dikecualikan / excluded", "rejects_xlsx": "ditolak / rejects (Excel)"}
 
 
 def _ignored(columns: list[str], shown: int = 10) -> str:
@@ -132,8 +130,8 @@ def _read_households(path: Path):  # -> pandas.DataFrame (pandas is imported laz
     if loaded.n_rejected_rows:
         rejects = write_csv(loaded.rejects, path.with_name(f"{path.stem}.rejects.csv"))
         typer.echo(
-            f"{loaded.n_rejected_rows:,} baris ditolak oleh kontrak data / rows rejected by the contract "
-            f"(not evaluated): {rejects}",
+            f"{loaded.n_rejected_rows:,} baris ditolak oleh kontrak data, tidak dinilai / rows rejected by "
+            f"the contract, not evaluated: {rejects}",
             err=True,
         )
     return loaded.data.frame
@@ -209,7 +207,7 @@ def rules_check(
         trace.to_parquet(path, index=False)
     else:
         write_csv(trace, path)
-    typer.echo(f"\ntrace: {path}")
+    typer.echo(f"\njejak per rumah tangga / per-household trace: {path}")
 
 
 @rules_app.command("explain")
@@ -507,7 +505,7 @@ def drift(
                 params={"reference": reference, "current": current, "spec": spec, "unit": unit},
                 metrics=result.flat_metrics(), model_dir=Path(empty), tables={"drift": result.to_frame()},
                 tags={"kind": "drift"})
-        typer.echo(f"MLflow run: {run_id}")
+        typer.echo(f"run MLflow / MLflow run: {run_id}")
 
 
 @app.command()
@@ -667,8 +665,9 @@ def serve(
     # Load before the port opens: a service without a model must not start.
     scorer = load_scorer(settings)
     info = scorer.info
-    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); rules {info.ruleset_id}; "
-               f"signed by {info.components.get('model_signing_key', 'unsigned')}", err=True)
+    signer = info.components.get("model_signing_key", "unsigned")
+    typer.echo(f"model {info.model_name} {info.model_version} ({info.source}); aturan / rules "
+               f"{info.ruleset_id}; ditandatangani / signed by {signer}", err=True)
     from api.server import HeadTimeoutH11Protocol
 
     # No uvicorn access log: its lines hold raw paths (household ids); the service logs route templates.
@@ -783,7 +782,8 @@ def keys_create(
     with session_factory(engine)() as session:
         key_id, key = create_key(session, role, label=label)
     engine.dispose()
-    typer.echo(f"key id {key_id}, role {role}: copy the key now, it cannot be shown again", err=True)
+    typer.echo(f"kunci / key id {key_id}, peran / role {role}: salin kunci sekarang, tidak dapat ditampilkan "
+               "lagi / copy the key now, it cannot be shown again", err=True)
     typer.echo(key)
 
 
@@ -796,7 +796,8 @@ def keys_list() -> None:
     engine = make_engine(get_settings().decision_db_url())
     with session_factory(engine)() as session:
         for row in list_api_keys(session):
-            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked and row.revoked_at else "active"
+            state = (f"dicabut / revoked {row.revoked_at:%Y-%m-%d}" if row.revoked and row.revoked_at
+                     else "aktif / active")
             typer.echo(f"{row.id}\t{row.role}\t{row.created_at:%Y-%m-%d %H:%M}Z\t{state}\t{row.label}")
     engine.dispose()
 
@@ -816,7 +817,7 @@ def keys_revoke(
     engine.dispose()
     if not found:
         raise TargetingError(f"no API key with id {key_id!r} (see `targeting keys list`)")
-    typer.echo(f"key {key_id} revoked")
+    typer.echo(f"kunci / key {key_id} dicabut / revoked")
 
 
 pseudonym_app = typer.Typer(help="Kunci samaran / the pseudonymisation key (UU 27/2022).",
@@ -836,8 +837,9 @@ def pseudonym_key_show() -> None:
     with session_factory(engine)() as session:
         history = pseudonym_key_history(session)
     engine.dispose()
-    typer.echo(f"current key {key_fingerprint(load_key(settings.home, create=False))}")
-    typer.echo(f"decision store keys, oldest first: {', '.join(history) or '(none recorded)'}")
+    typer.echo(f"kunci kini / current key {key_fingerprint(load_key(settings.home, create=False))}")
+    typer.echo("kunci penyimpanan keputusan, terlama dulu / decision store keys, oldest first: "
+               f"{', '.join(history) or '(belum ada / none recorded)'}")
 
 
 @pseudonym_app.command("rotate")
@@ -859,8 +861,9 @@ def pseudonym_key_rotate() -> None:
         old, new = rotate_key(settings.home)
         record_pseudonym_key(session, key_fingerprint(new))
     engine.dispose()
-    typer.echo(f"pseudonymisation key rotated: {key_fingerprint(old)} -> {key_fingerprint(new)}; "
-               f"the old key is kept in {settings.home / 'pseudonym_keys'} for lookups")
+    typer.echo(f"kunci samaran diganti / pseudonymisation key rotated: {key_fingerprint(old)} -> "
+               f"{key_fingerprint(new)}; kunci lama disimpan untuk pencarian / the old key is kept for "
+               f"lookups in {settings.home / 'pseudonym_keys'}")
 
 
 # ---- models and experiments ---------------------------------------------------------------------
@@ -879,28 +882,33 @@ def _run_with_spinner(exp, *, track: bool = True):
         return run_experiment(exp, get_settings(), track=track, progress=progress)
 
 
-def _print_outcome(outcome) -> None:
+def _print_outcome(outcome, console: Any = None) -> None:
     from rich.console import Console
 
-    from targeting.jobs.console import print_frame
+    from targeting.jobs.console import metric_label, print_frame, validation_table
 
-    console = Console(width=max(160, Console().width))
+    console = console or Console(width=max(160, Console().width))
     exp = outcome.experiment
-    print_frame(console, outcome.comparison.reset_index(), f"{exp.name}: {outcome.result.dataset} "
-                f"(poverty rate {outcome.result.poverty_rate:.3f}; 95% CI; Δ = backend − {exp.baseline})")
-    console.print(f"targeting curve: {outcome.curve_png}")
+    print_frame(console, validation_table(outcome.comparison),
+                f"{exp.name}: {outcome.result.dataset} (tingkat kemiskinan / poverty rate "
+                f"{outcome.result.poverty_rate:.3f}; nilai [rentang kepercayaan 95 %] / estimate [95% CI]; "
+                f"Δ = metode − {exp.baseline} / backend − {exp.baseline})")
+    console.print(f"kurva penargetan / targeting curve: {outcome.curve_png}", soft_wrap=True)
     if outcome.community is not None:
         metrics = ["community_recall", "exclusion_error_20", "exclusion_error_30", "spearman"]
         table = outcome.community.table([m for m in metrics if m in set(outcome.community.summary["metric"])])
-        print_frame(console, table.reset_index(), "PMT, desa dan gabungan / PMT, community and hybrid "
-                    "(out of sample by community; 95% CI)")
+        table = table.rename(columns=metric_label).reset_index().rename(columns={"method": "metode / method"})
+        print_frame(console, table, "PMT, desa dan gabungan / PMT, community and hybrid (di luar sampel "
+                    "menurut desa / out of sample by community; rentang kepercayaan 95 % / 95% CI)")
     if outcome.n_rejected:
-        console.print(f"[yellow]{outcome.n_rejected:,} households rejected by the spec (see the rejects)")
+        console.print(f"[yellow]{outcome.n_rejected:,} rumah tangga ditolak oleh spesifikasi / households "
+                      "rejected by the spec (lihat / see the rejects)")
     if outcome.run_id:
-        console.print(f"MLflow run: {outcome.run_id}")
+        console.print(f"run MLflow / MLflow run: {outcome.run_id}")
     if outcome.model_version:
-        console.print(f"registered model version {outcome.model_version} (alias challenger); "
-                      f"promote with: targeting models promote {outcome.model_version}")
+        console.print(f"model versi / model version {outcome.model_version} terdaftar / registered (alias "
+                      f"challenger); jadikan juara / promote with: targeting models promote "
+                      f"{outcome.model_version}")
 
 
 @experiment_app.command("run")
@@ -1059,7 +1067,8 @@ def models_list(name: Annotated[str | None, typer.Option(help="Registered model 
     settings = get_settings()
     rows = tracking.list_models(settings, name)
     if not rows:
-        typer.echo(f"no registered versions of {name or settings.model_name!r} in {settings.tracking_uri()}")
+        typer.echo(f"belum ada versi terdaftar / no registered versions of {name or settings.model_name!r} "
+                   f"in {settings.tracking_uri()}")
         return
     for m in rows:
         typer.echo(f"{m.name}  v{m.version:<4} {','.join(m.aliases) or '-':<22} {m.created}  run {m.run_id}")
@@ -1077,7 +1086,7 @@ def models_promote(
 
     settings = get_settings()
     tracking.promote(settings, version, name=name, alias=alias)
-    typer.echo(f"{name or settings.model_name} v{version} is now @{alias}")
+    typer.echo(f"{name or settings.model_name} v{version} kini / is now @{alias}")
 
 
 @models_app.command("keygen")
@@ -1100,11 +1109,12 @@ def models_keygen(
     home = get_settings().home
     existing = out or keys_dir(home) / "model_signing.key"
     if if_missing and existing.exists():
-        typer.echo(f"signing key {fingerprint(load_private_key(existing))}: {existing} (exists, kept)")
+        typer.echo(f"kunci penandatangan / signing key {fingerprint(load_private_key(existing))}: {existing} "
+                   "(sudah ada, dipertahankan / exists, kept)")
         return
     key_path, pub_path = generate_signing_key(out, home=home)
-    typer.echo(f"signing key {fingerprint(load_private_key(key_path))}: {key_path} (private, 0600); "
-               f"public key to share: {pub_path}")
+    typer.echo(f"kunci penandatangan / signing key {fingerprint(load_private_key(key_path))}: {key_path} "
+               f"(pribadi / private, 0600); kunci publik untuk dibagikan / public key to share: {pub_path}")
 
 
 @models_app.command("sign")
@@ -1127,9 +1137,9 @@ def models_sign(
         raise ModelIntegrityError("no signing key: create one with `targeting models keygen`, or pass --key")
     integrity, added = sign_model(directory, private, rehash=rehash)
     if added:
-        typer.echo(f"added to the card: {', '.join(added)}")
-    typer.echo(f"{directory}: signed by {integrity.key_fingerprint} "
-               f"(card sha256 {integrity.card_sha256[:16]})")
+        typer.echo(f"ditambahkan ke kartu / added to the card: {', '.join(added)}")
+    typer.echo(f"{directory}: ditandatangani / signed by {integrity.key_fingerprint} "
+               f"(kartu / card sha256 {integrity.card_sha256[:16]})")
 
 
 @models_app.command("verify")
@@ -1140,7 +1150,7 @@ def models_verify(
     from targeting.pmt.persistence import verify_model
 
     integrity = verify_model(directory)
-    typer.echo(f"{directory}: OK, signed by {integrity.key_fingerprint}")
+    typer.echo(f"{directory}: OK, ditandatangani / signed by {integrity.key_fingerprint}")
 
 
 def main() -> None:

@@ -254,7 +254,8 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
     run_id = version = None
     model_dir: Path | None = None
     if experiment.final is not None:
-        told(f"model akhir / final model: {experiment.final.backend} on {len(train):,} households")
+        told(f"model akhir / final model: {experiment.final.backend}, {len(train):,} rumah tangga / "
+             "households")
         est = PMTRegressor(experiment.final.backend,  # type: ignore[arg-type]
                            **{"size_feature": size_feature(train), **experiment.params})
         groups = None if train.cluster is None else train.cluster.astype("string").to_numpy()
@@ -270,7 +271,8 @@ def run_experiment(experiment: Experiment, settings: Settings, *, out_dir: Path 
             None if train.region is None else train.region.to_numpy(dtype=object),
         ), model_dir)
         if experiment.final.intervals and train.welfare_is_money:
-            told("rentang kesejahteraan / welfare intervals (calibrated out of fold)")
+            told("rentang kesejahteraan, dikalibrasi di luar lipatan / welfare intervals, calibrated out "
+                 "of fold")
             _save_intervals(experiment, train, est, result, model_dir)
         _save_blend(experiment, train, result, model_dir)
     if track:

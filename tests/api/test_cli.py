@@ -17,6 +17,7 @@ def test_keys_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     runner = CliRunner()
     created = runner.invoke(app, ["keys", "create", "--role", "analyst", "--label", "dinsos laptop"])
     assert created.exit_code == 0, created.output
+    assert "salin kunci sekarang, tidak dapat ditampilkan lagi / copy the key now" in created.stderr
     key = created.stdout.strip().splitlines()[-1]
     key_id = key.split("_")[1]
     assert key.startswith(f"tgk_{key_id}_")
@@ -27,6 +28,7 @@ def test_keys_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         assert service.client.get("/v1/models", headers={"X-API-Key": key}).status_code == 200
         assert runner.invoke(app, ["keys", "revoke", key_id]).exit_code == 0
         assert service.client.get("/v1/models", headers={"X-API-Key": key}).status_code == 401
-    assert "revoked" in runner.invoke(app, ["keys", "list"]).stdout
+    assert f"{key_id}\tanalyst\t" in listed.stdout and "\taktif / active\t" in listed.stdout
+    assert "\tdicabut / revoked 20" in runner.invoke(app, ["keys", "list"]).stdout
     bad = runner.invoke(app, ["keys", "create", "--role", "admin"])
     assert bad.exit_code != 0 and "role must be one of scorer, inspector, analyst" in bad.output

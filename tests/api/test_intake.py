@@ -123,3 +123,15 @@ def test_optional_field_given_by_some_households_only() -> None:
     intake = validate_households([with_boat, without])
     assert not intake.problems
     assert [r["has_boat"] for r in intake.inputs] == [True, None]
+
+
+def test_an_indonesian_and_an_english_label_give_the_request_the_same_code_and_hash() -> None:
+    spellings = ["tile_ceramic", "keramik", "tiles or ceramic"]
+    intakes = [validate_households([valid_household(1, floor_material=v)]) for v in spellings]
+    assert [i.problems for i in intakes] == [[], [], []]
+    assert [i.data.frame["floor_material"].astype(str).tolist() for i in intakes] == [["tile_ceramic"]] * 3
+    assert len({sha256_json(i.inputs[0]) for i in intakes}) == 1  # one household, however it was spelt
+    (problem,) = validate_households([valid_household(1, floor_material="keramik_emas")]).problems
+    assert (problem["index"], problem["field"], problem["value"]) == (0, "floor_material", "keramik_emas")
+    assert problem["reason"].startswith("bukan kode yang sah (pilihan: earth,")
+    assert problem["reason_en"].startswith("not a valid code (allowed: earth,")

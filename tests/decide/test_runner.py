@@ -79,6 +79,9 @@ def test_cli_score_reports_rejects_with_exit_1_and_writes_safe_exports(model_dir
     rejects = pd.read_csv(out / "rejects.csv", dtype=str)
     assert rejects["household_id"].tolist() == [frame.loc[5, "household_id"]]
     assert rejects["value"].tolist() == ["lima"]
+    said = " ".join(result.output.split())  # the summary wraps at the terminal's width
+    problems = said[said.index("Masalah terbanyak / most frequent problems"):]
+    assert "│ household_size │ bukan angka / not a number │ 1 │" in problems  # Indonesian, then English
     decisions = pd.read_parquet(out / "decisions.parquet")
     assert len(decisions) == 299
     # PKH is desil 1-4: the selection is the programme's flag.

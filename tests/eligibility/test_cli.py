@@ -41,10 +41,20 @@ def test_rules_list() -> None:
 def test_rules_check_writes_the_trace(csv_file: Path) -> None:
     result = runner.invoke(app, ["rules", "check", str(csv_file), "--as-of", "2024-06-30"])
     assert result.exit_code == 0, result.output
-    eligible = next(line for line in result.output.splitlines() if line.startswith("  eligible "))
-    assert eligible.split() == ["eligible", "2", "66.7%", "layak"]
-    assert "Tenggarong" in result.output  # the kecamatan by name
+    lines = result.output.splitlines()
+    verdicts = lines[lines.index(next(x for x in lines if x.startswith("Putusan / verdict"))) + 1:][:3]
+    assert [line.split() for line in verdicts] == [  # Bahasa Indonesia first, then English
+        ["layak", "/", "eligible", "2", "66.7%"],
+        ["tidak", "layak", "/", "not", "eligible", "1", "33.3%"],
+        ["belum", "dapat", "ditentukan", "/", "unknown", "0", "0.0%"],
+    ]
+    stage1 = next(line for line in lines if line.startswith("  stage1_no_shelter "))
+    assert stage1.split() == ["stage1_no_shelter", "1", "33.3%", "Deteksi", "awal", "/", "Early", "detection"]
+    by_area = lines[lines.index(next(x for x in lines if x.startswith("kecamatan "))) + 1:][:2]
+    assert [line.split()[:2] for line in by_area] == [["Tabang", "2"], ["Tenggarong", "1"]]  # by name
     assert result.output.index("Putusan / verdict") < result.output.index("Kriteria / criterion")
+    trace_path = csv_file.with_name("registry.kepmensos_262_2022.trace.csv")
+    assert lines[-1] == f"jejak per rumah tangga / per-household trace: {trace_path}"
     trace = pd.read_csv(csv_file.with_name("registry.kepmensos_262_2022.trace.csv"))
     assert list(trace["verdict"]) == ["eligible", "eligible", "not_eligible"]
     assert list(trace["stage"]) == ["stage1_no_shelter", "stage2", "stage2"]
@@ -88,7 +98,7 @@ def test_rules_check_validates_with_the_contract(tmp_path: Path) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
     result = runner.invoke(app, ["rules", "check", str(path), "--as-of", "2024-06-30"])
     assert result.exit_code == 0, result.output
-    assert "1 baris ditolak" in result.output
+    assert "1 baris ditolak oleh kontrak data, tidak dinilai / rows rejected by the contract" in result.output
     rejects = pd.read_csv(tmp_path / "reg.rejects.csv")
     got = rejects[["household_id", "column", "value"]].values.tolist()
     assert got == [["H0002", "floor_material", "earht"]]

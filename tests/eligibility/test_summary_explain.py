@@ -16,6 +16,7 @@ from targeting.eligibility import (
     format_summary,
     load_ruleset,
     summarize,
+    verdict_text,
 )
 from targeting.errors import InputFileError
 from tests.conftest import valid_household
@@ -69,6 +70,17 @@ def test_weighted_summary(four: pd.DataFrame) -> None:
     json.dumps(s.to_dict())
     text = format_summary(s, load_ruleset("kepmensos_262_2022"))
     assert "40.0%" in text and "Tenggarong" in text
+    lines = text.splitlines()
+    unknown = next(line for line in lines if line.startswith("  belum dapat ditentukan / unknown "))
+    assert unknown.split()[-2:] == ["1", "20.0%"]  # H0004 weighs 2 of 10
+    groups = lines[lines.index(next(x for x in lines if x.startswith("kecamatan "))) + 1:]
+    assert [g.split() for g in groups] == [["Tabang", "2", "100.0%", "0.0%"],
+                                           ["Tenggarong", "2", "0.0%", "33.3%"]]
+
+
+def test_verdict_text_is_indonesian_first() -> None:
+    assert [verdict_text(v) for v in ("eligible", "not_eligible", "unknown", "other")] == [
+        "layak / eligible", "tidak layak / not eligible", "belum dapat ditentukan / unknown", "other"]
 
 
 def test_summary_without_grouping_and_bad_weight(four: pd.DataFrame) -> None:

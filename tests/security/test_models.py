@@ -131,9 +131,10 @@ def test_cli_keygen_sign_verify_and_serve_refusal(model_copy, tmp_path, monkeypa
     key_path = home / "keys" / "model_signing.key"
     assert key_path.stat().st_mode & 0o777 == 0o600
     run = run_main(["models", "sign", str(model_copy)], home, monkeypatch, capsys)
-    assert run.code == 0 and f"signed by {fingerprint(load_private_key(key_path))}" in run.out
+    signer = fingerprint(load_private_key(key_path))
+    assert run.code == 0 and f"ditandatangani / signed by {signer}" in run.out
     run = run_main(["models", "verify", str(model_copy)], home, monkeypatch, capsys)
-    assert run.code == 0 and "OK, signed by ed25519:" in run.out
+    assert run.code == 0 and f"{model_copy}: OK, ditandatangani / signed by ed25519:" in run.out
     (model_copy / "reference.json").write_text((model_copy / "reference.json").read_text() + " ")
     run = run_main(["models", "verify", str(model_copy)], home, monkeypatch, capsys)
     assert run.code == 2 and "reference.json: sha256 does not match" in run.err

@@ -232,12 +232,27 @@ def test_weighted_quantile_hand_worked():
 
 def test_calibration_table_is_within_tolerance(data):
     table = calibration_table(data).set_index("measure")
-    assert list(table.columns) == ["target", "achieved", "tolerance", "ok"]
+    assert list(table.columns) == ["target", "achieved", "tolerance", "ok", "measure_id"]
+    assert table.loc["poverty rate, persons (registry ground truth)", "measure_id"] == (
+        "tingkat kemiskinan, jiwa (kebenaran registri)")
     poverty_rows = table.index.str.startswith("poverty rate")
     assert (table.loc[poverty_rows, "target"] == 0.0728).all()
     # Non-poverty rows: the file's tolerances hold at this sample size.
     others = table[~poverty_rows]
     assert others["ok"].all(), others[~others["ok"]]
+
+
+def test_the_printed_calibration_table_is_indonesian_first(data):
+    from targeting.jobs.demo import calibration_for_terminal
+
+    table = calibration_table(data)
+    shown = calibration_for_terminal(table)
+    assert list(shown.columns) == ["ukuran / measure", "sasaran / target", "capaian / achieved",
+                                   "toleransi / tolerance", "sesuai / ok"]
+    row = shown.iloc[-1]
+    assert row["ukuran / measure"] == "jumlah penduduk (survei, berbobot) / population (survey, weighted)"
+    assert shown["sesuai / ok"].tolist() == ["ya / yes" if ok else "tidak / no" for ok in table["ok"]]
+    assert shown["capaian / achieved"].tolist() == table["achieved"].tolist()
 
 
 def test_poverty_rates_hit_the_target_within_sampling_error(data, registry_truth):

@@ -92,6 +92,21 @@ def test_labels_are_accepted_as_codes_but_not_guessed(tmp_path):
     assert loaded.rejects["value"].tolist() == ["tanahh"]
 
 
+def test_indonesian_and_english_labels_give_the_same_code_and_an_unknown_one_is_rejected(tmp_path):
+    spellings = ["tile_ceramic", "keramik", "Ubin/tegel/keramik", "tiles or ceramic", "TILES OR CERAMIC"]
+    rows = [valid_household(i + 1, floor_material=v) for i, v in enumerate(spellings)]
+    rows.append(valid_household(9, floor_material="keramik_emas"))
+    loaded = run(pd.DataFrame(rows), tmp_path)
+    assert loaded.data.frame["floor_material"].astype(str).tolist() == ["tile_ceramic"] * 5
+    allowed = ("earth, bamboo, low_quality_wood, plaster, cement_brick, quality_wood, tile_ceramic, "
+               "marble_granite")
+    assert loaded.rejects.to_dict("records") == [{
+        "row": 7, "household_id": "H0009", "column": "floor_material", "value": "keramik_emas",
+        "reason": f"bukan kode yang sah (pilihan: {allowed})",
+        "reason_en": f"not a valid code (allowed: {allowed})",
+    }]
+
+
 @pytest.mark.parametrize(("field", "value", "code"), [
     ("floor_material", "keramik", "tile_ceramic"),      # one part of "Ubin/tegel/keramik"
     ("floor_material", "Keramik ", "tile_ceramic"),
@@ -156,6 +171,10 @@ def test_cli_writes_rejects_and_exit_code(households, tmp_path):
     assert result.exit_code == 1, result.output
     rejects = pd.read_csv(tmp_path / "out" / "in.rejects.csv")
     assert rejects[["row", "column", "value"]].values.tolist() == [[2, "toilet", "bucket"]]
+    said = " ".join(result.output.split())  # the table wraps at the terminal's width
+    problems = said[said.index("Masalah terbanyak / most frequent problems"):]
+    assert problems.index("│ toilet │ bukan kode yang sah") < problems.index("/ not a valid code")
+    assert f"ditolak / rejects: {tmp_path / 'out' / 'in.rejects.csv'}" in result.output
     accepted = pd.read_csv(tmp_path / "out" / "in.accepted.csv", dtype=str)
     assert len(accepted) == 4
     assert "head_nik" not in accepted.columns

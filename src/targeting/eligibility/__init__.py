@@ -18,7 +18,7 @@ from ._explain import CriterionExplanation, HouseholdRuleExplanation, explain_ho
 from ._loader import list_rulesets, load_ruleset
 from ._schema import RuleSet
 from ._summary import RuleSummary, summarize
-from ._text import format_explanation, format_summary
+from ._text import format_explanation, format_summary, verdict_text
 
 __all__ = [
     "CRITERION_PREFIX",
@@ -38,4 +38,5 @@ __all__ = [
     "needed_fields",
     "resolve_thresholds",
     "summarize",
+    "verdict_text",
 ]

@@ -21,6 +21,13 @@ _STATUS = {
 _MARK = {"met": "[x]", "not_met": "[ ]", "unknown": "[?]"}
 
 
+def verdict_text(verdict: str) -> str:
+    """A verdict code as a reader says it, Bahasa Indonesia first: ``layak / eligible``."""
+    if verdict not in _VERDICT["en"]:
+        return verdict
+    return f"{_VERDICT['id'][verdict].lower()} / {_VERDICT['en'][verdict].lower()}"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
@@ -39,10 +46,9 @@ def format_summary(summary: RuleSummary, ruleset: RuleSet | None = None) -> str:
         "",
     ]
     heads = ["rumah tangga / households", "pangsa / share"]
-    out.append(_row("Putusan / verdict", 17, heads, heads)[2:])
+    out.append(_row("Putusan / verdict", 36, heads, heads)[2:])
     for verdict, r in summary.overall.iterrows():
-        label = _VERDICT["id"].get(str(verdict), str(verdict)).lower()
-        out.append(_row(str(verdict), 15, [f"{int(r['n']):,}", _pct(r["share"])], heads) + f"   {label}")
+        out.append(_row(verdict_text(str(verdict)), 34, [f"{int(r['n']):,}", _pct(r["share"])], heads))
     out.append(
         f"  rumah tangga dengan sedikitnya satu kriteria tidak diketahui / households with at least one "
         f"unknown criterion: {summary.n_with_unknown:,} (jawaban kosong tidak pernah dihitung 'tidak "
@@ -60,8 +66,11 @@ def format_summary(summary: RuleSummary, ruleset: RuleSet | None = None) -> str:
         out.append(_row(str(crit), 18, cells, heads) + gloss)
     heads = ["rumah tangga / households", "pangsa / share"]
     out += ["", _row("Tahap penentu / deciding stage", 30, heads, heads)[2:]]
+    stages = {} if ruleset is None else {st.id: st for st in ruleset.decision.stages}
     for stage, r in summary.by_stage.iterrows():
-        out.append(_row(str(stage), 28, [f"{int(r['n']):,}", _pct(r["share"])], heads))
+        st = stages.get(str(stage))
+        gloss = "" if st is None else f"   {st.text_id} / {st.text_en}"
+        out.append(_row(str(stage), 28, [f"{int(r['n']):,}", _pct(r["share"])], heads) + gloss)
     if summary.by_group is not None:
         name = summary.by_group.index.name or "group"
         names = _kecamatan_names() if name == "kecamatan" else {}
@@ -78,8 +87,7 @@ def _kecamatan_names() -> dict[str, str]:
     from targeting.survey.contract import load_contract
 
     contract = load_contract()
-    codes = contract.codes[contract.fields["kecamatan"].codes or "kecamatan"]
-    return {code: label.id for code, label in codes.items()}
+    return {code: contract.label("kecamatan", code) for code in contract.code_list("kecamatan")}
 
 
 def format_explanation(expl: HouseholdRuleExplanation, lang: Lang = "en") -> str:

@@ -11,6 +11,20 @@ from targeting.errors import TargetingError
 from targeting.settings import Settings
 
 
+def calibration_for_terminal(table: Any) -> Any:  # pandas.DataFrame -> pandas.DataFrame
+    """The synthetic data's calibration table with measures and headings in Bahasa Indonesia, then English."""
+    import pandas as pd
+
+    measure = table["measure_id"] + " / " + table["measure"] if "measure_id" in table else table["measure"]
+    return pd.DataFrame({
+        "ukuran / measure": measure,
+        "sasaran / target": table["target"],
+        "capaian / achieved": table["achieved"],
+        "toleransi / tolerance": table["tolerance"],
+        "sesuai / ok": table["ok"].map({True: "ya / yes", False: "tidak / no"}),
+    })
+
+
 def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey: int = 20_000,
                    n_registry: int = 260_000, seed: int = 2024, rounds: int = 1,
                    partitions: int | None = None, console: Console | None = None) -> dict[str, Path]:
@@ -25,7 +39,8 @@ def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey:
     from targeting.jobs.console import print_frame, step
     from targeting.survey import synthetic
 
-    console = console or Console()
+    # Wide enough that the calibration table's bilingual measures are not broken into many lines.
+    console = console or Console(width=max(140, Console().width))
     out_dir = out_dir or settings.data_dir / "kukar"
     if partitions is not None:
         if rounds > 1:
@@ -35,15 +50,17 @@ def generate_kukar(settings: Settings, *, out_dir: Path | None = None, n_survey:
         with step(console, title):
             paths = synthetic.write_partitioned(out_dir, n_survey=n_survey, n_registry=n_registry,
                                                 partitions=partitions, seed=seed)
-        print_frame(console, pd.read_csv(paths["calibration"]),
-                    "Kalibrasi / calibration (target vs achieved; registry: the first part)")
+        print_frame(console, calibration_for_terminal(pd.read_csv(paths["calibration"])),
+                    "Kalibrasi / calibration (sasaran dan capaian; registri: bagian pertama / target vs "
+                    "achieved; registry: the first part)")
         return paths
     title = f"Membuat data sintetis / generating survey ({n_survey:,}), registry ({n_registry:,})"
     with step(console, title):
         data = synthetic.generate(n_survey=n_survey, n_registry=n_registry, seed=seed)
     with step(console, f"Menulis / writing {out_dir}"):
         paths = synthetic.write(data, out_dir)
-    print_frame(console, synthetic.calibration_table(data), "Kalibrasi / calibration (target vs achieved)")
+    print_frame(console, calibration_for_terminal(synthetic.calibration_table(data)),
+                "Kalibrasi / calibration (sasaran dan capaian / target vs achieved)")
     if rounds > 1:
         import dataclasses
 

@@ -7,12 +7,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from targeting.decide.runner import DEFAULT_CHUNK_ROWS, ScoreOutcome
 from targeting.decide.selection import Selection
+from targeting.eligibility import verdict_text
 from targeting.errors import TargetingError
+from targeting.jobs.console import problems_table
 from targeting.settings import Settings
 
 EXPORT_FORMATS = ("parquet", "csv", "xlsx")
@@ -230,7 +233,7 @@ def print_summary(console: Console, outcome: ScoreOutcome) -> None:
         name = outcome.meta.programs.get(pid, {}).get("id", pid)
         t.add_row(f"layak {name} / eligible", f"{n:,}")
     for verdict, n in sorted(c.get("verdicts", {}).items()):
-        t.add_row(f"putusan aturan / rule verdict: {verdict}", f"{n:,}")
+        t.add_row(f"putusan aturan / rule verdict: {verdict_text(verdict)}", f"{n:,}")
     desil = c.get("desil", {})
     t.add_row("rumah tangga per desil / households by desil",
               " ".join(f"{d}:{desil.get(str(d), 0):,}" for d in range(1, 11)))
@@ -242,6 +245,9 @@ def print_summary(console: Console, outcome: ScoreOutcome) -> None:
                   f"{p['partitions']:,} ({p['pass1_skipped']:,}, {p['pass2_skipped']:,})")
     t.add_row("waktu / wall time", f"{outcome.seconds.get('total', 0):.1f} s")
     console.print(t)
+    if outcome.rejects is not None:
+        rejects = pd.read_csv(outcome.rejects, usecols=["column", "reason", "reason_en"], dtype="string")
+        console.print(problems_table(rejects))
     console.print(f"keputusan / decisions: {outcome.decisions}")
     if outcome.rejects is not None:
         console.print(f"ditolak / rejects: {outcome.rejects}")

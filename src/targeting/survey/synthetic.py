@@ -919,7 +919,7 @@ def calibration_table(data: SyntheticKukar, params: KukarParameters | None = Non
 
     Survey rows are weighted by the survey weight (persons: weight x household size); the registry
     poverty rate uses the ground truth, persons-weighted. Columns: measure, target, achieved,
-    tolerance, ok.
+    tolerance, ok, measure_id (the measure in Bahasa Indonesia).
     """
     p = load_parameters() if params is None else params
     s = data.survey
@@ -938,53 +938,70 @@ def calibration_table(data: SyntheticKukar, params: KukarParameters | None = Non
     t = p.targets
     rows = [
         (
-            "poverty rate, persons (survey, measured, weighted)",
+            ("tingkat kemiskinan, jiwa (survei, terukur, berbobot)",
+             "poverty rate, persons (survey, measured, weighted)"),
             t["poverty_rate"],
             float(np.sum(w * size * poor) / np.sum(w * size)),
         ),
         (
-            "poverty rate, persons (registry ground truth)",
+            ("tingkat kemiskinan, jiwa (kebenaran registri)",
+             "poverty rate, persons (registry ground truth)"),
             t["poverty_rate"],
             float(np.sum(r_size * r_poor) / np.sum(r_size)),
         ),
         (
-            "mean household size (survey, weighted)",
+            ("rata-rata anggota rumah tangga (survei, berbobot)", "mean household size (survey, weighted)"),
             t["mean_household_size"],
             float(np.sum(w * size) / np.sum(w)),
         ),
         (
-            "poor households' mean size (survey, weighted)",
+            ("rata-rata anggota rumah tangga miskin (survei, berbobot)",
+             "poor households' mean size (survey, weighted)"),
             t["poor_mean_household_size"],
             float(np.sum(w * size * poor) / np.sum(w * poor)),
         ),
         (
-            "female-headed households (survey, weighted)",
+            ("rumah tangga berkepala perempuan (survei, berbobot)",
+             "female-headed households (survey, weighted)"),
             t["female_head_share"],
             share(s["head_sex"].to_numpy() == "P"),
         ),
-        ("heads aged 60+ (survey, weighted)", t["elderly_head_share"], share(s["head_age"].to_numpy() >= 60)),
         (
-            "households with a disabled member (survey, weighted)",
+            ("kepala rumah tangga berusia 60+ (survei, berbobot)",
+             "heads aged 60+ (survey, weighted)"),
+            t["elderly_head_share"],
+            share(s["head_age"].to_numpy() >= 60),
+        ),
+        (
+            ("rumah tangga dengan anggota penyandang disabilitas (survei, berbobot)",
+             "households with a disabled member (survey, weighted)"),
             t["disability_share"],
             share(s["n_disabled"].to_numpy() > 0),
         ),
         (
-            "households without shelter (registry)",
+            ("rumah tangga tanpa tempat tinggal (registri)", "households without shelter (registry)"),
             t["no_shelter_share"],
             float(1.0 - data.registry["has_shelter"].to_numpy(dtype=bool).mean()),
         ),
         (
-            "urban households (survey, weighted; kecamatan table)",
+            ("rumah tangga perkotaan (survei, berbobot; tabel kecamatan)",
+             "urban households (survey, weighted; kecamatan table)"),
             (p.urban_target, t["urban_share"][1]),
             share(s["urban"].to_numpy(dtype=bool)),
         ),
-        ("population (survey, weighted)", t["population"], float(np.sum(w * size))),
+        (
+            ("jumlah penduduk (survei, berbobot)",
+             "population (survey, weighted)"),
+            t["population"],
+            float(np.sum(w * size)),
+        ),
     ]
     table = pd.DataFrame(
-        [(m, tg[0], a, tg[1]) for m, tg, a in rows],
+        [(m[1], tg[0], a, tg[1]) for m, tg, a in rows],
         columns=["measure", "target", "achieved", "tolerance"],
     )
     table["ok"] = (table["achieved"] - table["target"]).abs() <= table["tolerance"]
+    table["measure_id"] = [m[0] for m, _, _ in rows]  # the measure in Bahasa Indonesia
     return table
 
 
