@@ -132,3 +132,20 @@ def test_deciles_monotone_and_equal_population(pop, regional):
         for k in range(1, 11):
             pop_k = ww[dd == k].sum()
             assert abs(pop_k - total / 10) <= ww.max() + 1e-9
+
+
+def test_shares_and_quota_hand_worked_with_ties_and_groups() -> None:
+    """Ties keep row order (the sorts are stable, no row key is needed) and groups restart the shares."""
+    from targeting.pmt.ranking import population_shares, rank_order, select_poorest
+
+    score = [2.0, 1.0, 1.0, 3.0, 1.0]
+    weight = [1.0, 1.0, 2.0, 1.0, 0.0]
+    # Sorted: row 1 (w 1), row 2 (w 2), row 4 (w 0), row 0 (w 1), row 3 (w 1); total 5.
+    assert rank_order(score).tolist() == [1, 2, 4, 0, 3]
+    assert population_shares(score, weight).tolist() == [3.5 / 5, 0.5 / 5, 2.0 / 5, 4.5 / 5, 3.0 / 5]
+    by = ["b", "a", "b", "a", "a"]
+    # a: rows 1 (w 1), 4 (w 0), 3 (w 1) -> total 2; b: rows 2 (w 2), 0 (w 1) -> total 3.
+    assert rank_order(score, by=by).tolist() == [1, 4, 3, 2, 0]
+    assert population_shares(score, weight, by=by).tolist() == [2.5 / 3, 0.5 / 2, 1.0 / 3, 1.5 / 2, 1.0 / 2]
+    assert select_poorest(score, {"a": 1.0, "b": 2.0}, weight=weight, by=by).tolist() == [
+        False, True, True, False, True]

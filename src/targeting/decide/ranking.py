@@ -13,7 +13,7 @@ Both rules are `targeting.pmt.ranking`'s mid-point rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,8 @@ from targeting.pmt.reference import Reference
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: Desil 0..10: one byte a household when ranked within a registry, int64 against a reference.
+DesilArray = npt.NDArray[np.integer[Any]]
 BoolArray = npt.NDArray[np.bool_]
 RankBasis = Literal["within", "reference"]
 RANK_BASES: tuple[str, str] = ("within", "reference")
@@ -41,9 +43,9 @@ class Ranks:
 
     prediction: FloatArray
     percentile: FloatArray
-    desil: IntArray
+    desil: DesilArray
     percentile_region: FloatArray
-    desil_region: IntArray
+    desil_region: DesilArray
     quota_pick: BoolArray | None = None
     edges: FloatArray | None = None
     quota_cut: FloatArray | None = None
@@ -57,7 +59,7 @@ class Ranks:
                      self.edges, None if self.quota_cut is None else self.quota_cut[sl])
 
 
-def desil_edges(pred: FloatArray, desil: IntArray) -> FloatArray:
+def desil_edges(pred: FloatArray, desil: DesilArray) -> FloatArray:
     """Predicted log welfare between desil ``d`` and ``d + 1`` (midway), for d = 1..9."""
     out = np.full(9, np.nan)
     order = np.argsort(desil, kind="stable")
@@ -72,11 +74,11 @@ def desil_edges(pred: FloatArray, desil: IntArray) -> FloatArray:
     return out
 
 
-def _quota_cut(pred: FloatArray, pick: BoolArray, labels: npt.NDArray[np.object_]) -> FloatArray:
+def _quota_cut(pred: FloatArray, pick: BoolArray, labels: pd.Categorical) -> FloatArray:
     """Each region's boundary between the households its quota picks and the rest."""
     out = np.full(pred.shape[0], np.nan)
-    codes, uniques = pd.factorize(labels)
-    for g in range(len(uniques)):  # a loop over regions (tens), not households
+    codes = labels.codes
+    for g in range(len(labels.categories)):  # a loop over regions (tens), not households
         rows = codes == g
         inside, outside = pred[rows & pick], pred[rows & ~pick]
         if inside.size and outside.size:
@@ -94,21 +96,34 @@ def within(pred: FloatArray, population: FloatArray, region: npt.ArrayLike | Non
     # Desil from the same shares (`assign_deciles` would sort the population again for the same numbers):
     # one sort per ranking, half the time and temporaries of a national registry's ranks.
     percentile = population_shares(pred, pop)
-    desil = deciles_from_shares(percentile)
-    if region is None:
-        p_reg, d_reg = np.full(len(pred), np.nan), np.zeros(len(pred), dtype=np.int64)
+    desil = _small(deciles_from_shares(percentile))
+    # Regions as a Categorical (int codes), never one Python object per household.
+    labels = None if region is None else _categorical(region)
+    if labels is None:
+        p_reg, d_reg = np.full(len(pred), np.nan), np.zeros(len(pred), dtype=np.int8)
     else:
-        labels = np.asarray(region, dtype=object)
         p_reg = population_shares(pred, pop, by=labels)
-        d_reg = deciles_from_shares(p_reg)
+        d_reg = _small(deciles_from_shares(p_reg))
     pick = cut = None
     if quota is not None:
-        if region is None:
+        if labels is None:
             raise ValueError("a quota per region needs the households' region")
-        labels = np.asarray(region, dtype=object)
         pick = select_poorest(pred, quota, by=labels)
         cut = _quota_cut(pred, pick, labels)
     return Ranks(pred, percentile, desil, p_reg, d_reg, pick, desil_edges(pred, desil), cut)
+
+
+def _small(desil: npt.NDArray[np.integer]) -> npt.NDArray[np.int8]:
+    """Desil 0..10 in one byte (the decisions table's own type): 7 bytes a household less than int64."""
+    return desil.astype(np.int8)
+
+
+def _categorical(region: npt.ArrayLike) -> pd.Categorical:
+    if isinstance(region, pd.Categorical):
+        return region
+    if isinstance(region, pd.Series) and isinstance(region.dtype, pd.CategoricalDtype):
+        return region.array
+    return pd.Categorical(np.asarray(region, dtype=object))
 
 
 def against_reference(reference: Reference, pred: FloatArray, region: npt.ArrayLike | None = None,

@@ -390,7 +390,7 @@ class RankInputs:
     def rank(self, scorer: Scorer) -> Ranks:
         """Every household's ranks (the inputs are consumed)."""
         pred, pop, region = self.arrays()
-        return scorer.rank(pred, pop, None if region is None else np.asarray(region, dtype=object))
+        return scorer.rank(pred, pop, region)
 
 
 def id_hashes(household_id: pd.Series) -> np.ndarray:

@@ -41,28 +41,43 @@ __all__ = [
 ]
 
 
-def _group_codes(by: npt.ArrayLike | None, n: int) -> tuple[IntArray, npt.NDArray[Any]]:
+def _group_codes(by: npt.ArrayLike | None, n: int) -> tuple[npt.NDArray[np.int32] | None, npt.NDArray[Any]]:
+    """Each row's group (int32 codes of the sorted labels; None without groups) and the labels."""
     if by is None:
-        return np.zeros(n, dtype=np.int64), np.array([None], dtype=object)
+        return None, np.array([None], dtype=object)
     values = by if isinstance(by, pd.Series | pd.Categorical) else np.asarray(by)
     if values.shape != (n,):
         raise ValueError(f"by has shape {values.shape}, expected ({n},)")
     codes, labels = pd.factorize(values, sort=True)
     if (codes < 0).any():
         raise ValueError(f"by has {int((codes < 0).sum())} missing group label(s)")
-    return codes.astype(np.int64), np.asarray(labels, dtype=object)
+    # int32: a national registry's codes in half the memory (there are never 2**31 regions).
+    return codes.astype(np.int32), np.asarray(labels, dtype=object)
 
 
-def _order(s: FloatArray, codes: IntArray, tiebreak: npt.ArrayLike | None) -> IntArray:
+def _order(s: FloatArray, codes: npt.NDArray[np.int32] | None, tiebreak: npt.ArrayLike | None) -> IntArray:
+    """Rows by group, then score, then tiebreak; equal keys keep row order (both sorts are stable)."""
     n = s.shape[0]
-    keys: list[npt.NDArray[Any]] = [np.arange(n)]
+    keys: list[npt.NDArray[Any]] = []
     if tiebreak is not None:
         tb = np.asarray(tiebreak)
         if tb.shape != (n,):
             raise ValueError(f"tiebreak has shape {tb.shape}, expected ({n},)")
         keys.append(tb)
-    keys += [s, codes]
-    return np.lexsort(keys).astype(np.int64)
+    if codes is None and not keys:
+        return np.argsort(s, kind="stable").astype(np.int64, copy=False)
+    keys.append(s)
+    if codes is not None:
+        keys.append(codes)
+    return np.lexsort(keys).astype(np.int64, copy=False)
+
+
+def _group_totals(codes: npt.NDArray[np.int32] | None, w: FloatArray, n_groups: int = 1) -> FloatArray:
+    """Weight of each group, summed in row order (as ``np.bincount``)."""
+    if codes is None:
+        return np.asarray(np.bincount(np.zeros(w.shape[0], dtype=np.intp), weights=w, minlength=1),
+                          dtype=np.float64)
+    return np.asarray(np.bincount(codes, weights=w, minlength=n_groups), dtype=np.float64)
 
 
 def _scores(score: npt.ArrayLike) -> FloatArray:
@@ -108,15 +123,26 @@ def population_shares(
     w = _population(weight, n)
     codes, _ = _group_codes(by, n)
     order = _order(s, codes, tiebreak)
+    totals = _group_totals(codes, w)
+    # In place, one temporary at a time (a national registry's ranks): the population before each
+    # household in its group, plus half its own, over the group's population.
     w_sorted = w[order]
-    cum = np.cumsum(w_sorted)
-    totals = np.bincount(codes, weights=w)
-    # Population of all earlier groups, subtracted to restart the cumulative sum in each group.
-    offsets = np.cumsum(totals) - totals
-    g_sorted = codes[order]
-    before = cum - w_sorted - offsets[g_sorted]
+    share_sorted = np.cumsum(w_sorted)
+    share_sorted -= w_sorted
     with np.errstate(invalid="ignore", divide="ignore"):
-        share_sorted = (before + 0.5 * w_sorted) / totals[g_sorted]
+        if codes is None:
+            w_sorted *= 0.5
+            share_sorted += w_sorted
+            share_sorted /= totals[0]
+        else:
+            # Population of all earlier groups, subtracted to restart the cumulative sum in each group.
+            offsets = np.cumsum(totals) - totals
+            g_sorted = codes[order]
+            share_sorted -= offsets[g_sorted]
+            w_sorted *= 0.5
+            share_sorted += w_sorted
+            share_sorted /= totals[g_sorted]
+    del w_sorted
     share = np.empty(n)
     share[order] = share_sorted
     return share
@@ -198,9 +224,9 @@ def select_poorest(
         raise SpecError("quotas must be non-negative")
     order = _order(s, codes, tiebreak)
     w_sorted = w[order]
-    totals = np.bincount(codes, weights=w, minlength=labels.shape[0])
+    totals = _group_totals(codes, w, labels.shape[0])
     offsets = np.cumsum(totals) - totals
-    g_sorted = codes[order]
+    g_sorted = np.zeros(n, dtype=np.int32) if codes is None else codes[order]
     upto = np.cumsum(w_sorted) - offsets[g_sorted]
     # A tiny tolerance so float sums of integer counts never drop the last household.
     chosen = upto <= q[g_sorted] * (1 + 1e-12) + 1e-9
