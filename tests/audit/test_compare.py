@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from targeting.audit.compare import compare, criteria_profile, flagged_households
 from targeting.privacy import pseudonymize
@@ -103,3 +105,25 @@ def test_criteria_profile_hand_worked():
     assert prof.loc["a", "model_only"] == 0.0 and prof.loc["b", "model_only"] == 0.5
     assert prof.loc["a", "rules_only"] == 1.0 and prof.loc["b", "rules_only"] == 0.0
     assert prof.attrs["weighted_households"]["rules_only"] == 2.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(*[st.one_of(st.none(), st.sampled_from(["", "a", "b; c", "Kecamatan: X"]))] * 3),
+                min_size=0, max_size=12),
+       st.lists(st.booleans(), min_size=3, max_size=3))
+def test_joined_reasons_equal_the_row_by_row_join(rows: list[tuple[str | None, ...]],
+                                                  keep_slot: list[bool]) -> None:
+    """The Arrow join of the flagged list's reason slots is the plain Python join, empty slots skipped."""
+    import numpy as np
+    import pandas as pd
+
+    from targeting.audit.compare import _joined
+
+    frame = pd.DataFrame({f"s{j}": pd.array([r[j] for r in rows], dtype="string") for j in range(3)},
+                         index=np.arange(len(rows)) + 7)
+    got = _joined(frame, ["s0", "s1", "s2"])
+    assert got.tolist() == ["; ".join(p for p in r if p) for r in rows]
+    assert got.index.tolist() == frame.index.tolist()
+    keep = np.tile(np.array(keep_slot), (len(rows), 1))
+    assert _joined(frame, ["s0", "s1", "s2"], keep=keep).tolist() == [
+        "; ".join(p for p, k in zip(r, keep_slot, strict=True) if p and k) for r in rows]

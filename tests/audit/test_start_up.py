@@ -25,3 +25,4 @@ def test_pmt_names_load_on_first_use() -> None:
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("an unknown name must raise AttributeError")
+

@@ -167,13 +167,31 @@ def _joined(frame: pd.DataFrame, columns: list[str], sep: str = "; ",
             keep: np.ndarray | None = None) -> pd.Series:
     """One text per row joining the reason slots (as `join_reason_texts`, row by row over the flagged rows).
 
-    ``keep`` (rows x slots) leaves out the slots marked False.
+    ``keep`` (rows x slots) leaves out the slots marked False. Joined in Arrow (empty and missing
+    slots skipped): a Python loop over 31,000 rows and six columns took most of a second.
     """
-    parts = [frame[c].astype(object).where(frame[c].notna(), "").to_numpy() for c in columns]
-    if keep is not None and keep.shape[1] == len(columns):
-        parts = [np.where(keep[:, j], p, "") for j, p in enumerate(parts)]
-    return pd.Series([sep.join(p for p in row if p) for row in zip(*parts, strict=True)],
-                     index=frame.index, dtype="string")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    empty = pa.scalar("", pa.large_string())
+    glue = pa.scalar(sep, pa.large_string())
+    acc = None
+    for j, c in enumerate(columns):
+        text = pc.fill_null(pa.Array.from_pandas(frame[c].astype("string")).cast(pa.large_string()), empty)
+        if keep is not None and keep.shape[1] == len(columns):
+            text = pc.if_else(pa.array(keep[:, j], type=pa.bool_()), text, empty)
+        if acc is None:
+            acc = text
+            continue
+        # Pairwise, without nulls (Arrow 25's null_handling="skip" dropped rows whose slots were all null).
+        both = pc.and_(pc.not_equal(acc, empty), pc.not_equal(text, empty))
+        acc = pc.if_else(both, pc.binary_join_element_wise(acc, text, glue),
+                         pc.if_else(pc.equal(acc, empty), text, acc))
+    if acc is None:
+        return pd.Series("", index=frame.index, dtype="string")
+    out = acc.to_pandas().astype("string")
+    out.index = frame.index
+    return out
 
 
 def criteria_profile(decisions: pd.DataFrame | AuditData) -> pd.DataFrame:
