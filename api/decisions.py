@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -32,12 +32,35 @@ class Rejected(Exception):
         self.n_households = n_households
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """A decision just written, as the store holds it: the values of its row in ``decisions``.
+
+    The answer to a scoring request is built from these rather than from ORM objects, whose
+    instrumented construction cost ~20 us each (a fifth of a 1,000-household request's store time).
+    """
+
+    id: str
+    request_id: str
+    position: int
+    idempotency_key: str | None
+    household_pseudonym: str
+    input_sha256: str
+    inputs: dict[str, Any]
+    model_name: str
+    model_version: str
+    ruleset_id: str
+    ruleset_version: str
+    outputs: dict[str, Any]
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a scoring request returns: the request row, its decisions, and whether it was replayed."""
 
     request: RequestRow
-    decisions: list[DecisionRow]
+    decisions: Sequence[DecisionRow | DecisionRecord]
     replayed: bool
     #: The problems as the caller sent them (None for a replay: recomputed from the body).
     problems: list[dict[str, Any]] | None = None
@@ -141,7 +164,7 @@ def score_request(
         created_at=now,
     )
     pseudonyms = household_pseudonyms(intake.data.household_id, pseudonym_key)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": uuid.uuid4().hex, "request_id": request_id, "position": int(pos),
             "idempotency_key": idempotency_key, "household_pseudonym": pseudonyms[i],
@@ -162,10 +185,10 @@ def score_request(
             raise
         return replay
     # Answer from the rows just written (the same values the store now holds), without reading back.
-    return Outcome(request, [DecisionRow(**r) for r in rows], replayed=False, problems=intake.problems)
+    return Outcome(request, [DecisionRecord(**r) for r in rows], replayed=False, problems=intake.problems)
 
 
-def decision_out(row: DecisionRow, household_id: str | None) -> dict[str, Any]:
+def decision_out(row: DecisionRow | DecisionRecord, household_id: str | None) -> dict[str, Any]:
     """A stored decision as the API shows it."""
     return {
         "decision_id": row.id, "request_id": row.request_id, "household_id": household_id,

@@ -178,19 +178,18 @@ def canonical_inputs(data: SurveyData, contract: Contract) -> list[dict[str, Any
 
 
 def _plain_column(col: pd.Series) -> list[Any]:
-    """A column as plain Python values (str, int, float, bool), missing as None."""
-    missing = col.isna().to_numpy()
+    """A column as plain Python values (str, int, float, bool), missing as None.
+
+    One conversion per column (a one-household request pays pandas' cost per call, not per value):
+    categories by their codes, every other dtype through ``to_numpy(object)``, which gives Python
+    scalars and the missing value as None (NaN of a float column included).
+    """
     if isinstance(col.dtype, pd.CategoricalDtype):
-        values = col.astype(object).tolist()
-    elif pd.api.types.is_bool_dtype(col.dtype):
-        values = col.to_numpy(dtype=bool, na_value=False).tolist()
-    elif pd.api.types.is_integer_dtype(col.dtype):
-        values = col.to_numpy(dtype=np.int64, na_value=0).tolist()
-    elif pd.api.types.is_float_dtype(col.dtype):
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
-    else:
-        values = col.astype(object).tolist()
-    return [None if m else v for v, m in zip(values, missing, strict=True)]
+        cat = col.array
+        labels = cat.categories.tolist()
+        return [labels[code] if code >= 0 else None for code in cat.codes.tolist()]
+    values: list[Any] = col.to_numpy(dtype=object, na_value=None).tolist()
+    return values
 
 
 def canonical_json(obj: Any, *, allow_nan: bool = False) -> str:

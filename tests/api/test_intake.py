@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.intake import canonical_inputs, cell_text, sha256_json, validate_households
 from targeting.survey.contract import load_contract
@@ -135,3 +137,26 @@ def test_an_indonesian_and_an_english_label_give_the_request_the_same_code_and_h
     assert (problem["index"], problem["field"], problem["value"]) == (0, "floor_material", "keramik_emas")
     assert problem["reason"].startswith("bukan kode yang sah (pilihan: earth,")
     assert problem["reason_en"].startswith("not a valid code (allowed: earth,")
+
+
+_OPTIONAL = {
+    "Int64": st.lists(st.none() | st.integers(-(2**53), 2**53), max_size=6),
+    "boolean": st.lists(st.none() | st.booleans(), max_size=6),
+    "float64": st.lists(st.none() | st.floats(allow_nan=False), max_size=6),
+    "string": st.lists(st.none() | st.text(max_size=5), max_size=6),
+    "category": st.lists(st.none() | st.sampled_from(["earth", "bamboo", "tile_ceramic"]), max_size=6),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(sorted(_OPTIONAL)))
+def test_stored_inputs_are_the_values_given_as_plain_python(data: st.DataObject, dtype: str) -> None:
+    """What the store keeps of a validated column: each value as a plain int/float/bool/str, NA as None."""
+    import pandas as pd
+
+    from api.intake import _plain_column
+
+    values = data.draw(_OPTIONAL[dtype])
+    plain = _plain_column(pd.Series(values, dtype=dtype if dtype != "float64" else "float64"))
+    assert plain == values
+    assert [type(v) for v in plain] == [type(v) for v in values]  # never numpy scalars or pd.NA

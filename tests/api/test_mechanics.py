@@ -337,3 +337,34 @@ def test_an_internal_error_is_a_500_that_logs_no_household_data(
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     with app.state.sessions() as session:
         assert session.scalars(select(DecisionRow)).all() == []
+
+
+def test_a_batch_is_one_transaction_with_one_bulk_insert_of_its_decisions(fake_service: Service) -> None:
+    """150 households: one INSERT of the request, the decisions in one executemany, one commit."""
+    from sqlalchemy import event
+
+    engine = fake_service.app.state.engine
+    statements: list[tuple[str, bool, int]] = []
+    commits: list[int] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+             executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            rows = len(parameters) if executemany else 1
+            statements.append((statement.split("(")[0].strip(), executemany, rows))
+
+    def committed(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine, "commit", committed)
+    try:
+        r = fake_service.score([valid_household(i) for i in range(1, 151)])
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(engine, "commit", committed)
+    assert r.status_code == 200 and len(r.json()["decisions"]) == 150
+    decision_inserts = [s for s in statements if "decisions" in s[0]]
+    assert [s for s in statements if "requests" in s[0]] == [("INSERT INTO requests", False, 1)]
+    assert decision_inserts == [("INSERT INTO decisions", True, 150)]  # the driver's executemany, once
+    assert commits == [1]

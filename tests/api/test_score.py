@@ -173,3 +173,27 @@ def test_a_missing_answer_leaves_its_criterion_unknown(service: Service) -> None
     assert d["rules"]["criteria"]["e"] is None
     assert d["rules"]["n_unknown"] == 1
     assert d["rules"]["verdict"] == "eligible"  # 6 other criteria are met: the unknown cannot change it
+
+
+@pytest.mark.parametrize("shipped", [False, True], ids=["ols", "default ensemble"])
+def test_one_household_at_a_time_is_decided_as_in_a_batch(shipped: bool, model_scorer: Any) -> None:
+    """A one-household request takes the few-rows paths (tree tables read at once, categorical codes);
+    a batch of 90 the bulk ones. Every output field is the same, floats to the last bit.
+
+    The shipped default is an OLS + LightGBM ensemble compiled into tree tables; the library
+    scorer explains with one thread unless told otherwise.
+    """
+    from api.scoring import ModelScorer
+    from targeting.shipped import default_model_dir
+
+    scorer = (ModelScorer(default_model_dir(), model_name="pmt", label="default", source="shipped")
+              if shipped else model_scorer)
+    households = registry_households(90, seed=11)
+    today = date.today()
+    batch = validate_households(households)
+    assert len(batch.data) == 90
+    together = scorer.score(batch.data, lang="id", top_k=4, as_of=today)
+    singles = [validate_households([h]) for h in households]
+    alone = [scorer.score(one.data, lang="id", top_k=4, as_of=today)[0] for one in singles]
+    assert alone == together
+    assert [one.inputs[0] for one in singles] == batch.inputs  # what the store keeps of each

@@ -211,3 +211,19 @@ def test_decision_is_monotone_in_false_unknown_true(data) -> None:
 
     raised = {**states, crit: np.minimum(states[crit] + 1, 2)}
     assert (verdicts(raised) >= verdicts(states)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(frame=households(), name=rulesets, reverse=st.booleans())
+def test_categorical_codes_give_the_trace_of_plain_text_codes(frame, name, reverse: bool) -> None:
+    """Validated data holds codes as categoricals (read through their categories); text gives the same."""
+    fields = contract_fields()
+    categorical = frame.copy()
+    for col in frame.columns:
+        codes = fields[col].codes if col in fields else None
+        if codes is not None:
+            order = sorted(codes, reverse=reverse)  # any category order: membership is by value
+            categorical[col] = pd.Categorical(frame[col], categories=order)
+    ruleset = load_ruleset(name)
+    pd.testing.assert_frame_equal(evaluate(categorical, ruleset, as_of=AS_OF[name]),
+                                  evaluate(frame, ruleset, as_of=AS_OF[name]))

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from targeting.explain import UntabulableModelError, compile_boosters
-from targeting.explain._treeshap import ParsedTree, compile_trees
+from targeting.explain._treeshap import FEW_ROWS, ParsedTree, compile_trees
 
 TOL = 1e-12
 
@@ -115,6 +115,47 @@ def test_single_leaf_trees_are_constants() -> None:
     assert np.all(contrib == 0.0)
     np.testing.assert_allclose(pred, booster.predict(X), rtol=0, atol=TOL)
     np.testing.assert_allclose(pred, tables.base_value, rtol=0, atol=TOL)
+
+
+@pytest.fixture(scope="module")
+def table_sets() -> dict[str, object]:
+    sets = {shape: compile_boosters([(_booster(params).model_to_string(), 1.0)])
+            for shape, params in SHAPES.items()}
+    sets["weighted"] = compile_boosters([(_booster(SHAPES["depth3"], seed=0).model_to_string(), 0.7),
+                                         (_booster(SHAPES["quantile"], seed=1).model_to_string(), 0.4)])
+    sets["single_leaf"] = compile_boosters(
+        [(_booster({"num_leaves": 4, "min_data_in_leaf": 1000}, rounds=3).model_to_string(), 1.0)])
+    return sets
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=st.sampled_from([*SHAPES, "weighted", "single_leaf"]), seed=st.integers(0, 2**32 - 1),
+       size=st.sampled_from([1, 2, 7, FEW_ROWS]))
+def test_a_few_rows_get_the_bulk_paths_numbers_to_the_last_bit(table_sets, shape: str, seed: int,
+                                                               size: int) -> None:
+    """A request's rows (read all groups at once) and the same rows in a registry (group by group)."""
+    tables = table_sets[shape]
+    X = _test_rows(5)
+    assert len(X) > FEW_ROWS  # the bulk path
+    pred, contrib_t = tables.predict_contrib_t(X)
+    rows = np.random.default_rng(seed).choice(len(X), size=size, replace=False)
+    few_pred, few_t = tables.predict_contrib_t(X[rows])
+    np.testing.assert_array_equal(few_pred, pred[rows])
+    np.testing.assert_array_equal(few_t, contrib_t[:, rows])
+    np.testing.assert_array_equal(tables.predict(X[rows]), tables.predict(X)[rows])
+    np.testing.assert_array_equal(tables.predict(X)[rows], pred[rows])
+
+
+def test_decisions_do_not_depend_on_the_block_of_rows(table_sets, monkeypatch) -> None:
+    """Split decisions are made a block of rows at a time; a block boundary changes nothing."""
+    from targeting.explain import _treeshap
+
+    X = _test_rows(6)
+    for tables in table_sets.values():
+        whole = tables.decisions(X)
+        monkeypatch.setattr(_treeshap, "DECISION_BLOCK", 7)
+        np.testing.assert_array_equal(tables.decisions(X), whole)
+        monkeypatch.undo()
 
 
 # ---- an independent oracle: Shapley values of the path-dependent game by enumeration --------------

@@ -275,3 +275,15 @@ def test_paths_start_from_the_spec_folder_and_a_missing_file_says_where_it_looke
     with pytest.raises(InputFileError, match=r"file 'hh' not found at .*district/hh\.csv \(paths in "
                                              r"this spec start from the spec file's folder\)"):
         load_dataset(load_spec(spec))
+
+
+def test_an_empty_problem_table_is_a_new_table_each_time() -> None:
+    """Empty rejects/excluded tables come from one built once; what a caller adds stays its own."""
+    from targeting.survey.prepare import REJECT_COLUMNS, _empty
+
+    first = _empty(REJECT_COLUMNS)
+    first["extra"] = pd.Series(dtype="object")
+    first.loc[0] = ["row", "id", "col", "v", "r", "r_en", "x"]
+    again = _empty(REJECT_COLUMNS)
+    assert list(again.columns) == REJECT_COLUMNS and len(again) == 0
+    assert all(dtype == np.dtype(object) for dtype in again.dtypes)

@@ -187,9 +187,9 @@ class _Inputs:
                 empty = pd.Series(pd.NA, index=self._frame.index, dtype="object")
             return empty, np.zeros(n, dtype=bool)
         col = self._frame[name]
-        known = col.notna().to_numpy()
+        known = col.array.codes >= 0 if isinstance(col.dtype, pd.CategoricalDtype) else col.notna().to_numpy()
         if spec.codes is not None:
-            bad = known & ~col.isin(list(spec.codes)).to_numpy()
+            bad = known & ~_isin(col, list(spec.codes))
             if bad.any():
                 raise self._bad(name, bad, f"a code of {name!r}")
             return col, known
@@ -243,6 +243,21 @@ def _numeric(inputs: _Inputs, field: str, derive: str | None) -> tuple[np.ndarra
     return x, known
 
 
+def _isin(col: pd.Series, values: Sequence[Any]) -> np.ndarray:
+    """``col.isin(values)`` as a boolean array; a categorical column's by its (few) categories.
+
+    Categorical ``isin`` builds an index of the values per call, which a one-household request pays
+    for every code criterion; the categories' membership read through the codes is the same answer
+    (a missing value, code -1, is in no list of codes).
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in values):
+        cat = col.array
+        wanted = set(values)
+        hit = np.array([c in wanted for c in cat.categories.tolist()] + [False], dtype=bool)
+        return hit[cat.codes]
+    return col.isin(values).to_numpy(dtype=bool)
+
+
 def _count(masks: list[np.ndarray]) -> np.ndarray:
     """Per household, how many of the boolean masks are True."""
     return np.stack(masks).sum(axis=0, dtype=np.int64)
@@ -292,7 +307,7 @@ def evaluate_condition(
     if isinstance(cond, Membership):
         col, known = inputs.get(cond.field)
         if spec.codes is not None:
-            hit = col.isin(cond.values).to_numpy(dtype=bool)
+            hit = _isin(col, cond.values)
         else:
             hit = np.isin(col, np.asarray(cond.values, dtype=float))
         return _tri(hit if cond.op == "in" else ~hit, known)
@@ -302,12 +317,12 @@ def evaluate_condition(
             x, known = _numeric(inputs, cond.field, cond.derive)
             hit = x == thresholds[cond.threshold]
         elif spec.codes is not None:
-            hit = col.isin([cond.value]).to_numpy(dtype=bool)
+            hit = _isin(col, [cond.value])
         elif spec.kind == "bool":
             hit = col == bool(cond.value)
         else:
             x, known = _numeric(inputs, cond.field, cond.derive)
-            hit = x == float(cond.value)  # type: ignore[arg-type]
+            hit = x == float(cond.value)  # type: ignore[arg-type, assignment]
         return _tri(hit if cond.op == "eq" else ~hit, known)
     raise TypeError(f"unsupported condition {type(cond).__name__}")  # pragma: no cover
 

@@ -112,7 +112,7 @@ def model_matrix(model: PMTRegressor, X: pd.DataFrame | npt.ArrayLike) -> FloatA
 
     check_is_fitted(model)
     names = model.schema_.names
-    if isinstance(X, pd.DataFrame):
+    if isinstance(X, pd.DataFrame) and X.columns.tolist() != list(names):  # else already the model's columns
         missing = [c for c in names if c not in X.columns]
         if missing:
             raise ValueError(f"input lacks the model's indicator column(s) {missing}")

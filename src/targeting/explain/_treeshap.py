@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from math import factorial
 from typing import Any
 
@@ -221,6 +222,8 @@ class TreeTables:
     def predict_contrib_t(self, M: FloatArray) -> tuple[FloatArray, FloatArray]:
         """As :meth:`predict_contrib`, the contributions as features x rows (no transposing copy)."""
         n = M.shape[0]
+        if n <= FEW_ROWS:
+            return self._few_rows(M, contributions=True)
         contrib_t = np.zeros((self.n_features, n))
         pred = np.zeros(n)
         for g, pattern in self._patterns(M):
@@ -231,10 +234,42 @@ class TreeTables:
 
     def predict(self, M: FloatArray) -> FloatArray:
         """The boosters' (weighted) raw prediction alone: one table read per group of leaves."""
+        if M.shape[0] <= FEW_ROWS:
+            return self._few_rows(M, contributions=False)[0]
         pred = np.zeros(M.shape[0])
         for g, pattern in self._patterns(M):
             pred += g.prediction.take(pattern)
         return pred
+
+    @cached_property
+    def _flat(self) -> _FlatTables:
+        return _FlatTables.of(self)
+
+    def _few_rows(self, M: FloatArray, *, contributions: bool) -> tuple[FloatArray, FloatArray]:
+        """:meth:`predict_contrib_t` for a few rows (a request): every group at once, not group by group.
+
+        A Python loop over a few hundred groups costs milliseconds whatever the number of rows; here
+        each step is one array operation over all groups. The sums are ``np.add.at``'s, which adds in
+        index order: each cell receives the same terms in the same order as in the loop (group by
+        group, a group's features in order), so the results are the loop's to the last bit.
+        """
+        if M.ndim != 2 or M.shape[1] != self.n_features:
+            raise ValueError(f"expected a matrix with {self.n_features} columns, got {M.shape}")
+        flat = self._flat
+        n = M.shape[0]
+        decisions = np.zeros((len(self.nodes) + 1, n), dtype=np.intp)  # the last row: padding, never left
+        decisions[:-1] = self.decisions(M)
+        # (groups, rows): bit i of a group's pattern is its i-th node's decision, as in _patterns.
+        pattern = (decisions[flat.group_nodes] << flat.shifts).sum(axis=1)
+        rows = np.arange(n)
+        pred = np.zeros(n)
+        at = flat.prediction[flat.prediction_start + pattern]
+        np.add.at(pred, np.broadcast_to(rows, pattern.shape), at)
+        contrib_t = np.zeros((self.n_features, n))
+        if contributions:
+            values = flat.values[flat.entry_start + pattern[flat.entry_group]]
+            np.add.at(contrib_t, (flat.entry_feature, np.broadcast_to(rows, values.shape)), values)
+        return pred, contrib_t
 
     def _patterns(self, M: FloatArray) -> Iterator[tuple[GroupTable, npt.NDArray[np.intp]]]:
         """Each group's table and every row's decision pattern at the group's split nodes."""
@@ -256,32 +291,140 @@ class TreeTables:
             yield g, pattern
 
     def decisions(self, M: FloatArray) -> npt.NDArray[np.uint8]:
-        """Left (1) / right (0) decision of every row at every split node: shape (nodes, rows)."""
+        """Left (1) / right (0) decision of every row at every split node: shape (nodes, rows).
+
+        All numeric nodes in one comparison and all categorical nodes in one look-up, a block of
+        rows at a time (bounded memory for a registry, no per-node Python loop for a request).
+        """
         n = M.shape[0]
         out = np.empty((len(self.nodes), n), dtype=np.uint8)
-        columns: dict[int, tuple[FloatArray, BoolArray | None]] = {}
-        slots: dict[int, IntArray] = {}
-        for k, node in enumerate(self.nodes):
-            f = node.feature
-            if f not in columns:
-                col = np.ascontiguousarray(M[:, f])
-                isnan = np.isnan(col)
-                columns[f] = (col, isnan if isnan.any() else None)
-            x, nan = columns[f]
-            if node.categorical:
-                if f not in slots:
-                    slots[f] = _category_slots(x, nan)
-                lut = _category_lut(node.left_categories)
-                np.copyto(out[k], lut.take(np.minimum(slots[f], lut.size - 1)), casting="unsafe")
-                continue
-            d = x <= node.threshold
-            if nan is not None and node.nan_left:
-                d |= nan
-            if node.zero_left is not None:
-                zero = (x >= -ZERO_THRESHOLD) & (x <= ZERO_THRESHOLD)
-                d = np.where(zero, node.zero_left, d)
-            np.copyto(out[k], d, casting="unsafe")
+        r = self._rules
+        for start in range(0, n, DECISION_BLOCK):
+            block = np.ascontiguousarray(M[start:start + DECISION_BLOCK].T)  # (features, rows)
+            stop = start + block.shape[1]
+            if r.numeric.size:
+                x = block[r.numeric_feature]  # (numeric nodes, rows)
+                d = x <= r.threshold
+                d |= np.isnan(x) & r.nan_left
+                if r.zero_rule.any():
+                    zero = (x >= -ZERO_THRESHOLD) & (x <= ZERO_THRESHOLD) & r.zero_rule
+                    d = np.where(zero, r.zero_left, d)
+                out[r.numeric, start:stop] = d
+            if r.categorical.size:
+                x = block[r.categorical_features]  # slots once per feature, then per node
+                slots = _category_slots(x, np.isnan(x))[r.categorical_slot]
+                width = r.lut.shape[1]
+                out[r.categorical, start:stop] = r.lut.take(np.minimum(slots, width - 1) + r.lut_start)
         return out
+
+    @cached_property
+    def _rules(self) -> _SplitRules:
+        return _SplitRules.of(self.nodes)
+
+
+#: Rows per block when deciding every split node at once (`TreeTables.decisions`).
+DECISION_BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class _SplitRules:
+    """The split nodes' rules as arrays, numeric and categorical nodes apart.
+
+    Numeric nodes as column vectors (one row per node). Categorical nodes as look-up tables padded
+    on the right with "right" (as past the bitset), flattened: node ``i``'s table starts at
+    ``lut_start[i]``; ``categorical_slot[i]`` is its feature's place in ``categorical_features``.
+    """
+
+    numeric: npt.NDArray[np.intp]
+    numeric_feature: npt.NDArray[np.intp]
+    threshold: FloatArray
+    nan_left: BoolArray
+    zero_rule: BoolArray
+    zero_left: BoolArray
+    categorical: npt.NDArray[np.intp]
+    categorical_features: npt.NDArray[np.intp]
+    categorical_slot: npt.NDArray[np.intp]
+    lut: BoolArray
+    lut_start: npt.NDArray[np.intp]
+
+    @classmethod
+    def of(cls, nodes: Sequence[SplitNode]) -> _SplitRules:
+        num = [k for k, node in enumerate(nodes) if not node.categorical]
+        cat = [k for k, node in enumerate(nodes) if node.categorical]
+        luts = [_category_lut(nodes[k].left_categories) for k in cat]
+        lut = np.zeros((len(cat), max((t.size for t in luts), default=1)), dtype=bool)
+        for i, t in enumerate(luts):
+            lut[i, : t.size] = t
+
+        features = np.unique(np.asarray([nodes[k].feature for k in cat], dtype=np.intp))
+
+        def column(values: list[Any], dtype: Any) -> npt.NDArray[Any]:
+            return np.asarray(values, dtype=dtype).reshape(-1, 1)
+
+        return cls(
+            numeric=np.asarray(num, dtype=np.intp),
+            numeric_feature=np.asarray([nodes[k].feature for k in num], dtype=np.intp),
+            threshold=column([nodes[k].threshold for k in num], np.float64),
+            nan_left=column([nodes[k].nan_left for k in num], bool),
+            zero_rule=column([nodes[k].zero_left is not None for k in num], bool),
+            zero_left=column([bool(nodes[k].zero_left) for k in num], bool),
+            categorical=np.asarray(cat, dtype=np.intp),
+            categorical_features=features,
+            categorical_slot=np.searchsorted(features, [nodes[k].feature for k in cat]).astype(np.intp),
+            lut=lut,
+            lut_start=(np.arange(len(cat), dtype=np.intp) * lut.shape[1]).reshape(-1, 1),
+        )
+
+
+#: Up to this many rows, :class:`TreeTables` reads every group's table at once (`TreeTables._few_rows`).
+FEW_ROWS = 64
+
+
+@dataclass(frozen=True)
+class _FlatTables:
+    """Every group's tables in one array each, for reading all groups in one step.
+
+    ``group_nodes[g, i]`` is group ``g``'s ``i``-th split node (padded with the index one past the
+    last node); ``shifts[0, i, 0] = i``. Entry ``e`` is feature ``entry_feature[e]`` of group
+    ``entry_group[e]``, whose table for each pattern starts at ``values[entry_start[e]]``; the
+    groups' predictions start at ``prediction[prediction_start[g]]``.
+    """
+
+    group_nodes: npt.NDArray[np.intp]
+    shifts: npt.NDArray[np.intp]
+    prediction: FloatArray
+    prediction_start: npt.NDArray[np.intp]
+    values: FloatArray
+    entry_group: npt.NDArray[np.intp]
+    entry_feature: npt.NDArray[np.intp]
+    entry_start: npt.NDArray[np.intp]
+
+    @classmethod
+    def of(cls, tables: TreeTables) -> _FlatTables:
+        groups = tables.groups
+        bits = max((g.nodes.size for g in groups), default=0)
+        group_nodes = np.full((len(groups), bits), len(tables.nodes), dtype=np.intp)
+        for i, g in enumerate(groups):
+            group_nodes[i, : g.nodes.size] = g.nodes
+        sizes = [g.prediction.size for g in groups]
+        entry_group = [i for i, g in enumerate(groups) for _ in g.features]
+        rows = [row for g in groups for row in g.values[: g.features.size]]
+        return cls(
+            group_nodes=group_nodes,
+            shifts=np.arange(bits, dtype=np.intp).reshape(1, bits, 1),
+            prediction=np.concatenate([g.prediction for g in groups]) if groups else np.zeros(0),
+            prediction_start=_starts(sizes)[:, None],
+            values=np.concatenate(rows) if rows else np.zeros(0),
+            entry_group=np.asarray(entry_group, dtype=np.intp),
+            entry_feature=np.asarray([f for g in groups for f in g.features], dtype=np.intp)[:, None],
+            entry_start=_starts([row.size for row in rows])[:, None],
+        )
+
+
+def _starts(sizes: Sequence[int]) -> npt.NDArray[np.intp]:
+    """Where each of consecutive blocks of these sizes starts."""
+    return np.concatenate([[0], np.cumsum(sizes, dtype=np.intp)[:-1]]).astype(np.intp) if sizes else \
+        np.zeros(0, dtype=np.intp)
 
 
 def _category_slots(x: FloatArray, nan: BoolArray | None) -> IntArray:

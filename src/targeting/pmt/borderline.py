@@ -51,6 +51,8 @@ __all__ = [
 
 #: The three statuses, poorest side first.
 STATUSES: tuple[str, str, str] = ("clearly_in", "borderline", "clearly_out")
+#: The status column's dtype, built once (from_codes validates a categories list on every call).
+_STATUS = pd.CategoricalDtype(list(STATUSES))
 # Bisection stops when the cut is known to this many log points (0.01 % of welfare).
 _CUT_TOL = 1e-4
 
@@ -172,7 +174,7 @@ def status(low: npt.ArrayLike, high: npt.ArrayLike, cut: npt.ArrayLike | tuple[A
     inside = (lo >= c_lo) & (hi < c_hi)
     outside = (hi < c_lo) | (lo >= c_hi)
     code = np.where(inside, 0, np.where(outside, 2, 1))
-    return pd.Categorical.from_codes(code, categories=list(STATUSES))
+    return pd.Categorical.from_codes(code, dtype=_STATUS)
 
 
 def borderline(

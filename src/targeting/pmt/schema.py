@@ -78,11 +78,17 @@ class InputSchema:
                 raise ValueError("this model has categorical features: pass a pandas DataFrame")
             return _check_finite_or_nan(arr, self.names)
         out = np.empty((len(X), self.n_features), dtype=np.float64)
-        for j, (kind, cats) in enumerate(zip(self.kinds, self.categories, strict=True)):
-            col = X.iloc[:, j]
+        if X.shape[1] < self.n_features:
+            raise IndexError(f"expected {self.n_features} columns, got {X.shape[1]}")
+        # Columns by position through items() (iloc validates its indexer per call: ~25 us a column,
+        # which a one-household request pays for every feature).
+        columns = (col for _, col in X.items())
+        for j, (kind, cats, col) in enumerate(zip(self.kinds, self.categories, columns, strict=False)):
             if kind == "categorical":
                 assert cats is not None
                 out[:, j] = _codes(col, cats)
+            elif pd.api.types.is_numeric_dtype(col.dtype):  # to_numeric would return it unchanged
+                out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
             else:
                 out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
         return _check_finite_or_nan(out, self.names)
@@ -108,8 +114,9 @@ class InputSchema:
 def _codes(col: pd.Series, cats: tuple[Any, ...]) -> FloatArray:
     """Positions of the values in the training code list (NaN when missing or not in it)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        categories = col.cat.categories
-        codes = col.cat.codes.to_numpy()
+        categorical = col.array
+        categories = categorical.categories
+        codes = categorical.codes
         if len(categories) == len(cats) and all(a == b for a, b in zip(categories, cats, strict=True)):
             # The column already uses the training code list (the contract's): its codes are the positions.
             pos = codes

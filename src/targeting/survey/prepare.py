@@ -17,6 +17,7 @@ counted and reported, never silent:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,15 @@ class Prepared:
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
+    """An empty problem table: a copy (callers may add to it) of one built once.
+
+    Building it costs ~0.3 ms, three times per validated frame, which a one-household request felt.
+    """
+    return _empty_table(tuple(columns)).copy()
+
+
+@cache
+def _empty_table(columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
