@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,27 +154,21 @@ def run_audit(
     pseudonymize_household_id: bool = False,
     current: np.ndarray | None = None,
     current_info: dict[str, Any] | None = None,
+    metrics: Future[pd.DataFrame] | None = None,
 ) -> AuditResult:
     """The whole audit: metrics, groups, flags, deciles, targeting curve, criteria profile.
 
     ``unit`` (persons or households) is what every share and rate counts; ``meta`` is the
     decisions table's own description (its groups, truth, selection); ``current`` marks the
     households on the current beneficiary list (KPM), ``current_info`` describes that list (file,
-    ids given, matched). Other parameters as in :func:`audit_metrics`, :func:`group_metrics` and
-    :func:`compare`.
+    ids given, matched). ``metrics`` is :func:`audit_metrics` of the same data and settings already
+    running elsewhere (a thread: its bootstrap releases the GIL), waited for after everything else.
+    Other parameters as in :func:`audit_metrics`, :func:`group_metrics` and :func:`compare`.
     """
     data = decisions if isinstance(decisions, AuditData) else as_audit_data(decisions, unit=unit, meta=meta)
     rule = min_cell or MinCell()
     flags = compare(data, key=key, pseudonymize_household_id=pseudonymize_household_id)
     return AuditResult(
-        metrics=audit_metrics(
-            data,
-            n_boot=n_boot,
-            seed=seed,
-            confidence=confidence,
-            bottom_share=bottom_share,
-            cluster=cluster,
-        ),
         groups=group_metrics(
             data,
             by=groups,
@@ -218,4 +213,14 @@ def run_audit(
             "registry": bool(np.allclose(data.weight, 1.0)),
             "current": dict(current_info or {}) if current is not None else None,
         },
+        # Last (arguments are evaluated in order): a bootstrap running in another thread is waited
+        # for only once everything above is done.
+        metrics=metrics.result() if metrics is not None else audit_metrics(
+            data,
+            n_boot=n_boot,
+            seed=seed,
+            confidence=confidence,
+            bottom_share=bottom_share,
+            cluster=cluster,
+        ),
     )

@@ -154,8 +154,8 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
         if progress is not None:
             progress(message)
 
-    from targeting.audit import run_audit
-    from targeting.audit.decisions import read_decisions
+    from targeting.audit import audit_metrics, run_audit
+    from targeting.audit.decisions import as_audit_data, read_decisions
     from targeting.pmt.design import check_unit
     from targeting.privacy import load_key
     from targeting.report import write_audit_report
@@ -179,13 +179,12 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
     told(f"metrik dan kelompok / metrics and groups: {len(frame):,} rumah tangga / households, "
          f"bootstrap {n_boot} ulangan / replicates")
     out = out_dir or decisions.parent / "audit"
-    # The bootstrap (compiled kernels and NumPy, which release the GIL) runs in a second thread while
-    # this one computes the budget scenarios, the rounds and the verification view from the same
-    # read-only table: on two cores that is seconds of the audit's wall time.
+    # The overall metrics' bootstrap (compiled kernels and NumPy, which release the GIL) runs in a
+    # second thread while this one computes the budget scenarios, the rounds, the verification view and
+    # the rest of the audit from the same read-only data: on two cores, seconds of the audit's wall time.
+    data = as_audit_data(frame, unit=unit, meta=meta)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        audit = pool.submit(run_audit, frame, meta=meta, unit=unit, key=key, n_boot=n_boot, seed=seed,
-                            cluster=cluster, pseudonymize_household_id=pseudonymize_ids, current=current,
-                            current_info=current_info)
+        metrics = pool.submit(audit_metrics, data, n_boot=n_boot, seed=seed, cluster=cluster)
         sim = None
         if simulate and meta is not None and meta.programs:
             from targeting.simulate import simulate as run_simulation
@@ -198,7 +197,9 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
                                      line=meta.truth.line if meta.truth is not None else None)
         rounds, labels = _rounds(frame, meta, previous, grievances, grievance_keys, out)
         verification = _verification(frame, meta, out)
-        result = audit.result()
+        result = run_audit(data, meta=meta, unit=unit, key=key, n_boot=n_boot, seed=seed, cluster=cluster,
+                           pseudonymize_household_id=pseudonymize_ids, current=current,
+                           current_info=current_info, metrics=metrics)
     ruleset = (meta.ruleset or {}).get("id") if meta is not None else "kepmensos_262_2022"
     if meta is None and "rule_verdict" not in frame.columns:
         ruleset = None
