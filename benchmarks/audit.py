@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--decisions", type=Path, help="decisions.parquet of the demo (default: run the demo)")
     ap.add_argument("--baseline", type=Path, action="append", default=[],
                     help="another checkout's src folder to compare (repeatable)")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     home = scratch / "state"
@@ -99,14 +99,21 @@ def main() -> None:
         home = decisions.parent.parent.parent  # the run's own state folder (its key and model card)
     rows = []
     trees: list[tuple[str, Path | None]] = [("this tree", None)] + [(str(b), b) for b in args.baseline]
+    tables = {}
     for label, src in trees:
         table = decisions
         if src is not None:
             (scratch / label.replace("/", "_")).mkdir(parents=True, exist_ok=True)
             table = _readable_copy(decisions, _known_meta_fields(src), scratch / label.replace("/", "_"))
-        for i in range(args.repeat):
+        tables[label] = table
+        # One uncounted run per tree: numba's cache of a fresh checkout, the page cache of the table.
+        audit_once(table, scratch / "warm-up", src, home)
+        shutil.rmtree(scratch / "warm-up", ignore_errors=True)
+    # Interleaved (tree A, tree B, tree A, ...): this shared machine's speed drifts by minutes.
+    for i in range(args.repeat):
+        for label, src in trees:
             out = scratch / f"audit-{len(rows)}"
-            r = audit_once(table, out, src, home)
+            r = audit_once(tables[label], out, src, home)
             rows.append((label, i + 1, r))
             print(f"  {label} run {i + 1}: {r['wall_s']:.1f} s", flush=True)
     print()
