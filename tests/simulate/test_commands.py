@@ -109,11 +109,8 @@ def test_audit_compares_with_current_beneficiaries_by_nik_without_keeping_it(tmp
     stages = [line for line in out.output.splitlines() if line.startswith("  · ")]
     assert [s.split(":")[0].split(" (")[0] for s in stages] == [
         "  · membaca / reading decisions.parquet", "  · metrik dan kelompok / metrics and groups",
-        "  · daftar ditandai / flagged lists", "  · simulasi anggaran / budget scenarios",
-        "  · laporan / report"]
+        "  · simulasi anggaran / budget scenarios", "  · laporan / report"]
     assert f"{len(frame):,} rumah tangga / households, bootstrap 0 ulangan" in stages[1]
-    n_flagged = len(pd.read_csv(tmp_path / "a" / "flagged_households.csv"))
-    assert f"{n_flagged:,} rumah tangga / households (CSV, xlsx)" in stages[2]
     html = (tmp_path / "a" / "audit_report.html").read_text()
     assert "Dibandingkan dengan daftar penerima sekarang" in html
     assert "51 nomor, 50 ditemukan" in html

@@ -155,7 +155,6 @@ def run_audit(
     current: np.ndarray | None = None,
     current_info: dict[str, Any] | None = None,
     metrics: Future[pd.DataFrame] | None = None,
-    flags: pd.DataFrame | None = None,
 ) -> AuditResult:
     """The whole audit: metrics, groups, flags, deciles, targeting curve, criteria profile.
 
@@ -163,14 +162,12 @@ def run_audit(
     decisions table's own description (its groups, truth, selection); ``current`` marks the
     households on the current beneficiary list (KPM), ``current_info`` describes that list (file,
     ids given, matched). ``metrics`` is :func:`audit_metrics` of the same data and settings already
-    running elsewhere (a thread: its bootstrap releases the GIL), waited for after everything else;
-    ``flags`` is :func:`compare` of the same data and settings, when already made.
+    running elsewhere (a thread: its bootstrap releases the GIL), waited for after everything else.
     Other parameters as in :func:`audit_metrics`, :func:`group_metrics` and :func:`compare`.
     """
     data = decisions if isinstance(decisions, AuditData) else as_audit_data(decisions, unit=unit, meta=meta)
     rule = min_cell or MinCell()
-    if flags is None:
-        flags = compare(data, key=key, pseudonymize_household_id=pseudonymize_household_id)
+    flags = compare(data, key=key, pseudonymize_household_id=pseudonymize_household_id)
     return AuditResult(
         groups=group_metrics(
             data,

@@ -155,13 +155,10 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
             progress(message)
 
     from targeting.audit import audit_metrics, run_audit
-    from targeting.audit.compare import compare, flagged_households
     from targeting.audit.decisions import as_audit_data, read_decisions
-    from targeting.eligibility import load_ruleset
     from targeting.pmt.design import check_unit
     from targeting.privacy import load_key
     from targeting.report import write_audit_report
-    from targeting.report.export import DEFAULT_VISIT_CAPACITY, write_flagged
     from targeting.report.village import read_drift_table, village_view
 
     if lang not in ("id", "en"):
@@ -183,21 +180,11 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
          f"bootstrap {n_boot} ulangan / replicates")
     out = out_dir or decisions.parent / "audit"
     # The overall metrics' bootstrap (compiled kernels and NumPy, which release the GIL) runs in a
-    # second thread while this one writes the flagged lists and computes the budget scenarios, the
-    # rounds, the verification view and the rest of the audit from the same read-only data: on two
-    # cores, seconds of the audit's wall time (and the lists no longer compete with Chromium's PDF).
-    ruleset_id = (meta.ruleset or {}).get("id") if meta is not None else "kepmensos_262_2022"
-    if meta is None and "rule_verdict" not in frame.columns:
-        ruleset_id = None
-    ruleset = load_ruleset(ruleset_id) if ruleset_id is not None else None
+    # second thread while this one computes the budget scenarios, the rounds, the verification view and
+    # the rest of the audit from the same read-only data: on two cores, seconds of the audit's wall time.
     data = as_audit_data(frame, unit=unit, meta=meta)
     with ThreadPoolExecutor(max_workers=1) as pool:
         metrics = pool.submit(audit_metrics, data, n_boot=n_boot, seed=seed, cluster=cluster)
-        flags = compare(data, key=key, pseudonymize_household_id=pseudonymize_ids)
-        flagged = flagged_households(flags)
-        told(f"daftar ditandai / flagged lists: {len(flagged):,} rumah tangga / households (CSV, xlsx)")
-        lists = write_flagged(flagged, out, lang=lang, ruleset=ruleset,
-                              visit_capacity=visit_capacity or DEFAULT_VISIT_CAPACITY)
         sim = None
         if simulate and meta is not None and meta.programs:
             from targeting.simulate import simulate as run_simulation
@@ -212,16 +199,19 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
         verification = _verification(frame, meta, out)
         result = run_audit(data, meta=meta, unit=unit, key=key, n_boot=n_boot, seed=seed, cluster=cluster,
                            pseudonymize_household_id=pseudonymize_ids, current=current,
-                           current_info=current_info, metrics=metrics, flags=flags)
+                           current_info=current_info, metrics=metrics)
+    ruleset = (meta.ruleset or {}).get("id") if meta is not None else "kepmensos_262_2022"
+    if meta is None and "rule_verdict" not in frame.columns:
+        ruleset = None
     info = report_info(meta, program=program, data_source=data_source, synthetic=synthetic,
                        decisions=decisions, lang=lang, selection=selection)
-    told(f"laporan / report (HTML{', PDF' if pdf else ''}), tabel / tables")
+    told(f"laporan / report (HTML{', PDF' if pdf else ''}), {len(result.flagged):,} rumah tangga ditandai / "
+         "flagged households (CSV, xlsx), tabel / tables")
     return write_audit_report(result, model_card=model_card_for(meta, model_card), ruleset=ruleset,
                               out_dir=out, lang=lang, pdf=pdf, info=info, simulation=sim,
                               visit_capacity=visit_capacity, rounds=rounds, group_labels=labels,
                               verification=verification, village=village_view(frame),
-                              drift=None if drift is None else read_drift_table(drift),
-                              flagged_written=lists)
+                              drift=None if drift is None else read_drift_table(drift))
 
 
 def _verification(frame: Any, meta: DecisionsMeta | None, out: Path) -> Any:

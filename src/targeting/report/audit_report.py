@@ -128,7 +128,6 @@ def write_audit_report(
     verification: Any = None,
     village: Mapping[str, Any] | None = None,
     drift: Any = None,
-    flagged_written: tuple[Path, Path] | None = None,
 ) -> ReportPaths:
     """Render an audit result (`targeting.audit.run_audit`) and write every output into ``out_dir``.
 
@@ -147,8 +146,6 @@ def write_audit_report(
     simulation : a :class:`targeting.simulate.Simulation` for the budget section (None: no section).
     visit_capacity : households per sheet of the field workbook (default
         :data:`targeting.report.export.DEFAULT_VISIT_CAPACITY`).
-    flagged_written : the flagged lists' paths when :func:`write_flagged` already wrote them (in
-        ``out_dir``, from ``result.flagged``): the audit job writes them while its bootstrap runs.
 
     Returns
     -------
@@ -186,11 +183,8 @@ def write_audit_report(
     else:  # Chromium works in its own process while Python writes the lists below
         printing = pool.submit(print_pdf, html_path, out_dir / PDF_NAME)
     try:
-        if flagged_written is None:
-            write_flagged(result.flagged, out_dir, lang=lang, ruleset=rs,
-                          visit_capacity=visit_capacity or DEFAULT_VISIT_CAPACITY)
-        elif tuple(flagged_written) != (csv_path, xlsx_path):
-            raise ValueError(f"flagged lists written to {flagged_written}, not {csv_path}, {xlsx_path}")
+        write_flagged(result.flagged, out_dir, lang=lang, ruleset=rs,
+                      visit_capacity=visit_capacity or DEFAULT_VISIT_CAPACITY)
         write_csv(result.metrics, metrics_csv)
         write_csv(result.groups, groups_csv)
         payload = {
