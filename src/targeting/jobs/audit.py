@@ -185,6 +185,9 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
     data = as_audit_data(frame, unit=unit, meta=meta)
     with ThreadPoolExecutor(max_workers=1) as pool:
         metrics = pool.submit(audit_metrics, data, n_boot=n_boot, seed=seed, cluster=cluster)
+        # Then the verification view (sorts and sums over the registry, mostly outside the GIL): the
+        # bootstrap is done before this thread's own work, so the second thread has room for it.
+        verifying = pool.submit(_verification, frame, meta, out)
         sim = None
         if simulate and meta is not None and meta.programs:
             from targeting.simulate import simulate as run_simulation
@@ -196,10 +199,10 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
                 sim = run_simulation(frame, programs=programs, budget=budget, cutoffs=cutoffs,
                                      line=meta.truth.line if meta.truth is not None else None)
         rounds, labels = _rounds(frame, meta, previous, grievances, grievance_keys, out)
-        verification = _verification(frame, meta, out)
         result = run_audit(data, meta=meta, unit=unit, key=key, n_boot=n_boot, seed=seed, cluster=cluster,
                            pseudonymize_household_id=pseudonymize_ids, current=current,
                            current_info=current_info, metrics=metrics)
+        verification = verifying.result()
     ruleset = (meta.ruleset or {}).get("id") if meta is not None else "kepmensos_262_2022"
     if meta is None and "rule_verdict" not in frame.columns:
         ruleset = None
