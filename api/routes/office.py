@@ -75,7 +75,31 @@ def _env() -> jinja2.Environment:
     env.globals["status_text"] = lambda code: STATUS_TEXT.get(code, code)
     env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if isinstance(t, datetime) else str(t)
     env.filters["pct"] = lambda x: "–" if x is None else f"{100 * float(x):.1f}%".replace(".", ",")
+    env.filters["verdict"] = _verdict_words
+    env.filters["kecamatan"] = _kecamatan_name
     return env
+
+
+def _verdict_words(code: str | None) -> str:
+    """A rule verdict as staff read it: the report's words, Bahasa Indonesia then English."""
+    from targeting.report.i18n import Translator
+
+    if code is None:
+        return "–"
+    words = [Translator(lang).get(f"verdicts.{code}") for lang in ("id", "en")]
+    return " / ".join(w for w in words if w) or str(code)
+
+
+def _kecamatan_name(code: str | None) -> str:
+    """A kecamatan by its name in the survey contract (the code itself when the contract has none)."""
+    from targeting.survey.contract import load_contract
+
+    if code is None:
+        return "–"
+    try:
+        return load_contract().label("kecamatan", str(code))
+    except (KeyError, AssertionError):
+        return str(code)
 
 
 _ENV: dict[str, jinja2.Environment] = {}

@@ -243,13 +243,20 @@ def _shown(text: str, source: str) -> dict[str, Any]:
         value = re.search(r'data-field="predicted_welfare_pc" data-value="([^"]+)"', body)
         assert value is not None
         out["predicted_welfare_pc"] = float(value.group(1))
-        for name in ("desil", "verdict"):
-            m = re.search(rf'data-field="{name}">([^<]*)<', body)
-            assert m is not None
-            out[name] = m.group(1)
+        m = re.search(r'data-field="desil">([^<]*)<', body)
+        assert m is not None
+        out["desil"] = m.group(1)
+        m = re.search(r'data-field="verdict" data-value="([^"]*)">([^<]*)<', body)
+        assert m is not None
+        out["verdict"], out["verdict_words"] = m.group(1), m.group(2)
         out["criteria"] = dict(re.findall(r'data-criterion="(\w+)" data-met="(\w+)"', body))
         out["reasons"] = re.findall(r'data-reason="(\w+)"', body)
     return out
+
+
+#: What staff read for each verdict code (the report's words, Indonesian then English).
+VERDICT_WORDS = {"eligible": "Layak / Eligible", "not_eligible": "Tidak layak / Not eligible",
+                 "unknown": "Belum dapat ditentukan / Cannot be decided yet"}
 
 
 def test_household_page_shows_the_apis_numbers_and_never_the_nik(office: Office, finished_run: str,
@@ -275,12 +282,21 @@ def test_household_page_shows_the_apis_numbers_and_never_the_nik(office: Office,
         assert shown["predicted_welfare_pc"] == pytest.approx(decision["predicted_welfare_pc"], rel=1e-12)
         assert shown["desil"] == str(decision["national"]["desil"])
         assert shown["verdict"] == decision["rules"]["verdict"]
+        assert shown["verdict_words"] == VERDICT_WORDS[decision["rules"]["verdict"]]
         assert shown["criteria"] == {k: "null" if v is None else str(v).lower()
                                      for k, v in decision["rules"]["criteria"].items()}
         assert shown["reasons"] == [x["code"] for x in decision["reasons"]]
         assert nik not in page.text
     # The NIK found the household in the latest run too, with its run's criteria.
     assert 'data-source="run"' in by_nik.text and hid in by_nik.text and finished_run in by_nik.text
+    # The run's row names the kecamatan (the contract's label, not the code) and the verdict in words.
+    from targeting.survey.contract import load_contract
+
+    run_part = by_nik.text.split('data-source="run"', 1)[1]
+    kecamatan = str(household["kecamatan"])
+    label = load_contract().label("kecamatan", kecamatan)
+    assert label != kecamatan and f"<td>{label} / " in run_part
+    assert any(f"<td>{words} (" in run_part for words in VERDICT_WORDS.values())
     assert nik not in caplog.text
     for path in office.home.rglob("*"):
         if path.is_file() and "data" not in path.relative_to(office.home).parts:

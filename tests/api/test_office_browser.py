@@ -23,6 +23,7 @@ import pytest
 from api.security import create_key
 from api.store import make_engine, session_factory
 from targeting.report import BROWSER_FLAGS, find_chromium
+from tests.api.test_office import VERDICT_WORDS
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.browser
@@ -191,7 +192,9 @@ def test_office_in_a_browser(server: tuple[str, dict[str, str], Path], browser: 
     shown = inspector.page.get_attribute('[data-field="predicted_welfare_pc"]', "data-value")
     assert float(shown or "nan") == pytest.approx(decision["predicted_welfare_pc"], rel=1e-12)
     assert inspector.page.inner_text('[data-field="desil"]') == str(decision["national"]["desil"])
-    assert inspector.page.inner_text('[data-field="verdict"]') == decision["rules"]["verdict"]
+    verdict = decision["rules"]["verdict"]
+    assert inspector.page.get_attribute('[data-field="verdict"]', "data-value") == verdict
+    assert inspector.page.inner_text('[data-field="verdict"]') == VERDICT_WORDS[verdict]
     met = dict(inspector.page.eval_on_selector_all(
         "section[data-source=store] [data-criterion]",
         "els => els.map(e => [e.dataset.criterion, e.dataset.met])"))
