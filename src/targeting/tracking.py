@@ -18,7 +18,7 @@ import pandas as pd
 
 from targeting.errors import TargetingError
 from targeting.settings import Settings
-from targeting.spreadsheet import safe_frame
+from targeting.spreadsheet import csv_text
 
 EXPERIMENT = "pmt"
 CHALLENGER = "challenger"
@@ -86,7 +86,7 @@ def log_training_run(
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
         for name, table in (tables or {}).items():
-            mlflow.log_text(safe_frame(table).to_csv(index=False), f"tables/{name}.csv")
+            mlflow.log_text(csv_text(table), f"tables/{name}.csv")
         for name, path in (figures or {}).items():
             mlflow.log_artifact(str(path), artifact_path=f"figures/{name}" if name else "figures")
         mlflow.log_artifacts(str(model_dir), artifact_path="model")

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from targeting.spreadsheet import (
     XLSX_MAX_CELL_CHARS,
+    csv_text,
     is_formula_like,
-    safe_frame,
     safe_text,
     write_csv,
     write_xlsx,
@@ -56,27 +56,31 @@ def test_safe_text_never_leaves_a_formula(text: str) -> None:
     assert out in (text, "'" + text)
 
 
-def test_safe_frame_every_text_dtype_and_headers() -> None:
+def _read_back(text: str) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_csv_every_text_dtype_and_headers() -> None:
     frame = pd.DataFrame({
         "=id": pd.Series(["=1+1", "ok", None], dtype="string"),
         "obj": pd.Series(["+x", 3, None], dtype=object),
         "cat": pd.Categorical(["@a", "b", "@a"]),
         "num": [-1.5, 2.0, np.nan],
     })
-    out = safe_frame(frame)
-    assert list(out.columns) == ["'=id", "obj", "cat", "num"]
-    assert out["'=id"].tolist()[:2] == ["'=1+1", "ok"] and pd.isna(out["'=id"].iloc[2])
-    assert out["obj"].tolist()[:2] == ["'+x", 3]
-    assert out["cat"].tolist() == ["'@a", "b", "'@a"]
-    assert out["num"].tolist()[:2] == [-1.5, 2.0]
+    rows = _read_back(csv_text(frame))
+    assert rows == [["'=id", "obj", "cat", "num"], ["'=1+1", "'+x", "'@a", "-1.5"], ["ok", "3", "b", "2"],
+                    ["", "", "'@a", ""]]
     # The input is untouched.
     assert frame["=id"].iloc[0] == "=1+1"
 
 
-def test_string_column_vectorised_path_agrees_with_safe_text() -> None:
+def test_csv_vectorised_path_agrees_with_safe_text() -> None:
     values = [*PAYLOADS, "-5", "x", "", "+62", "  -3 "] * 30
-    got = safe_frame(pd.DataFrame({"v": pd.Series(values, dtype="string")}))["v"].tolist()
-    assert got == [safe_text(v) for v in values]
+    rows = _read_back(csv_text(pd.DataFrame({"v": pd.Series(values, dtype="string")})))
+    assert [r[0] if r else "" for r in rows[1:]] == [safe_text(v) for v in values]
 
 
 def test_write_csv_and_xlsx_hold_no_formula(tmp_path: Path) -> None:
