@@ -187,7 +187,7 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
         metrics = pool.submit(audit_metrics, data, n_boot=n_boot, seed=seed, cluster=cluster)
         # Then the verification view (sorts and sums over the registry, mostly outside the GIL): the
         # bootstrap is done before this thread's own work, so the second thread has room for it.
-        verifying = pool.submit(_verification, frame, meta, out)
+        verifying = pool.submit(_verification, data, meta, out)
         sim = None
         if simulate and meta is not None and meta.programs:
             from targeting.simulate import simulate as run_simulation
@@ -217,13 +217,14 @@ def audit_job(settings: Settings, decisions: Path, *, model_card: Path | None = 
                               drift=None if drift is None else read_drift_table(drift))
 
 
-def _verification(frame: Any, meta: DecisionsMeta | None, out: Path) -> Any:
-    """Borderline counts and, with the truth, the visit curve (its table as verification_curve.csv)."""
-    from targeting.audit.decisions import as_audit_data
+def _verification(data: Any, meta: DecisionsMeta | None, out: Path) -> Any:
+    """Borderline counts and, with the truth, the visit curve (its table as verification_curve.csv).
+
+    ``data`` is the audit's own `AuditData` (checked once, shared with the bootstrap).
+    """
     from targeting.report.verification import verification_view
     from targeting.spreadsheet import write_csv
 
-    data = as_audit_data(frame, meta=meta)
     poor = data.poor if data.truth_known.all() else None
     view = verification_view(data.frame, poor=poor, region=meta.region if meta is not None else None)
     if view is not None and view.curve is not None:
