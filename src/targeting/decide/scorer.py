@@ -334,17 +334,18 @@ class Scorer:
             values = np.column_stack([values, community_term])
             M = np.column_stack([M, community_pct])
 
-        head: dict[str, Any] = {s.HOUSEHOLD_ID: data.household_id.astype("string").to_numpy()}
+        # Texts stay Arrow-backed arrays: the spill and the Parquet writer take them without a copy.
+        head: dict[str, Any] = {s.HOUSEHOLD_ID: data.household_id.astype("string").array}
         frame = data.frame
         if "head_nik" in frame.columns and self.key is not None:
             from targeting.privacy import pseudonymize
 
-            head[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).to_numpy()
+            head[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).array
         region_column = None if data.region is None else (data.region_column or "region")
         if data.region is not None and region_column is not None:
-            head[region_column] = data.region.astype("string").to_numpy()
+            head[region_column] = data.region.astype("string").array
         if data.cluster is not None:
-            head[data.cluster_column or "cluster"] = data.cluster.astype("string").to_numpy()
+            head[data.cluster_column or "cluster"] = data.cluster.astype("string").array
         head[s.WEIGHT] = data.weight.to_numpy(dtype=np.float64)
         head[s.HOUSEHOLD_SIZE] = data.household_size.to_numpy(dtype=np.float64)
         head[s.PREDICTED_LOG] = pred
