@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from targeting.errors import SpecError, TargetingError
 from targeting.explain import (
@@ -230,3 +232,26 @@ def test_spec_catalogue_writes_raw_codes_and_numbers() -> None:
     assert r.value_text(1, 3.0, "id") == "3"  # whole numbers without decimals
     assert r.value_text(1, 2.5, "id") == "2,50"
     assert r.value_text(1, 2.5, "en") == "2.50"
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300))
+def test_render_groups_triples_once_with_the_same_texts_and_dictionaries(seed: int, n: int) -> None:
+    # render() sorts all triples once; the dictionaries (categories, in order) and every cell must be
+    # what rendering each triple alone gives, and what the one-language methods give.
+    r = ReasonRenderer(load_catalogue(), SCHEMA)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(-1, len(SCHEMA.names), n)
+    val = rng.integers(0, 4, n).astype(float)
+    val[rng.random(n) < 0.2] = np.nan
+    down = rng.random(n) < 0.5
+    raw, texts = r.render(idx, val, down)
+    assert list(raw.categories) == list(r.raw_value_strings(idx, val).categories)
+    assert raw.codes.tolist() == r.raw_value_strings(idx, val).codes.tolist()
+    for lang in ("id", "en"):
+        one = r.reason_texts(idx, val, down, lang)
+        assert list(texts[lang].categories) == list(one.categories)
+        assert texts[lang].codes.tolist() == one.codes.tolist()
+        expected = [None if j < 0 else r.reason_text(int(j), float(x), bool(d), lang)
+                    for j, x, d in zip(idx, val, down, strict=True)]
+        assert [None if isinstance(t, float) else t for t in texts[lang]] == expected

@@ -458,8 +458,7 @@ class Scorer:
         if self._reason_codes is None or list(self._reason_codes.categories) != names:
             self._reason_codes = pd.CategoricalDtype(names)
         codes = pd.Categorical.from_codes(idx, dtype=self._reason_codes)
-        raw = r.raw_value_strings(base, x)
-        texts = {lang: r.reason_texts(base, x, down, lang) for lang in ("id", "en")}
+        raw, texts = r.render(base, x, down)
         if own.any():
             cat = self.explainer.catalogue
             raw = raw.add_categories([v for v in dict.fromkeys(f"{v:.3f}" for v in x[own])

@@ -395,9 +395,8 @@ class Explainer:
         flat_down = np.repeat(sel, k)
         r = self.renderer
         codes = pd.Categorical.from_codes(flat_idx, categories=list(self.indicators))
-        raw = r.raw_value_strings(flat_idx, flat_val)
-        text_id = r.reason_texts(flat_idx, flat_val, flat_down, "id")
-        text_en = r.reason_texts(flat_idx, flat_val, flat_down, "en")
+        raw, texts = r.render(flat_idx, flat_val, flat_down)
+        text_id, text_en = texts["id"], texts["en"]
         direction = pd.Categorical.from_codes(
             np.where(flat_idx >= 0, np.where(flat_down, 0, 1), -1), categories=["down", "up"]
         )

@@ -7,6 +7,7 @@ registry of 260,000 households x 4 reasons costs a few thousand string formats, 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -135,46 +136,85 @@ class ReasonRenderer:
         Each distinct triple is written once; the result is a categorical (dictionary-encoded, as
         Parquet stores it).
         """
-        indicator = np.asarray(indicator, dtype=np.int64).reshape(-1)
-        value = np.asarray(value, dtype=np.float64).reshape(-1)
-        down = np.broadcast_to(np.asarray(down, dtype=bool), indicator.shape).reshape(-1)
-        codes = np.full(indicator.shape, -1, dtype=np.int64)
-        texts: dict[str, int] = {}
-        cat = self.catalogue
-        template = cat.template.get(lang)
-        directions = (cat.directions.down.get(lang), cat.directions.up.get(lang))
-        for j in np.unique(indicator[indicator >= 0]):
-            rows = np.flatnonzero(indicator == j)
-            distinct, inverse = np.unique(value[rows], return_inverse=True)
-            name = self.indicator_name(int(j), lang)
-            lut = np.empty((distinct.size, 2), dtype=np.int64)
-            for i, x in enumerate(distinct.tolist()):
-                shown = self.value_text(int(j), x, lang)
-                for d, direction in enumerate(directions):
-                    text = template.format(indicator=name, value=shown, direction=direction)
-                    lut[i, d] = texts.setdefault(text, len(texts))
-            codes[rows] = lut[inverse.reshape(-1), np.where(down[rows], 0, 1)]
-        return pd.Categorical.from_codes(codes, categories=list(texts))
+        indicator, value, down = _flat(indicator, value, down)
+        return self._texts(_distinct(indicator, value), down, lang)
 
     def raw_value_strings(self, indicator: IntArray, value: FloatArray) -> pd.Categorical:
         """Values as data strings (code, ``true``/``false``, number; missing -> NA), one per triple."""
-        indicator = np.asarray(indicator, dtype=np.int64).reshape(-1)
-        value = np.asarray(value, dtype=np.float64).reshape(-1)
-        codes = np.full(indicator.shape, -1, dtype=np.int64)
+        indicator, value, _ = _flat(indicator, value, False)
+        return self._raw(_distinct(indicator, value))
+
+    def render(self, indicator: IntArray, value: FloatArray, down: BoolArray
+               ) -> tuple[pd.Categorical, dict[str, pd.Categorical]]:
+        """:meth:`raw_value_strings` and :meth:`reason_texts` in every language, the triples grouped once."""
+        indicator, value, down = _flat(indicator, value, down)
+        pairs = _distinct(indicator, value)
+        return self._raw(pairs), {lang: self._texts(pairs, down, lang) for lang in LANGS}
+
+    def _texts(self, pairs: _Pairs, down: BoolArray, lang: str) -> pd.Categorical:
+        cat = self.catalogue
+        template = cat.template.get(lang)
+        directions = (cat.directions.down.get(lang), cat.directions.up.get(lang))
         texts: dict[str, int] = {}
-        for j in np.unique(indicator[indicator >= 0]):
-            rows = np.flatnonzero(indicator == j)
-            distinct, inverse = np.unique(value[rows], return_inverse=True)
-            lut = np.array(
-                [
-                    -1 if (raw := self.raw_value(int(j), float(x))) is None
-                    else texts.setdefault(_as_data_string(raw), len(texts))
-                    for x in distinct
-                ],
-                dtype=np.int64,
-            )
-            codes[rows] = lut[inverse.reshape(-1)]
-        return pd.Categorical.from_codes(codes, categories=list(texts))
+        lut = np.empty((len(pairs.indicator), 2), dtype=np.int64)
+        names: dict[int, str] = {}
+        for i, (j, x) in enumerate(zip(pairs.indicator.tolist(), pairs.value.tolist(), strict=True)):
+            name = names.get(j)
+            if name is None:
+                name = names[j] = self.indicator_name(j, lang)
+            shown = self.value_text(j, x, lang)
+            for d, direction in enumerate(directions):
+                text = template.format(indicator=name, value=shown, direction=direction)
+                lut[i, d] = texts.setdefault(text, len(texts))
+        return pd.Categorical.from_codes(pairs.take(lut, np.where(down, 0, 1)), categories=list(texts))
+
+    def _raw(self, pairs: _Pairs) -> pd.Categorical:
+        texts: dict[str, int] = {}
+        pairs_list = zip(pairs.indicator.tolist(), pairs.value.tolist(), strict=True)
+        raws = [self.raw_value(j, x) for j, x in pairs_list]
+        codes = [-1 if raw is None else texts.setdefault(_as_data_string(raw), len(texts)) for raw in raws]
+        lut = np.array(codes, dtype=np.int64).reshape(-1, 1)
+        return pd.Categorical.from_codes(pairs.take(lut, np.zeros(len(pairs.inverse), dtype=np.int64)),
+                                         categories=list(texts))
+
+
+def _flat(indicator: IntArray, value: FloatArray, down: BoolArray | bool
+          ) -> tuple[IntArray, FloatArray, BoolArray]:
+    indicator = np.asarray(indicator, dtype=np.int64).reshape(-1)
+    value = np.asarray(value, dtype=np.float64).reshape(-1)
+    return indicator, value, np.broadcast_to(np.asarray(down, dtype=bool), indicator.shape).reshape(-1)
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The distinct (indicator, value) pairs of many triples, and the pair of each triple (-1: none)."""
+
+    indicator: IntArray
+    value: FloatArray
+    inverse: IntArray
+
+    def take(self, lut: IntArray, column: IntArray) -> IntArray:
+        """``lut[pair, column]`` for each triple, -1 where it has no pair."""
+        has = self.inverse >= 0
+        return np.where(has, lut[np.where(has, self.inverse, 0), column] if len(lut) else -1, -1)
+
+
+def _distinct(indicator: IntArray, value: FloatArray) -> _Pairs:
+    """Pairs in indicator order, then value order (NaN last, all NaNs one value), as ``np.unique`` sorts.
+
+    One sort of all triples: rendering each indicator's rows separately scanned every triple once per
+    indicator, three times over (the data strings and both languages).
+    """
+    inverse = np.full(indicator.shape, -1, dtype=np.int64)
+    at = np.flatnonzero(indicator >= 0)
+    ind, val = indicator[at], value[at]
+    order = np.lexsort((val, ind))
+    ind, val = ind[order], val[order]
+    new = np.ones(len(order), dtype=bool)
+    same = (val[1:] == val[:-1]) | (np.isnan(val[1:]) & np.isnan(val[:-1]))
+    new[1:] = (ind[1:] != ind[:-1]) | ~same
+    inverse[at[order]] = np.cumsum(new) - 1
+    return _Pairs(ind[new], val[new], inverse)
 
 
 def _as_data_string(raw: RawValue) -> str:
