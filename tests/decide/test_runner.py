@@ -187,3 +187,45 @@ def test_score_previous_links_the_rounds_and_names_what_moved_the_leavers(model_
     assert set(ours["reason_1_indicator"]) <= {"electricity_va", "floor_material"}
     assert (ours["other_change"].astype(float).abs() < 1e-9).all()  # the model did not change: they did
     assert ours["reason_1_text_id"].str.contains("menaikkan perkiraan kesejahteraan").all()
+
+
+@pytest.mark.parametrize("ranking", ["within", "reference"])
+def test_writes_beside_the_scoring_give_the_same_file(model_dir, registry, tmp_path, ranking):
+    # threads=2: spills and row groups are written on a second thread while the next chunk is scored.
+    path = tmp_path / "registry.parquet"
+    registry.to_parquet(path, index=False)
+    outs = []
+    for threads in (1, 2):
+        scorer = Scorer(model_dir, selection=Selection(desil_max=3), key=bytes(32), ranking=ranking,
+                        threads=threads)
+        outs.append(score_dataset(scorer, load_spec("indonesia_household"), tmp_path / f"t{threads}",
+                                  files={"households": path}, chunk_rows=700))
+    a, b = (pd.read_parquet(o.decisions) for o in outs)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(b) == 3000 and b["household_id"].tolist() == registry["household_id"].tolist()
+    assert outs[0].counts == outs[1].counts
+
+
+def test_a_failed_write_beside_the_scoring_fails_the_run_and_leaves_no_file(model_dir, registry, tmp_path,
+                                                                            monkeypatch):
+    import targeting.decide.runner as runner
+
+    path = tmp_path / "registry.parquet"
+    registry.to_parquet(path, index=False)
+    real = runner.write_prepared
+    calls = []
+
+    def full_disk(prepared, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(prepared, target)
+
+    monkeypatch.setattr(runner, "write_prepared", full_disk)
+    scorer = Scorer(model_dir, selection=Selection(desil_max=3), key=bytes(32), threads=2)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="No space left"):
+        score_dataset(scorer, load_spec("indonesia_household"), out, files={"households": path},
+                      chunk_rows=700)
+    assert not (out / "decisions.parquet").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".pass1-")]  # the spill is removed

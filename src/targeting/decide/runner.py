@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -417,6 +418,42 @@ def id_hashes(household_id: pd.Series) -> np.ndarray:
     return pd.util.hash_array(household_id.astype(str).to_numpy(dtype=object))
 
 
+class Behind:
+    """Writes run on one thread beside the scoring, at most one write behind it.
+
+    Arrow's IPC and Parquet writers release the GIL while they encode, compress and write, so with a
+    second core a chunk is written while the next one is explained; memory grows by one chunk. With
+    one thread allowed (``--threads 1``) every write runs in place. An error in a write is raised by
+    the next `submit` or `wait`, in the scoring thread.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="targeting-write") if threads > 1 else None
+        self.pending: Future[None] | None = None
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        if self.pool is None:
+            fn(*args)
+            return
+        self.wait()
+        self.pending = self.pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        """Until the write in flight is done; its error, if any, raised here."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the write in flight (its error is not raised: the run is ending) and stop the thread."""
+        if self.pool is not None:
+            if self.pending is not None:
+                self.pending.exception()
+                self.pending = None
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+
 class Spill:
     """Pass 1's prepared chunks on disk (one Arrow IPC file each, LZ4), read back in order by pass 2."""
 
@@ -426,11 +463,15 @@ class Spill:
         self.rows: list[int] = []
         folder.mkdir(parents=True, exist_ok=True)
 
-    def write(self, prepared: Prepared, name: str | None = None) -> Path:
+    def write(self, prepared: Prepared, name: str | None = None, *, behind: Behind | None = None) -> Path:
+        """Spill a chunk (on ``behind``'s thread when given: read it back only after ``behind.wait()``)."""
         path = self.folder / (name or f"chunk-{len(self.files):06d}.arrow")
-        write_prepared(prepared, path)
         self.files.append(path)
         self.rows.append(len(prepared))
+        if behind is None:
+            write_prepared(prepared, path)
+        else:
+            behind.submit(write_prepared, prepared, path)
         return path
 
     def __iter__(self) -> Iterator[tuple[int, Prepared]]:
@@ -492,6 +533,7 @@ def score_dataset(
     writer = DecisionsWriter(decisions_path)
     inputs = RankInputs(spec.region_column is not None)
     spill = None if one_pass else Spill(Path(tempfile.mkdtemp(prefix=".pass1-", dir=out_dir)))
+    behind = Behind(scorer.threads)
     tallies: list[dict[str, Any]] = []
     empty_table: pd.DataFrame | None = None
     try:
@@ -510,12 +552,13 @@ def score_dataset(
                 if spill is None:  # reference ranks: the chunk is decided now
                     decided = scorer.finish(prepared, scorer.rank(prepared.prediction, prepared.population,
                                                                   prepared.region))
-                    writer.write(decided.table)
-                    tallies.append(tally(decided.table))
+                    tallies.append(tally(decided.table))  # before the table is handed to the writer
+                    behind.submit(writer.write, decided.table)
                 else:
-                    spill.write(prepared)
+                    spill.write(prepared, behind=behind)
             done += loaded.n_input
             progress("pass1", done, source.expected_rows)
+        behind.wait()
         seconds["pass1"] = time.perf_counter() - start
         _check_unique(inputs.hashes, source)
         n_households = len(inputs)
@@ -536,17 +579,21 @@ def score_dataset(
             t0 = time.perf_counter()
             for offset, prepared in spill:
                 decided = scorer.finish(prepared, ranks.rows(slice(offset, offset + len(prepared))))
-                writer.write(decided.table)
-                tallies.append(tally(decided.table))
+                tallies.append(tally(decided.table))  # before the table is handed to the writer
+                behind.submit(writer.write, decided.table)
                 progress("pass2", offset + len(prepared), n_households)
+            behind.wait()
             seconds["pass2"] = time.perf_counter() - t0
         meta = meta.model_copy(update={"n_input": reports.n_input, "n_rejected": rejects.n_rows,
                                        "n_excluded": reports.n_excluded, "n_households": n_households})
+        behind.wait()
         writer.close(meta, empty_table)
     except BaseException:
+        behind.close()  # no write may still be running into the file being removed
         writer.abandon()
         raise
     finally:
+        behind.close()
         if spill is not None:
             spill.remove()
     seconds["total"] = time.perf_counter() - start

@@ -191,6 +191,7 @@ class Scorer:
         self.key = key
         self.keep_contributions = keep_contributions
         self.allow_unsigned = allow_unsigned
+        self.threads = int(threads)
         # Compiles the model for exact contributions and checks the reason catalogue covers it.
         self.explainer = Explainer(self.model, catalogue=_catalogue_for(spec), top_k=max(1, self.top_k),
                                    min_abs=min_abs, n_jobs=threads)
