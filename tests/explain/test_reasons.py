@@ -73,3 +73,29 @@ def test_matches_a_stable_sort_oracle(values: np.ndarray, k: int, data: st.DataO
     for i in range(len(values)):
         order = [int(j) for j in np.argsort(-strength[i], kind="stable") if strength[i, j] > 0][:k]
         assert out[i].tolist() == order + [-1] * (k - len(order))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=arrays(np.float64, st.tuples(st.integers(0, 40), st.integers(1, 45)),
+                  elements=st.floats(-2, 2, allow_nan=False, width=32)),
+    k=st.integers(1, 8),
+    min_abs=st.sampled_from([0.0, 0.05, 0.5]),
+    data=st.data(),
+)
+def test_matches_the_oracle_for_any_values_and_threshold(values, k, min_abs, data) -> None:
+    selected = np.array(data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values))),
+                        dtype=bool)
+    out = select_reasons(values, selected, k, min_abs=min_abs)
+    assert out.shape == (len(values), k)
+    strength = np.where(selected[:, None], -values, values)
+    for i in range(len(values)):
+        order = [int(j) for j in np.argsort(-strength[i], kind="stable") if strength[i, j] > min_abs][:k]
+        assert out[i].tolist() == order + [-1] * (k - len(order))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_contributions_are_refused(bad: float) -> None:
+    values = np.array([[0.1, bad, -0.2]])
+    with pytest.raises(ValueError, match="finite"):
+        select_reasons(values, [True], 2)
