@@ -110,7 +110,11 @@ class Prepared:
     # ---- on disk ------------------------------------------------------------------------------
 
     def to_arrow(self) -> pa.Table:
-        """A compact Arrow table of these households (the layout in its schema metadata)."""
+        """A compact Arrow table of these households (the layout and each column's kind in its metadata).
+
+        Built column by column, not through a DataFrame: pandas' frame constructor and
+        ``Table.from_pandas`` copied every numeric column twice (into blocks and out again).
+        """
         prepared = self.compact()
         assert prepared.candidates is not None
         cols: dict[str, Any] = {**prepared.head, **prepared.rules, **prepared.tail,
@@ -122,57 +126,87 @@ class Prepared:
                 for slot in range(prepared.top_k):
                     col = arr[:, slot]
                     cols[_candidate(direction, part, slot)] = col.astype(np.int16) if part == "idx" else col
-        table = pa.Table.from_pandas(pd.DataFrame(cols), preserve_index=False)
+        kinds = {name: _kind(col) for name, col in cols.items()}
+        table = pa.table({name: _to_arrow(col, kinds[name]) for name, col in cols.items()})
         layout = {"head": list(prepared.head), "rules": list(prepared.rules), "tail": list(prepared.tail),
                   "extra": list(prepared.extra),
                   "region_column": prepared.region_column, "top_k": prepared.top_k,
-                  "min_abs": prepared.min_abs}
-        # pandas' own metadata stays: it brings the columns back with the dtypes they had.
-        metadata = {**(table.schema.metadata or {}), LAYOUT_KEY: json.dumps(layout).encode("utf-8")}
-        return table.replace_schema_metadata(metadata)
+                  "min_abs": prepared.min_abs, "kinds": kinds}
+        return table.replace_schema_metadata({LAYOUT_KEY: json.dumps(layout).encode("utf-8")})
 
     @classmethod
     def from_arrow(cls, table: pa.Table | pa.RecordBatch) -> Prepared:
-        """The households :meth:`to_arrow` wrote."""
+        """The households :meth:`to_arrow` wrote, each column as the kind of array it was."""
         meta = table.schema.metadata or {}
         if LAYOUT_KEY not in meta:
             raise ValueError("not a table of prepared decisions (no layout in its metadata)")
         layout = json.loads(meta[LAYOUT_KEY].decode("utf-8"))
-        # Nullable booleans (criteria unknown for some households) stay nullable booleans.
-        frame = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+        kinds: dict[str, str] = layout["kinds"]
+
+        def column(name: str) -> Any:
+            return _from_arrow(table.column(name), kinds[name])
+
         k = int(layout["top_k"])
         candidates: dict[str, Reasons] = {}
         for direction in _DIRECTIONS:
-            idx, x, c = (_slots(frame, direction, part, k) for part in _PARTS)
+            idx, x, c = (_slots(column, len(table), direction, part, k) for part in _PARTS)
             candidates[direction] = (idx.astype(np.int64), x, c)
-
-        def columns(names: list[str]) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for name in names:
-                series = frame[name]
-                out[name] = series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array
-            return out
-
-        head = columns(layout["head"])
         region_column = layout["region_column"]
         from targeting.decide import schema as s
 
         return cls(
-            head=head, rules=columns(layout["rules"]), tail=columns(layout["tail"]),
-            prediction=frame[s.PREDICTED_LOG].to_numpy(dtype=np.float64),
-            population=frame[_POPULATION].to_numpy(dtype=np.float64),
-            region=None if region_column is None else frame[region_column].to_numpy(dtype=object),
+            head={name: column(name) for name in layout["head"]},
+            rules={name: column(name) for name in layout["rules"]},
+            tail={name: column(name) for name in layout["tail"]},
+            prediction=np.asarray(column(s.PREDICTED_LOG), dtype=np.float64),
+            population=np.asarray(column(_POPULATION), dtype=np.float64),
+            region=None if region_column is None else np.asarray(column(region_column), dtype=object),
             region_column=region_column, top_k=k, min_abs=float(layout["min_abs"]), candidates=candidates,
-            extra={name: frame[_EXTRA + name].to_numpy() for name in layout.get("extra", [])},
+            extra={name: column(_EXTRA + name) for name in layout.get("extra", [])},
         )
 
 
-def _slots(frame: pd.DataFrame, direction: str, part: str, k: int) -> npt.NDArray[Any]:
+def _kind(col: Any) -> str:
+    """How a column is kept: a numpy dtype's name, or the pandas array it comes back as."""
+    if isinstance(col, np.ndarray):
+        return "object" if col.dtype == object else col.dtype.str
+    if isinstance(col, pd.Categorical):
+        return "category"
+    if isinstance(col.dtype, pd.StringDtype):
+        return f"string[{col.dtype.storage}]" + ("+nan" if col.dtype.na_value is not pd.NA else "")
+    if isinstance(col.dtype, pd.BooleanDtype | pd.Int64Dtype):
+        return col.dtype.name
+    raise TypeError(f"no spill format for a column of {type(col).__name__} ({col.dtype})")
+
+
+def _to_arrow(col: Any, kind: str) -> pa.Array | pa.ChunkedArray:
+    if kind == "object":
+        return pa.array(col, type=pa.large_string())  # texts (an object column holds nothing else here)
+    return pa.array(col)
+
+
+def _from_arrow(arr: pa.ChunkedArray, kind: str) -> Any:
+    if kind == "category":
+        chunk = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        return pd.Categorical.from_codes(
+            np.asarray(chunk.indices.fill_null(-1)), categories=pd.Index(chunk.dictionary.to_pylist()),
+            ordered=chunk.type.ordered)
+    if kind == "object":
+        return arr.to_numpy()
+    if kind.startswith("string["):
+        storage, nan = kind[len("string["):].split("]")
+        return pd.StringDtype(storage, na_value=np.nan if nan else pd.NA).__from_arrow__(arr)
+    if kind in ("boolean", "Int64"):
+        return pd.api.types.pandas_dtype(kind).__from_arrow__(arr)
+    return arr.to_numpy().astype(np.dtype(kind), copy=False)
+
+
+def _slots(column: Any, n: int, direction: str, part: str, k: int) -> npt.NDArray[Any]:
     """One part of a direction's reason candidates as an (n, k) array."""
     dtype = np.int64 if part == "idx" else np.float64
     if not k:
-        return np.empty((len(frame), 0), dtype=dtype)
-    return np.column_stack([frame[_candidate(direction, part, slot)].to_numpy(dtype=dtype)
+        return np.empty((n, 0), dtype=dtype)
+    return np.column_stack([np.asarray(column(_candidate(direction, part, slot)), dtype=dtype)
                             for slot in range(k)])
 
 
