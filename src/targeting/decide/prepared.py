@@ -141,6 +141,9 @@ class Prepared:
         if LAYOUT_KEY not in meta:
             raise ValueError("not a table of prepared decisions (no layout in its metadata)")
         layout = json.loads(meta[LAYOUT_KEY].decode("utf-8"))
+        if "kinds" not in layout:
+            raise ValueError("prepared decisions spilled by an older version of targeting: score again "
+                             "into a new output folder")
         kinds: dict[str, str] = layout["kinds"]
 
         def column(name: str) -> Any:
