@@ -139,12 +139,14 @@ def test_both_readers_accept_and_reject_the_same(frame, survey):
 def test_readers_agree_cell_by_cell(cells, blank_values):
     arr = pa.array(cells, type=pa.large_string())
     small, large = validate._ListText(arr), validate._ArrowText(arr)
-    np.testing.assert_array_equal(small.blank(blank_values), large.blank(blank_values))
-    lookups = [validate._BOOL_LOOKUP, validate._contract_code_list(CONTRACT, "floor_material").lookup]
-    for lookup in lookups:
-        np.testing.assert_array_equal(small.find(lookup), large.find(lookup))
-    missing = small.blank()
-    assert small.arrow(missing).to_pylist() == large.arrow(missing).to_pylist()
+    coded = validate._CodedText(arr)  # large frames' code and yes/no columns
+    for other in (large, coded):
+        np.testing.assert_array_equal(small.blank(blank_values), other.blank(blank_values))
+        lookups = [validate._BOOL_LOOKUP, validate._contract_code_list(CONTRACT, "floor_material").lookup]
+        for lookup in lookups:
+            np.testing.assert_array_equal(small.find(lookup), other.find(lookup))
+        missing = small.blank()
+        assert small.arrow(missing).to_pylist() == other.arrow(missing).to_pylist()
 
 
 def test_str_strip_is_utf8_trim_whitespace_for_every_code_point():

@@ -174,6 +174,41 @@ def _lower(text: str) -> str:
     return text.lower() if text.isascii() else pc.utf8_lower(pa.scalar(text, pa.large_string())).as_py()
 
 
+class _CodedText:
+    """A column of few distinct texts (codes, yes/no words) read through its dictionary, for large frames.
+
+    Each distinct cell is stripped and looked up once, by the cell-by-cell reader, and every row takes
+    its cell's result: the same blanks, lookups and text as `_ArrowText`, which strips, lower-cases and
+    looks up every row with three string kernels where this makes one hash pass over the rows (a code
+    column of 32,768 rows: ~1.2 -> ~0.5 ms).
+    """
+
+    def __init__(self, cells: pa.Array) -> None:
+        encoded = pc.dictionary_encode(cells)  # a missing cell stays a missing index
+        self.words = _ListText(encoded.dictionary)
+        indices = pc.fill_null(encoded.indices, -1)
+        self.rows = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+        self.present = self.rows >= 0
+
+    def _per_row(self, per_word: np.ndarray, missing: Any) -> np.ndarray:
+        if not len(per_word):
+            return np.full(len(self.rows), missing, dtype=per_word.dtype)
+        return np.where(self.present, per_word[np.maximum(self.rows, 0)], missing)
+
+    def blank(self, blank_values: tuple[str, ...] = ("",)) -> np.ndarray:
+        """True where the text is missing or one of ``blank_values``."""
+        return self._per_row(self.words.blank(blank_values), True)
+
+    def find(self, lookup: _Lookup) -> np.ndarray:
+        """The value each lower-cased text stands for in ``lookup`` (exact match on a key), else -1."""
+        return self._per_row(self.words.find(lookup), -1)
+
+    def arrow(self, missing: np.ndarray) -> pa.Array:
+        """The text as a pyarrow array, null where ``missing``."""
+        words = pa.array(self.words.cells, type=pa.large_string())
+        return words.take(pa.array(np.where(missing, -1, self.rows), mask=missing | ~self.present))
+
+
 class _ArrowText:
     """A column's stripped text as one pyarrow array, checked with vectorised kernels."""
 
@@ -225,7 +260,7 @@ class _ListText:
                         type=pa.large_string())
 
 
-_Text = _ArrowText | _ListText
+_Text = _ArrowText | _ListText | _CodedText
 
 
 def _reader(cells: pa.Array) -> _Text:
@@ -379,7 +414,9 @@ def _read(s: pd.Series, kind: str) -> tuple[_Text | None, np.ndarray]:
         or (kind == "bool" and pd.api.types.is_bool_dtype(s.dtype))
     ):
         return None, s.isna().to_numpy(dtype=bool)
-    text = _reader(_text_cells(s))
+    cells = _text_cells(s)
+    coded = kind in ("category", "bool") and len(cells) > SMALL_FRAME_ROWS
+    text = _CodedText(cells) if coded else _reader(cells)
     return text, text.blank()
 
 
