@@ -189,9 +189,10 @@ def _write_matrix(folder: Path, model_dir: Path, out: Path) -> int:
 
 def _fmt(m: Measure, base: Measure | None) -> str:
     ratio = f"{m.wall / base.wall:>6.1f}x" if base is not None else f"{'':>7}"
+    cpu_ratio = f"{m.cpu / base.cpu:>6.1f}x" if base is not None else f"{'':>7}"
     inner = f"{m.inner_s:>8.1f}" if m.inner_s is not None else f"{'':>8}"
     return (f"{m.what:<34}{m.n:>11,}{m.wall:>8.1f}{inner}{m.cpu:>8.1f}{m.cpu / m.n * 1e6:>8.1f}"
-            f"{m.rss_mb:>9,.0f}{m.tree_mb:>9,.0f}{ratio}   {m.load[0]:.1f} -> {m.load[1]:.1f}")
+            f"{m.rss_mb:>9,.0f}{m.tree_mb:>9,.0f}{ratio}{cpu_ratio}   {m.load[0]:.1f} -> {m.load[1]:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,13 +248,16 @@ def main(argv: list[str] | None = None) -> int:
                 measure("targeting score (one process)", n,
                         [str(bin_dir / "targeting"), "score", str(folder), *common, "--out",
                          str(base / f"out-{n}-local")], env, out_dir=base / f"out-{n}-local"),
+                measure("targeting score --threads 1", n,
+                        [str(bin_dir / "targeting"), "score", str(folder), *common, "--threads", "1",
+                         "--out", str(base / f"out-{n}-one")], env, out_dir=base / f"out-{n}-one"),
                 measure(f"targeting score --engine dask ({args.workers}w)", n,
                         [str(bin_dir / "targeting"), "score", str(folder), *common, "--engine", "dask",
                          "--workers", str(args.workers), "--out", str(base / f"out-{n}-dask")], env,
                         workers=args.workers, out_dir=base / f"out-{n}-dask"),
             ]
             matrix.unlink()
-            for out in (base / f"out-{n}-local", base / f"out-{n}-dask"):
+            for out in (base / f"out-{n}-local", base / f"out-{n}-one", base / f"out-{n}-dask"):
                 shutil.rmtree(out, ignore_errors=True)
             results.append(row)
             _print(results)
@@ -265,10 +269,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print(results: list[list[Measure]]) -> None:
     header = (f"{'process':<34}{'households':>11}{'wall s':>8}{'inner s':>8}{'CPU s':>8}{'CPU µs/hh':>8}"
-              f"{'peak MB':>9}{'tree MB':>9}{'vs LGB':>7}   load avg (1 min)")
+              f"{'peak MB':>9}{'tree MB':>9}{'vs LGB':>7}{'CPU vs':>7}   load avg (1 min)")
     print(f"\n## targeting score at scale ({os.cpu_count()} cores; 'inner s' = the floor's work without "
           "start-up; 'peak MB' = largest process, 'tree MB' = all processes summed; 'vs LGB' = wall "
-          "/ the LightGBM floor's wall)\n")
+          "/ the LightGBM floor's wall, 'CPU vs' = CPU s / the floor's CPU s; '--threads 1' scores and "
+          "writes on one thread, the default writes on a second one beside the scoring)\n")
     print(header)
     print("-" * len(header))
     # 'inner s' of a scoring run: its own total (summary.json), without interpreter and model start-up.

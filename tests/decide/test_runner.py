@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from targeting.decide import Scorer, Selection
@@ -229,3 +231,13 @@ def test_a_failed_write_beside_the_scoring_fails_the_run_and_leaves_no_file(mode
                       chunk_rows=700)
     assert not (out / "decisions.parquet").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".pass1-")]  # the spill is removed
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(max_size=12), max_size=40), st.sampled_from(["object", "str", "string"]))
+def test_id_hashes_are_the_hashes_of_the_id_texts(ids, dtype):
+    from targeting.decide.runner import id_hashes
+
+    # The same ids give the same hashes in every chunk, partition and engine, whatever the column's dtype.
+    expected = pd.util.hash_array(np.array(ids, dtype=object)) if ids else np.empty(0, dtype=np.uint64)
+    np.testing.assert_array_equal(id_hashes(pd.Series(ids, dtype=dtype)), expected)

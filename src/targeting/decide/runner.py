@@ -415,7 +415,9 @@ class RankInputs:
 
 def id_hashes(household_id: pd.Series) -> np.ndarray:
     """64-bit hashes of household ids (to find an id repeated across chunks without keeping the ids)."""
-    return pd.util.hash_array(household_id.astype(str).to_numpy(dtype=object))
+    # The text array itself: hash_array factorises it and hashes each distinct text once, giving the
+    # hashes of its str objects (tested) for a third of the time of making those objects first.
+    return pd.util.hash_array(household_id.astype(str).array)
 
 
 class Behind:
