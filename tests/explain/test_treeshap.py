@@ -263,3 +263,49 @@ def test_tables_equal_brute_force_shapley_values(seed: int, depth: int) -> None:
             sum(_value(t, x, frozenset(range(n_features))) for t in trees), abs=1e-12
         )
     assert tables.base_value == pytest.approx(sum(_value(t, X[0], frozenset()) for t in trees), abs=1e-12)
+
+
+def _left_oracle(node, x: float) -> bool:
+    """LightGBM's decision for one value (include/LightGBM/tree.h), written out plainly."""
+    import math
+
+    if node.categorical:
+        if math.isnan(x) or x <= -1.0:
+            return False  # NaN and negative categories go right
+        code = math.trunc(min(x, 2.0**31 - 2))  # values in (-1, 0) are category 0
+        return code in node.left_categories
+    if node.zero_left is not None and -1e-35 <= x <= 1e-35:
+        return node.zero_left
+    if math.isnan(x):
+        return node.nan_left
+    return x <= node.threshold
+
+
+_HOSTILE = [np.nan, 0.0, -0.0, 1e-36, -1e-36, 1e-30, -0.5, -1.0, -1.5, 0.99, 1.0, 2.0, 2.5, 3.0, 7.0, 63.0,
+            64.0, 1e10, np.inf, -np.inf, 0.30000000000000004, 0.3]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_decisions_equal_lightgbms_rules_value_by_value(data) -> None:
+    from targeting.explain._treeshap import SplitNode, TreeTables
+
+    nodes = []
+    for _ in range(data.draw(st.integers(1, 8))):
+        if data.draw(st.booleans()):
+            left = tuple(sorted(data.draw(st.sets(st.integers(0, 70), max_size=6))))
+            nodes.append(SplitNode(feature=data.draw(st.integers(0, 2)), categorical=True, threshold=0.0,
+                                   left_categories=left, nan_left=False, zero_left=None))
+        else:
+            nodes.append(SplitNode(feature=data.draw(st.integers(0, 2)), categorical=False,
+                                   threshold=data.draw(st.sampled_from([0.0, 0.3, 1.0, -1.0, 2.5, 1e-35])),
+                                   left_categories=(), nan_left=data.draw(st.booleans()),
+                                   zero_left=data.draw(st.sampled_from([None, True, False]))))
+    tables = TreeTables(n_features=3, base_value=0.0, nodes=tuple(nodes), groups=())
+    n = data.draw(st.integers(0, 2100))  # more than one block of rows
+    M = np.asarray(data.draw(st.lists(st.sampled_from(_HOSTILE), min_size=3 * n, max_size=3 * n)),
+                   dtype=np.float64).reshape(n, 3)
+    got = tables.decisions(M)
+    expected = np.array([[_left_oracle(node, M[i, node.feature]) for i in range(n)] for node in nodes],
+                        dtype=np.uint8).reshape(len(nodes), n)
+    np.testing.assert_array_equal(got, expected)

@@ -293,28 +293,18 @@ class TreeTables:
     def decisions(self, M: FloatArray) -> npt.NDArray[np.uint8]:
         """Left (1) / right (0) decision of every row at every split node: shape (nodes, rows).
 
-        All numeric nodes in one comparison and all categorical nodes in one look-up, a block of
-        rows at a time (bounded memory for a registry, no per-node Python loop for a request).
+        Compiled (:func:`targeting.explain._treeshap_kernels.decide_into`): each (row, node) decided
+        once, a block of rows at a time (bounded memory for a registry, no per-node Python loop).
         """
-        n = M.shape[0]
-        out = np.empty((len(self.nodes), n), dtype=np.uint8)
+        from targeting.explain._treeshap_kernels import decide_into
+
+        M = np.ascontiguousarray(M, dtype=np.float64)
+        if M.ndim != 2 or M.shape[1] != self.n_features:
+            raise ValueError(f"expected a matrix with {self.n_features} columns, got {M.shape}")
+        out = np.empty((len(self.nodes), M.shape[0]), dtype=np.uint8)
         r = self._rules
-        for start in range(0, n, DECISION_BLOCK):
-            block = np.ascontiguousarray(M[start:start + DECISION_BLOCK].T)  # (features, rows)
-            stop = start + block.shape[1]
-            if r.numeric.size:
-                x = block[r.numeric_feature]  # (numeric nodes, rows)
-                d = x <= r.threshold
-                d |= np.isnan(x) & r.nan_left
-                if r.zero_rule.any():
-                    zero = (x >= -ZERO_THRESHOLD) & (x <= ZERO_THRESHOLD) & r.zero_rule
-                    d = np.where(zero, r.zero_left, d)
-                out[r.numeric, start:stop] = d
-            if r.categorical.size:
-                x = block[r.categorical_features]  # slots once per feature, then per node
-                slots = _category_slots(x, np.isnan(x))[r.categorical_slot]
-                width = r.lut.shape[1]
-                out[r.categorical, start:stop] = r.lut.take(np.minimum(slots, width - 1) + r.lut_start)
+        decide_into(M, out, r.categorical, r.feature, r.threshold, r.nan_left, r.zero_rule, r.zero_left,
+                    ZERO_THRESHOLD, r.lut_row, r.lut, DECISION_BLOCK)
         return out
 
     @cached_property
@@ -323,56 +313,44 @@ class TreeTables:
 
 
 #: Rows per block when deciding every split node at once (`TreeTables.decisions`).
-DECISION_BLOCK = 4096
+DECISION_BLOCK = 1024
 
 
 @dataclass(frozen=True)
 class _SplitRules:
-    """The split nodes' rules as arrays, numeric and categorical nodes apart.
+    """The split nodes' rules as arrays, one entry per node (what the compiled decisions read).
 
-    Numeric nodes as column vectors (one row per node). Categorical nodes as look-up tables padded
-    on the right with "right" (as past the bitset), flattened: node ``i``'s table starts at
-    ``lut_start[i]``; ``categorical_slot[i]`` is its feature's place in ``categorical_features``.
+    Categorical nodes' look-up tables are rows of ``lut`` (``lut_row[node]``), padded on the right
+    with "right" (as past the bitset); a numeric node's ``lut_row`` is unused.
     """
 
-    numeric: npt.NDArray[np.intp]
-    numeric_feature: npt.NDArray[np.intp]
+    categorical: BoolArray
+    feature: npt.NDArray[np.intp]
     threshold: FloatArray
     nan_left: BoolArray
     zero_rule: BoolArray
     zero_left: BoolArray
-    categorical: npt.NDArray[np.intp]
-    categorical_features: npt.NDArray[np.intp]
-    categorical_slot: npt.NDArray[np.intp]
+    lut_row: npt.NDArray[np.intp]
     lut: BoolArray
-    lut_start: npt.NDArray[np.intp]
 
     @classmethod
     def of(cls, nodes: Sequence[SplitNode]) -> _SplitRules:
-        num = [k for k, node in enumerate(nodes) if not node.categorical]
         cat = [k for k, node in enumerate(nodes) if node.categorical]
         luts = [_category_lut(nodes[k].left_categories) for k in cat]
-        lut = np.zeros((len(cat), max((t.size for t in luts), default=1)), dtype=bool)
+        lut = np.zeros((max(len(cat), 1), max((t.size for t in luts), default=1)), dtype=bool)
         for i, t in enumerate(luts):
             lut[i, : t.size] = t
-
-        features = np.unique(np.asarray([nodes[k].feature for k in cat], dtype=np.intp))
-
-        def column(values: list[Any], dtype: Any) -> npt.NDArray[Any]:
-            return np.asarray(values, dtype=dtype).reshape(-1, 1)
-
+        lut_row = np.zeros(len(nodes), dtype=np.intp)
+        lut_row[cat] = np.arange(len(cat))
         return cls(
-            numeric=np.asarray(num, dtype=np.intp),
-            numeric_feature=np.asarray([nodes[k].feature for k in num], dtype=np.intp),
-            threshold=column([nodes[k].threshold for k in num], np.float64),
-            nan_left=column([nodes[k].nan_left for k in num], bool),
-            zero_rule=column([nodes[k].zero_left is not None for k in num], bool),
-            zero_left=column([bool(nodes[k].zero_left) for k in num], bool),
-            categorical=np.asarray(cat, dtype=np.intp),
-            categorical_features=features,
-            categorical_slot=np.searchsorted(features, [nodes[k].feature for k in cat]).astype(np.intp),
+            categorical=np.asarray([node.categorical for node in nodes], dtype=bool),
+            feature=np.asarray([node.feature for node in nodes], dtype=np.intp),
+            threshold=np.asarray([node.threshold for node in nodes], dtype=np.float64),
+            nan_left=np.asarray([node.nan_left for node in nodes], dtype=bool),
+            zero_rule=np.asarray([node.zero_left is not None for node in nodes], dtype=bool),
+            zero_left=np.asarray([bool(node.zero_left) for node in nodes], dtype=bool),
+            lut_row=lut_row,
             lut=lut,
-            lut_start=(np.arange(len(cat), dtype=np.intp) * lut.shape[1]).reshape(-1, 1),
         )
 
 
@@ -425,16 +403,6 @@ def _starts(sizes: Sequence[int]) -> npt.NDArray[np.intp]:
     """Where each of consecutive blocks of these sizes starts."""
     return np.concatenate([[0], np.cumsum(sizes, dtype=np.intp)[:-1]]).astype(np.intp) if sizes else \
         np.zeros(0, dtype=np.intp)
-
-
-def _category_slots(x: FloatArray, nan: BoolArray | None) -> IntArray:
-    """Slot of each value in a categorical look-up table: 0 = right always (NaN, negative)."""
-    safe = np.where(nan, -1.0, x) if nan is not None else x
-    # LightGBM truncates toward zero (static_cast<int>); values in (-1, 0) become category 0.
-    codes = np.trunc(np.clip(safe, -1.0, 2.0**31 - 2)).astype(np.int64)
-    slots = codes + 1
-    slots[safe <= -1.0] = 0
-    return slots
 
 
 def _category_lut(left: tuple[int, ...]) -> BoolArray:
