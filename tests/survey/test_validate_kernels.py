@@ -79,3 +79,11 @@ def test_readers_give_the_same_objects():
     small, large = validate._ListText(arr), validate._ArrowText(arr)
     missing = small.blank()
     assert small.objects(missing).tolist() == large.objects(missing).tolist() == ["4", None, None, "x", "5"]
+
+
+def test_empty_table_is_a_fresh_empty_frame_with_those_columns():
+    cols = validate.REJECT_COLUMNS
+    first = validate.empty_table(cols)
+    pd.testing.assert_frame_equal(first, pd.DataFrame(columns=cols), check_exact=True)
+    first["row"] = first["row"].astype("int64")  # a caller changing its copy changes no other
+    pd.testing.assert_frame_equal(validate.empty_table(cols), pd.DataFrame(columns=cols), check_exact=True)

@@ -31,6 +31,7 @@ from targeting.survey.validate import (
     _text,
     blank_mask,
     check_unique_ids,
+    empty_table,
     float_values,
     parse_number,
     require_columns,
@@ -54,8 +55,8 @@ class LoadedSurvey:
     rejects: pd.DataFrame
     n_input: int
     ignored_columns: list[str]
-    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
-    notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    excluded: pd.DataFrame = field(default_factory=lambda: empty_table(REJECT_COLUMNS))
+    notes: pd.DataFrame = field(default_factory=lambda: empty_table(REJECT_COLUMNS))
     effects: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -241,9 +242,9 @@ def frame_to_survey(raw: pd.DataFrame, spec: DatasetSpec, *, where: str = "<fram
 
 def _notes_table(notes: Problems, raw: pd.DataFrame, spec: DatasetSpec, validated: Validated) -> pd.DataFrame:
     """Values the spec treats as missing, for the households that were accepted."""
+    if not notes.parts:
+        return empty_table(REJECT_COLUMNS)
     table = notes.table()
-    if not len(table):
-        return pd.DataFrame(columns=REJECT_COLUMNS)
     pos = table["pos"].to_numpy(dtype=np.int64)
     rows = raw[ROW].to_numpy()[pos]
     keep = np.isin(rows, validated.accepted.attrs.get("source_rows", np.array([])))
