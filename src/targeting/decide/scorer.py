@@ -15,6 +15,7 @@ every household:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -442,8 +443,7 @@ class Scorer:
         tail = prepared.tail
         cols.update({k: v for k, v in tail.items() if k not in s.TRUTH_COLUMNS})
         if self.intervals is not None:
-            cols.update(self._uncertainty(pd.DataFrame(prepared.extra, index=pd.RangeIndex(n)), pred, ranks,
-                                          selected))
+            cols.update(self._uncertainty(prepared.extra, pred, ranks, selected))
         cols.update({k: v for k, v in tail.items() if k in s.TRUTH_COLUMNS})
         table = pd.DataFrame(cols)
         return Decisions(table, idx, x, prepared.region_column)
@@ -495,19 +495,22 @@ class Scorer:
             return -np.inf, edge(sel.desil_max)
         return -np.inf, edge(max(p.desil_max for p in self.programs.programs.values()))
 
-    def _uncertainty(self, groups: pd.DataFrame, pred: FloatArray, ranks: rk.Ranks,
+    def _uncertainty(self, groups: Mapping[str, Any], pred: FloatArray, ranks: rk.Ranks,
                      selected: Any) -> dict[str, Any]:
-        """Each household's welfare interval, its chance of being on the other side of the cut, its status."""
-        from targeting.pmt.borderline import borderline
+        """Each household's welfare interval, its chance of being on the other side of the cut, its status.
+
+        ``groups``: the interval group columns as arrays (no frame is built to hold them).
+        """
+        from targeting.pmt.borderline import borderline_columns
 
         assert self.intervals is not None
-        table = borderline(self.intervals, pred, groups, self._cut(ranks), selected,
-                           level=self.interval_level)
+        table = borderline_columns(self.intervals, pred, groups, self._cut(ranks), selected,
+                                   level=self.interval_level)
         return {
-            s.WELFARE_LOW: np.exp(table["interval_low"].to_numpy()),
-            s.WELFARE_HIGH: np.exp(table["interval_high"].to_numpy()),
-            s.P_OTHER_SIDE: table["p_other_side"].to_numpy(),
-            s.STATUS: table["status"].to_numpy(),
+            s.WELFARE_LOW: np.exp(table["interval_low"]),
+            s.WELFARE_HIGH: np.exp(table["interval_high"]),
+            s.P_OTHER_SIDE: table["p_other_side"],
+            s.STATUS: np.asarray(table["status"]),
         }
 
     def describe(self, data_name: str = "") -> dict[str, Any]:

@@ -142,8 +142,9 @@ def _key_texts(values: npt.ArrayLike) -> tuple[IntArray, list[str]]:
 
     Keys are compared as text so that a model calibrated on a CSV survey scores a Parquet registry.
     """
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    codes, uniques = pd.factorize(series)
+    # An array is factorised as it is: wrapping it in a Series first infers a text dtype for
+    # strings (~30 µs a call) and gives the same codes and values (tests/pmt/test_intervals.py).
+    codes, uniques = pd.factorize(values if isinstance(values, pd.Series | np.ndarray) else pd.Series(values))
     texts = []
     for u in np.asarray(uniques, dtype=object):
         if isinstance(u, bool | np.bool_):
@@ -156,17 +157,24 @@ def _key_texts(values: npt.ArrayLike) -> tuple[IntArray, list[str]]:
 
 
 def _level_keys(
-    frame: Mapping[str, Any], columns: tuple[str, ...], n: int
+    frame: Mapping[str, Any], columns: tuple[str, ...], n: int,
+    keyed: dict[str, tuple[IntArray, list[str]]] | None = None,
 ) -> tuple[IntArray, list[tuple[str, ...]]]:
-    """One integer per household for its cell at this level (−1 if any value is missing), and the keys."""
+    """One integer per household for its cell at this level (−1 if any value is missing), and the keys.
+
+    ``keyed`` holds the `_key_texts` of columns already read (a column is in several levels).
+    """
     if not columns:
         return np.zeros(n, dtype=np.int64), [()]
     combined = np.zeros(n, dtype=np.int64)
     parts = []
+    keyed = {} if keyed is None else keyed
     for col in columns:
         if col not in frame:
             raise SpecError(f"group column {col!r} is missing (the intervals were calibrated by {columns})")
-        codes, texts = _key_texts(frame[col])
+        if col not in keyed:
+            keyed[col] = _key_texts(frame[col])
+        codes, texts = keyed[col]
         if codes.shape[0] != n:
             raise ValueError(f"group column {col!r} has {codes.shape[0]} values, expected {n}")
         parts.append((codes, texts))
@@ -369,9 +377,10 @@ class WelfareIntervals(BaseEstimator):
         else:
             size = len(next(iter(groups.values()), []))
         out = np.zeros(size, dtype=np.int64)
+        keyed: dict[str, tuple[IntArray, list[str]]] = {}
         # Coarsest first, so the finest level that has the household's cell wins.
         for li in range(len(self.levels_) - 1, -1, -1):
-            codes, keys = _level_keys(frame, self.levels_[li], size)
+            codes, keys = _level_keys(frame, self.levels_[li], size, keyed)
             table = np.array([self._lookup[li].get(k, -1) if k else -1 for k in keys], dtype=np.int64)
             hit = table[codes] if codes.size else np.zeros(0, dtype=np.int64)
             hit = np.where(codes >= 0, hit, -1)
