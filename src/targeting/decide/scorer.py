@@ -318,7 +318,7 @@ class Scorer:
         (:meth:`Prepared.compact`, :meth:`Prepared.to_arrow`) and finishes it once every household
         is ranked, so the registry is read, validated and explained once.
         """
-        from targeting.eligibility import evaluate
+        from targeting.eligibility import evaluate_columns
         from targeting.pmt.intervals import interval_groups
 
         X = self.design(data)
@@ -353,15 +353,17 @@ class Scorer:
         head[s.PREDICTED] = np.exp(pred)
         rules: dict[str, Any] = {}
         if self.ruleset is not None:
-            trace = evaluate(frame, self.ruleset, as_of=self.as_of, min_criteria_met=self.min_criteria_met,
-                             allow_out_of_force=self.allow_out_of_force)
-            rules[s.RULE_VERDICT] = trace["verdict"].to_numpy()
+            # The trace's columns as arrays: no trace frame is built only to be read back.
+            trace, _ = evaluate_columns(frame, self.ruleset, as_of=self.as_of,
+                                        min_criteria_met=self.min_criteria_met,
+                                        allow_out_of_force=self.allow_out_of_force)
+            rules[s.RULE_VERDICT] = np.asarray(trace["verdict"])
             rules[s.RULE_STAGE] = trace["stage"].astype("string").to_numpy()
-            rules[s.RULE_N_MET] = trace["n_met"].to_numpy(dtype=np.int16)
-            rules[s.RULE_N_UNKNOWN] = trace["n_unknown"].to_numpy(dtype=np.int16)
+            rules[s.RULE_N_MET] = np.asarray(trace["n_met"], dtype=np.int16)
+            rules[s.RULE_N_UNKNOWN] = np.asarray(trace["n_unknown"], dtype=np.int16)
             for c in self.ruleset.criteria:
                 name = s.criterion_column(c.id)
-                rules[name] = trace[name].array
+                rules[name] = trace[name]
         tail: dict[str, Any] = {}
         for name in data.groups.columns:
             if name != "region":
