@@ -87,3 +87,17 @@ def test_empty_table_is_a_fresh_empty_frame_with_those_columns():
     pd.testing.assert_frame_equal(first, pd.DataFrame(columns=cols), check_exact=True)
     first["row"] = first["row"].astype("int64")  # a caller changing its copy changes no other
     pd.testing.assert_frame_equal(validate.empty_table(cols), pd.DataFrame(columns=cols), check_exact=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["H1", "H2", " H1", "", " ", "h1", "H1\u200b"])),
+                max_size=8))
+def test_repeated_ids_are_found_as_check_unique_ids_finds_them(cells):
+    ids = validate._as_text(pd.Series(cells, dtype="string"))
+    rows = pd.Series(np.arange(2, len(cells) + 2))
+    try:
+        validate.check_unique_ids(ids.mask(ids == ""), rows, "here")
+        refused = False
+    except Exception:
+        refused = True
+    assert validate._repeats(validate._arrow(ids)) == refused

@@ -110,9 +110,9 @@ def _isna(v: object) -> bool:
 SMALL_FRAME_ROWS = 100
 
 
-def _arrow(s: pd.Series | pd.Index) -> pa.Array:
-    """The values of a string Series or Index as one pyarrow array (no copy for pyarrow storage)."""
-    arr = pa.array(s.array)
+def _arrow(s: pd.Series | pd.Index | Any) -> pa.Array:
+    """The values of a string Series, Index or array as one pyarrow array (no copy for pyarrow storage)."""
+    arr = pa.array(s.array if isinstance(s, pd.Series | pd.Index) else s)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     return arr
@@ -620,6 +620,19 @@ class Validated:
         return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
 
 
+def _repeats(text: pa.Array) -> bool:
+    """Whether a text other than a blank occurs twice: what `check_unique_ids` refuses."""
+    given = text.filter(pc.fill_null(pc.greater(pc.binary_length(text), 0), False))
+    return len(pc.unique(given)) != len(given)
+
+
+def _text_array(values: Any) -> pa.Array:
+    """A typed text column (a parsed ``string`` field) as pyarrow text: ``Series(values, dtype="string")``."""
+    if _is_arrow_text(values.dtype):
+        return _arrow(values)  # the parsers' text fields: already that array
+    return _arrow(pd.Series(values, dtype="string"))
+
+
 def check_unique_ids(ids: pd.Series, rows: pd.Series, where: str) -> None:
     """Duplicate household ids make a file unusable: one clear message naming them and their rows."""
     if ids.nunique(dropna=True) == ids.count():
@@ -660,7 +673,8 @@ def validate_contract(raw: pd.DataFrame, contract: Contract, *, where: str,
     ids = _as_text(raw["household_id"])
     rows = raw[ROW] if ROW in present else pd.Series(np.arange(2, len(raw) + 2))
     # A blank id is that row's problem ("required value is empty"), not a duplicate of other blanks.
-    check_unique_ids(ids.mask(ids == ""), rows, where)
+    if _repeats(_arrow(ids)):  # decided on the text itself; the message needs the frame
+        check_unique_ids(ids.mask(ids == ""), rows, where)
     problems = Problems()
     blanks: list[np.ndarray] = []
     typed = {
@@ -671,7 +685,7 @@ def validate_contract(raw: pd.DataFrame, contract: Contract, *, where: str,
     ids = _personal_ids(ids, typed, contract, problems)
     limit = contract.fields["household_id"].max_length
     if limit is not None:
-        ids = _clipped(ids, ids.astype("string").str.len().to_numpy(dtype=np.float64, na_value=0) > limit)
+        ids = _clipped(ids, _lengths(_string_cells(ids)) > limit)
     _empty_rows(np.logical_and.reduce(blanks), problems)
     ignored = [c for c in columns if c not in contract.fields and c != ROW]
     # The parsers return new arrays, never views of ``raw``: the frame can take them without a copy.
@@ -690,7 +704,7 @@ def _personal_ids(ids: pd.Series, typed: Mapping[str, Any], contract: Contract,
     given = _string_cells(ids)
     for name in contract.by_role("personal"):
         if name in typed:
-            equal = pc.equal(_arrow(pd.Series(typed[name], dtype="string")), given.cast(pa.large_string()))
+            equal = pc.equal(_text_array(typed[name]), given.cast(pa.large_string()))
             same |= np.asarray(pc.fill_null(equal, False), dtype=bool)
     if not same.any():
         return ids
