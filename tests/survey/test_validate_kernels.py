@@ -101,3 +101,43 @@ def test_repeated_ids_are_found_as_check_unique_ids_finds_them(cells):
     except Exception:
         refused = True
     assert validate._repeats(validate._arrow(ids)) == refused
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["Tenggarong", "Loa Kulu", "Muara Jawa"])), max_size=6))
+def test_region_text_is_astype_string(cells):
+    from targeting.survey.load import _as_string
+
+    categories = ["Loa Kulu", "Muara Jawa", "Tenggarong"]
+    col = pd.Series(pd.Categorical(cells, categories=categories), name="kecamatan")
+    col.attrs = {"source_rows": np.arange(len(cells))}
+    expected, got = col.astype("string"), _as_string(col)
+    pd.testing.assert_series_equal(got, expected, check_exact=True)
+    np.testing.assert_array_equal(got.attrs["source_rows"], expected.attrs["source_rows"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(0, 40)), max_size=6),
+       st.sampled_from(["Int64", "boolean", "Float64", "float64", "object"]))
+def test_float64_is_astype_float64(values, dtype):
+    from targeting.survey.load import _float64
+
+    if dtype == "boolean":
+        values = [None if v is None else v % 2 == 1 for v in values]
+    arr = pd.array(values, dtype=dtype) if dtype != "object" else np.array(values, dtype=object)
+    if dtype == "object" and any(v is None for v in values):
+        arr = np.array([np.nan if v is None else v for v in values], dtype=object)
+    expected = pd.Series(arr).astype("float64").to_numpy()
+    assert _float64(arr).tobytes() == expected.tobytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.booleans()), max_size=6), st.booleans())
+def test_boolean_cells_print_as_before(values, nullable):
+    if not nullable:
+        values = [bool(v) for v in values]
+    s = pd.Series(values, dtype="boolean" if nullable else bool)
+    b = s.astype("boolean")
+    words = np.where(b.fillna(False).to_numpy(dtype=bool), "true", "false")
+    expected = pa.array(words.tolist(), mask=b.isna().to_numpy(), type=pa.large_string())
+    assert validate._text_cells(s).equals(expected)

@@ -146,9 +146,10 @@ def _text_cells(s: pd.Series) -> pa.Array:
     if _is_arrow_text(s.dtype):
         return _arrow(s)
     if pd.api.types.is_bool_dtype(s.dtype):
-        b = s.astype("boolean")
-        words = np.where(b.fillna(False).to_numpy(dtype=bool), WRITTEN[True], WRITTEN[False])
-        return pa.array(words.tolist(), mask=b.isna().to_numpy(), type=pa.large_string())
+        # On the nullable array itself (Series methods cost ~15 µs a call for one household).
+        b = s.array if isinstance(s.dtype, pd.BooleanDtype) else s.astype("boolean").array
+        words = np.where(b.to_numpy(dtype=bool, na_value=False), WRITTEN[True], WRITTEN[False])
+        return pa.array(words.tolist(), mask=np.asarray(b.isna(), dtype=bool), type=pa.large_string())
     if pd.api.types.is_float_dtype(s.dtype):
         return _arrow(s.map(_float_text).astype("string"))
     if s.dtype == object:
