@@ -237,7 +237,9 @@ class Scorer:
                 f"{self.model_dir}: the model needs feature(s) {', '.join(missing)} that dataset "
                 f"{data.name!r} does not have (trained on {self.card.dataset.spec or self.card.dataset.name})"
             )
-        return X[self.features]
+        # design_frame's frame is new: when it holds the model's columns in order, it is the answer
+        # (selecting them again would copy it, ~0.15 ms for one household).
+        return X if X.columns.tolist() == self.features else X[self.features]
 
     def predict(self, data: SurveyData) -> FloatArray:
         """Predicted log per-capita welfare (what ranks are computed from), community term included."""
