@@ -97,3 +97,20 @@ def test_rule_columns_are_the_rule_engines_trace(scorer, households):
     for c in scorer.scorer.ruleset.criteria:
         name = criterion_column(c.id)
         pd.testing.assert_series_equal(table[name], trace[name], check_names=False, check_index=False)
+
+
+def test_interval_groups_kept_as_arrays_are_the_frames_columns(households):
+    """What the scorer keeps for the intervals is what reading `interval_groups`' frame gives."""
+    from targeting.pmt.intervals import interval_group_arrays, interval_groups
+
+    data = validate_households(households).data
+    arrays = interval_group_arrays(data)
+    frame = interval_groups(data)
+    assert list(arrays) == frame.columns.tolist()
+    for name, col in frame.items():
+        read = col.to_numpy()
+        assert arrays[name].dtype == read.dtype
+        assert arrays[name].tolist() == read.tolist()
+    population = data.population_weight.to_numpy(dtype=np.float64)
+    product = data.weight.to_numpy(dtype=np.float64) * data.household_size.to_numpy(dtype=np.float64)
+    assert product.tobytes() == population.tobytes()

@@ -321,7 +321,7 @@ class Scorer:
         is ranked, so the registry is read, validated and explained once.
         """
         from targeting.eligibility import evaluate_columns
-        from targeting.pmt.intervals import interval_groups
+        from targeting.pmt.intervals import interval_group_arrays
 
         X = self.design(data)
         M = self.explainer.engine.matrix(X)
@@ -389,13 +389,14 @@ class Scorer:
             tail[s.POOR_TRUE] = pd.array(data.poor.to_numpy(dtype=bool), dtype="boolean")
         return Prepared(
             head=head, rules=rules, tail=tail, prediction=pred,
-            population=data.population_weight.to_numpy(dtype=np.float64),
+            # data.population_weight, multiplied as arrays (the Series product costs ~50 µs).
+            population=(data.weight.to_numpy(dtype=np.float64)
+                        * data.household_size.to_numpy(dtype=np.float64)),
             region=None if data.region is None else data.region.to_numpy(dtype=object),
             region_column=region_column, top_k=self.top_k if top_k is None else int(top_k),
             min_abs=self.explainer.min_abs, values=values, matrix=M,
             # What the welfare intervals are calibrated by, kept for finish (not a decision column).
-            extra={} if self.intervals is None else {
-                name: col.to_numpy() for name, col in interval_groups(data).items()},
+            extra={} if self.intervals is None else interval_group_arrays(data),
         )
 
     def finish(self, prepared: Prepared, ranks: rk.Ranks) -> Decisions:

@@ -64,6 +64,7 @@ __all__ = [
     "cross_fit_predictions",
     "effective_size",
     "fit_intervals",
+    "interval_group_arrays",
     "interval_groups",
     "load_intervals",
     "mondrian_levels",
@@ -201,6 +202,11 @@ def interval_groups(data: SurveyData, columns: Sequence[str] = DEFAULT_GROUP_COL
     ``region`` is the dataset's region role (kecamatan, department); other names are audit groups
     (``urban``...) or raw columns. Columns the data lack are left out (its levels then skip them).
     """
+    return pd.DataFrame(interval_group_arrays(data, columns), index=pd.RangeIndex(len(data)))
+
+
+def interval_group_arrays(data: SurveyData, columns: Sequence[str] = DEFAULT_GROUP_COLUMNS) -> dict[str, Any]:
+    """The columns of `interval_groups` as arrays (a scorer keeps them, no frame needed)."""
     out: dict[str, Any] = {}
     for col in columns:
         if col in data.groups.columns:
@@ -209,7 +215,7 @@ def interval_groups(data: SurveyData, columns: Sequence[str] = DEFAULT_GROUP_COL
             out[col] = data.region.to_numpy()
         elif col in data.frame.columns:
             out[col] = data.frame[col].to_numpy()
-    return pd.DataFrame(out, index=pd.RangeIndex(len(data)))
+    return out
 
 
 # ---- the calibrated object -----------------------------------------------------------------------
