@@ -188,7 +188,9 @@ class _Inputs:
                 empty = pd.Series(pd.NA, index=self._frame.index, dtype="object")
             return empty, np.zeros(n, dtype=bool)
         col = self._frame[name]
-        known = col.array.codes >= 0 if isinstance(col.dtype, pd.CategoricalDtype) else col.notna().to_numpy()
+        # Array methods rather than Series ones (each Series result costs ~15 µs for one household).
+        known = col.array.codes >= 0 if isinstance(col.dtype, pd.CategoricalDtype) else ~np.asarray(
+            col.array.isna(), dtype=bool)
         if spec.codes is not None:
             bad = known & ~_isin(col, list(spec.codes))
             if bad.any():
@@ -197,7 +199,9 @@ class _Inputs:
         if spec.kind == "bool":
             return self._as_bool(name, col, known), known
         if spec.is_numeric:
-            x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            # to_numeric returns a numeric column unchanged: read it directly.
+            numbers = col if pd.api.types.is_numeric_dtype(col.dtype) else pd.to_numeric(col, errors="coerce")
+            x = numbers.to_numpy(dtype=float, na_value=np.nan)
             bad = known & np.isnan(x)
             if bad.any():
                 raise self._bad(name, bad, "a number")
@@ -209,7 +213,7 @@ class _Inputs:
             return col.to_numpy()
         if pd.api.types.is_numeric_dtype(col.dtype):
             x = col.to_numpy(dtype=float, na_value=np.nan)
-            bad = known & ~np.isin(x, [0.0, 1.0])
+            bad = known & ~((x == 0.0) | (x == 1.0))  # np.isin(x, [0.0, 1.0]), without its set-up
             if bad.any():
                 raise self._bad(name, bad, "yes/no (0/1)")
             return x == 1.0
