@@ -139,24 +139,33 @@ def test_an_indonesian_and_an_english_label_give_the_request_the_same_code_and_h
     assert problem["reason_en"].startswith("not a valid code (allowed: earth,")
 
 
-_OPTIONAL = {
-    "Int64": st.lists(st.none() | st.integers(-(2**53), 2**53), max_size=6),
-    "boolean": st.lists(st.none() | st.booleans(), max_size=6),
-    "float64": st.lists(st.none() | st.floats(allow_nan=False), max_size=6),
-    "string": st.lists(st.none() | st.text(max_size=5), max_size=6),
-    "category": st.lists(st.none() | st.sampled_from(["earth", "bamboo", "tile_ceramic"]), max_size=6),
+_VALUES = {
+    "Int64": st.integers(-(2**53), 2**53),
+    "boolean": st.booleans(),
+    "float64": st.floats(allow_nan=False),
+    "string": st.text(max_size=5),
+    "category": st.sampled_from(["earth", "bamboo", "tile_ceramic"]),
 }
 
 
-@settings(max_examples=40, deadline=None)
-@given(data=st.data(), dtype=st.sampled_from(sorted(_OPTIONAL)))
-def test_stored_inputs_are_the_values_given_as_plain_python(data: st.DataObject, dtype: str) -> None:
-    """What the store keeps of a validated column: each value as a plain int/float/bool/str, NA as None."""
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n=st.integers(0, 6))
+def test_stored_inputs_are_the_values_given_as_plain_python(data: st.DataObject, n: int) -> None:
+    """What the store keeps of a validated frame: each value as a plain int/float/bool/str, NA as None.
+
+    One frame holding every dtype the validation gives (one conversion reads them all together).
+    """
     import pandas as pd
 
-    from api.intake import _plain_column
+    from api.intake import plain_rows
 
-    values = data.draw(_OPTIONAL[dtype])
-    plain = _plain_column(pd.Series(values, dtype=dtype if dtype != "float64" else "float64"))
-    assert plain == values
-    assert [type(v) for v in plain] == [type(v) for v in values]  # never numpy scalars or pd.NA
+    columns = {dtype: data.draw(st.lists(st.none() | _VALUES[dtype], min_size=n, max_size=n))
+               for dtype in sorted(_VALUES)}
+    frame = pd.DataFrame({dtype: pd.Series(values, dtype=dtype) for dtype, values in columns.items()})
+    frame["nan"] = pd.Series([float("nan")] * n, dtype="float64")
+    names = [*sorted(_VALUES)[::-1], "nan"]
+    rows = plain_rows(frame, names)
+    expected = [[columns[name][i] if name != "nan" else None for name in names] for i in range(n)]
+    assert rows == expected
+    # Never numpy scalars or pd.NA.
+    assert [[type(v) for v in r] for r in rows] == [[type(v) for v in r] for r in expected]

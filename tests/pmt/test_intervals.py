@@ -332,3 +332,26 @@ def test_measurement_error_is_taken_out_of_the_residuals():
         lo, hi = cal.interval(np.zeros(1), None, 0.9)
         assert hi[0] - lo[0] == pytest.approx(2 * 1.645 * sd, rel=0.03)
     assert WelfareIntervals.from_dict(true.to_dict()).measurement_error_sd == 0.4
+
+
+_KEY_VALUES = st.one_of(st.none(), st.just(float("nan")), st.just(pd.NA), st.booleans(),
+                        st.sampled_from(["Tenggarong", "Loa Kulu", "1", "true", ""]),
+                        st.sampled_from([1.0, 2.0, 2.5, -0.0]), st.integers(-3, 3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_KEY_VALUES, max_size=8), st.sampled_from(["object", "list", "bool", "float"]))
+def test_group_keys_of_an_array_are_those_of_its_series(values, kind):
+    """A group column given as an array (the scorer's interval groups) gets the keys a Series gets."""
+    from targeting.pmt.intervals import _key_texts
+
+    if kind == "bool":
+        arr = np.array([bool(v) if isinstance(v, bool) else False for v in values], dtype=bool)
+    elif kind == "float":
+        arr = np.array([float(v) if isinstance(v, int | float) and v is not None else np.nan for v in values])
+    else:
+        arr = np.array(values, dtype=object)
+    codes, texts = _key_texts(arr if kind != "list" else list(arr))
+    s_codes, s_texts = _key_texts(pd.Series(arr))
+    np.testing.assert_array_equal(codes, s_codes)
+    assert texts == s_texts

@@ -64,3 +64,10 @@ def test_matrix_reads_every_dtype_as_its_values(data: st.DataObject, n: int, kin
     )
     M = schema.to_matrix(X)
     np.testing.assert_array_equal(M, np.array(expected, dtype=np.float64).T.reshape(n, len(kinds)))
+
+
+def test_columns_beyond_the_schema_are_not_read():
+    X = pd.DataFrame({"a": [1.0, 2.0], "b": pd.Categorical(["bamboo", None], categories=list(CATS)),
+                      "extra": ["not", "a number"]})
+    schema = InputSchema(("a", "b"), ("numeric", "categorical"), (None, CATS))
+    np.testing.assert_array_equal(schema.to_matrix(X), np.array([[1.0, 1.0], [2.0, np.nan]]))

@@ -11,6 +11,7 @@ from ._evaluate import (
     RuleSetNotInForceError,
     criterion_column,
     evaluate,
+    evaluate_columns,
     needed_fields,
     resolve_thresholds,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "RuleSummary",
     "criterion_column",
     "evaluate",
+    "evaluate_columns",
     "explain_household",
     "format_explanation",
     "format_summary",

@@ -191,6 +191,19 @@ def borderline(
     Columns: ``interval_low`` and ``interval_high`` (log per-capita welfare at ``level``),
     ``p_eligible``, ``p_other_side`` and ``status``. Cells are looked up once for all of them.
     """
+    return pd.DataFrame(borderline_columns(intervals, pred_log_welfare, groups, cut, selected, level=level))
+
+
+def borderline_columns(
+    intervals: WelfareIntervals,
+    pred_log_welfare: npt.ArrayLike,
+    groups: GroupsLike,
+    cut: npt.ArrayLike | tuple[Any, Any],
+    selected: npt.ArrayLike,
+    *,
+    level: float = 0.9,
+) -> dict[str, Any]:
+    """The columns of `borderline` as arrays (a scorer copies them into its own table)."""
     pred = np.asarray(pred_log_welfare, dtype=np.float64).reshape(-1)
     cells = intervals.assign(groups, pred.shape[0])
     low, high = intervals.interval(pred, cells, level)
@@ -200,12 +213,10 @@ def borderline(
     p_lo = intervals.prob_below(pred, np.where(np.isfinite(c_lo), c_lo, 0.0), cells)
     p_lo = np.where(np.isneginf(c_lo), 0.0, np.where(np.isposinf(c_lo), 1.0, p_lo))
     p_eligible = np.clip(p_hi - p_lo, 0.0, 1.0)
-    return pd.DataFrame(
-        {
-            "interval_low": low,
-            "interval_high": high,
-            "p_eligible": p_eligible,
-            "p_other_side": p_other_side(p_eligible, selected),
-            "status": status(low, high, (c_lo, c_hi)),
-        }
-    )
+    return {
+        "interval_low": low,
+        "interval_high": high,
+        "p_eligible": p_eligible,
+        "p_other_side": p_other_side(p_eligible, selected),
+        "status": status(low, high, (c_lo, c_hi)),
+    }

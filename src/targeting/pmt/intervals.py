@@ -64,6 +64,7 @@ __all__ = [
     "cross_fit_predictions",
     "effective_size",
     "fit_intervals",
+    "interval_group_arrays",
     "interval_groups",
     "load_intervals",
     "mondrian_levels",
@@ -142,8 +143,9 @@ def _key_texts(values: npt.ArrayLike) -> tuple[IntArray, list[str]]:
 
     Keys are compared as text so that a model calibrated on a CSV survey scores a Parquet registry.
     """
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    codes, uniques = pd.factorize(series)
+    # An array is factorised as it is: wrapping it in a Series first infers a text dtype for
+    # strings (~30 µs a call) and gives the same codes and values (tests/pmt/test_intervals.py).
+    codes, uniques = pd.factorize(values if isinstance(values, pd.Series | np.ndarray) else pd.Series(values))
     texts = []
     for u in np.asarray(uniques, dtype=object):
         if isinstance(u, bool | np.bool_):
@@ -156,17 +158,24 @@ def _key_texts(values: npt.ArrayLike) -> tuple[IntArray, list[str]]:
 
 
 def _level_keys(
-    frame: Mapping[str, Any], columns: tuple[str, ...], n: int
+    frame: Mapping[str, Any], columns: tuple[str, ...], n: int,
+    keyed: dict[str, tuple[IntArray, list[str]]] | None = None,
 ) -> tuple[IntArray, list[tuple[str, ...]]]:
-    """One integer per household for its cell at this level (−1 if any value is missing), and the keys."""
+    """One integer per household for its cell at this level (−1 if any value is missing), and the keys.
+
+    ``keyed`` holds the `_key_texts` of columns already read (a column is in several levels).
+    """
     if not columns:
         return np.zeros(n, dtype=np.int64), [()]
     combined = np.zeros(n, dtype=np.int64)
     parts = []
+    keyed = {} if keyed is None else keyed
     for col in columns:
         if col not in frame:
             raise SpecError(f"group column {col!r} is missing (the intervals were calibrated by {columns})")
-        codes, texts = _key_texts(frame[col])
+        if col not in keyed:
+            keyed[col] = _key_texts(frame[col])
+        codes, texts = keyed[col]
         if codes.shape[0] != n:
             raise ValueError(f"group column {col!r} has {codes.shape[0]} values, expected {n}")
         parts.append((codes, texts))
@@ -193,6 +202,11 @@ def interval_groups(data: SurveyData, columns: Sequence[str] = DEFAULT_GROUP_COL
     ``region`` is the dataset's region role (kecamatan, department); other names are audit groups
     (``urban``...) or raw columns. Columns the data lack are left out (its levels then skip them).
     """
+    return pd.DataFrame(interval_group_arrays(data, columns), index=pd.RangeIndex(len(data)))
+
+
+def interval_group_arrays(data: SurveyData, columns: Sequence[str] = DEFAULT_GROUP_COLUMNS) -> dict[str, Any]:
+    """The columns of `interval_groups` as arrays (a scorer keeps them, no frame needed)."""
     out: dict[str, Any] = {}
     for col in columns:
         if col in data.groups.columns:
@@ -201,7 +215,7 @@ def interval_groups(data: SurveyData, columns: Sequence[str] = DEFAULT_GROUP_COL
             out[col] = data.region.to_numpy()
         elif col in data.frame.columns:
             out[col] = data.frame[col].to_numpy()
-    return pd.DataFrame(out, index=pd.RangeIndex(len(data)))
+    return out
 
 
 # ---- the calibrated object -----------------------------------------------------------------------
@@ -369,9 +383,10 @@ class WelfareIntervals(BaseEstimator):
         else:
             size = len(next(iter(groups.values()), []))
         out = np.zeros(size, dtype=np.int64)
+        keyed: dict[str, tuple[IntArray, list[str]]] = {}
         # Coarsest first, so the finest level that has the household's cell wins.
         for li in range(len(self.levels_) - 1, -1, -1):
-            codes, keys = _level_keys(frame, self.levels_[li], size)
+            codes, keys = _level_keys(frame, self.levels_[li], size, keyed)
             table = np.array([self._lookup[li].get(k, -1) if k else -1 for k in keys], dtype=np.int64)
             hit = table[codes] if codes.size else np.zeros(0, dtype=np.int64)
             hit = np.where(codes >= 0, hit, -1)

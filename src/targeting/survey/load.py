@@ -26,11 +26,14 @@ from targeting.survey.validate import (
     Validated,
     _as_text,
     _has_default_index,
+    _is_arrow_text,
     _split,
     _string_array,
+    _string_cells,
     _text,
     blank_mask,
     check_unique_ids,
+    empty_table,
     float_values,
     parse_number,
     require_columns,
@@ -54,8 +57,8 @@ class LoadedSurvey:
     rejects: pd.DataFrame
     n_input: int
     ignored_columns: list[str]
-    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
-    notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    excluded: pd.DataFrame = field(default_factory=lambda: empty_table(REJECT_COLUMNS))
+    notes: pd.DataFrame = field(default_factory=lambda: empty_table(REJECT_COLUMNS))
     effects: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -241,9 +244,9 @@ def frame_to_survey(raw: pd.DataFrame, spec: DatasetSpec, *, where: str = "<fram
 
 def _notes_table(notes: Problems, raw: pd.DataFrame, spec: DatasetSpec, validated: Validated) -> pd.DataFrame:
     """Values the spec treats as missing, for the households that were accepted."""
+    if not notes.parts:
+        return empty_table(REJECT_COLUMNS)
     table = notes.table()
-    if not len(table):
-        return pd.DataFrame(columns=REJECT_COLUMNS)
     pos = table["pos"].to_numpy(dtype=np.int64)
     rows = raw[ROW].to_numpy()[pos]
     keep = np.isin(rows, validated.accepted.attrs.get("source_rows", np.array([])))
@@ -497,7 +500,7 @@ def _build_survey(acc: pd.DataFrame, spec: DatasetSpec, feature_types: dict[str,
         # Poverty status above used the raw value; the log-welfare PMT target gets the documented floor.
         welfare = welfare.clip(lower=spec.welfare.log_floor)
     # Read once: the region is both a SurveyData field and an audit group.
-    region = acc[spec.region_column].astype("string") if spec.region_column else None
+    region = _as_string(acc[spec.region_column]) if spec.region_column else None
     groups = _groups(arrays, spec, region, acc.index)
     return SurveyData(
         name=spec.name,
@@ -521,8 +524,32 @@ def _build_survey(acc: pd.DataFrame, spec: DatasetSpec, feature_types: dict[str,
 
 
 def _as_string(col: pd.Series) -> pd.Series:
-    """``col.astype("string")``: for a column of that dtype already, the copy it makes, made directly."""
-    return col.copy() if col.dtype == "string" else col.astype("string")
+    """``col.astype("string")``: for a column of that dtype already, the copy it makes, made directly.
+
+    A categorical column of text (the region) takes each row's text from its category by code
+    (`_string_cells`), ~0.1 ms less than converting it row by row; attrs, index and name are kept.
+    """
+    if col.dtype == "string":
+        return col.copy()
+    if isinstance(col.dtype, pd.CategoricalDtype) and _is_arrow_text(col.dtype.categories.dtype):
+        out = pd.Series(_string_array(_string_cells(col)), index=col.index, name=col.name)
+        out.attrs = col.attrs  # the column's own copy of the frame's attrs
+        return out
+    return col.astype("string")
+
+
+_FLOAT_READY = ("Int64", "boolean", "Float64", "float64")
+
+
+def _float64(values: Any) -> np.ndarray:
+    """``pd.Series(values).astype("float64").to_numpy()``.
+
+    The nullable and float arrays that the validation gives are read directly (`float_values`: the
+    same numbers, NaN where missing), without a Series.
+    """
+    if getattr(values, "dtype", None) is not None and values.dtype.name in _FLOAT_READY:
+        return float_values(values)
+    return pd.Series(values).astype("float64").to_numpy()
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -563,7 +590,7 @@ def _groups(arrays: Mapping[str, Any], spec: DatasetSpec, region: pd.Series | No
     for name, g in spec.groups.items():
         values = arrays[g.column]
         if g.bins is not None:
-            out[name] = _bands(pd.Series(values).astype("float64").to_numpy(), tuple(g.bins))
+            out[name] = _bands(_float64(values), tuple(g.bins))
         elif g.equals is not None:
             # `text == value` of pandas' string dtype is this kernel: missing text gives a missing answer.
             text = _text(pd.Series(values))
