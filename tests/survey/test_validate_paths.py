@@ -147,6 +147,7 @@ def test_readers_agree_cell_by_cell(cells, blank_values):
             np.testing.assert_array_equal(small.find(lookup), other.find(lookup))
         missing = small.blank()
         assert small.arrow(missing).to_pylist() == other.arrow(missing).to_pylist()
+        assert small.objects(missing).tolist() == other.objects(missing).tolist()
 
 
 def test_str_strip_is_utf8_trim_whitespace_for_every_code_point():

@@ -222,6 +222,10 @@ class _CodedText:
         words = pa.array(self.words.cells, type=pa.large_string())
         return words.take(pa.array(np.where(missing, -1, self.rows), mask=missing | ~self.present))
 
+    def objects(self, missing: np.ndarray) -> np.ndarray:
+        """The text as an object array of ``str``, None where ``missing``."""
+        return np.asarray(self.arrow(missing).to_numpy(zero_copy_only=False), dtype=object)
+
 
 class _ArrowText:
     """A column's stripped text as one pyarrow array, checked with vectorised kernels."""
