@@ -196,7 +196,7 @@ def pseudonymize(values: pd.Series, key: bytes, *, prefix: str = "p") -> pd.Seri
 
 def pseudonym(value: str, key: bytes, *, prefix: str = "p") -> str:
     """The pseudonym of one identifier (as `pseudonymize`)."""
-    return prefix + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+    return pseudonym_texts([value], key, prefix=prefix)[0]
 
 
 def redact(value: object) -> str:
