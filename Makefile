@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m targeting.audit._rank_kernels  # compile the audit's kernels into numba's cache
 	$(BIN)/python -c "from targeting.explain import _reasons, _treeshap_kernels; _reasons.warm(); _treeshap_kernels.warm()"  # and the explanation's
+	$(BIN)/python -c "from targeting import _hmac_sha256; _hmac_sha256.warm()"  # and the pseudonyms'
 	touch $(STAMP)
 
 # Headless Chromium for the report's browser tests and PDF printing (Debian's package).

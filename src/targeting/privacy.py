@@ -26,12 +26,15 @@ import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from targeting.errors import TargetingError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 KEY_ENV = "TARGETING_PSEUDONYM_KEY"
 KEY_FILE = "pseudonym.key"
@@ -156,42 +159,57 @@ def rotate_key(state_dir: Path) -> tuple[bytes, bytes]:
     return old, new
 
 
-def _hmac_states(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 states after HMAC's inner and outer key blocks (RFC 2104), to be copied per message.
+def pseudonym_array(texts: pa.Array | pa.ChunkedArray, key: bytes, *, prefix: str = "p") -> pa.Array:
+    """Pseudonyms of an Arrow text array: HMAC-SHA256(key, text), first 16 hex digits, after ``prefix``.
 
-    ``hmac.new`` sets both up again for every identifier (~2 µs; a 2.6-million-household registry
-    spent 6 s in it); copying the two prepared states gives the same digests for ~0.75 µs.
+    Hashed from the array's own UTF-8 bytes in one compiled loop (`targeting._hmac_sha256`), so a
+    registry's pseudonyms cost no Python object per household; a missing text stays missing.
     """
-    block = hashlib.sha256().block_size
-    if len(key) > block:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(block, b"\0")
-    return (hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key)))
+    import pyarrow as pa
+
+    from targeting._hmac_sha256 import hmac_hex16
+
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
+    texts = texts.cast(pa.large_string())
+    n = len(texts)
+    _, offsets_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[texts.offset:texts.offset + n + 1] \
+        if offsets_buf is not None else np.zeros(n + 1, dtype=np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
+    valid = texts.is_valid().to_numpy(zero_copy_only=False)
+    head = prefix.encode("utf-8")
+    rows = np.empty((n, len(head) + 16), dtype=np.uint8)
+    rows[:, :len(head)] = np.frombuffer(head, dtype=np.uint8)
+    rows[:, len(head):] = hmac_hex16(data, offsets, valid, key)
+    width = rows.shape[1]
+    bounds = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    nulls = None if texts.null_count == 0 else pa.array(valid).buffers()[1]
+    return pa.Array.from_buffers(pa.large_string(), n, [nulls, pa.py_buffer(bounds), pa.py_buffer(rows)],
+                                 null_count=texts.null_count)
 
 
 def pseudonym_texts(texts: Iterable[str], key: bytes, *, prefix: str = "p") -> list[str]:
-    """The pseudonyms of identifiers: HMAC-SHA256(key, identifier), first 16 hex digits, after ``prefix``."""
-    inner, outer = _hmac_states(key)
-    copy_inner, copy_outer = inner.copy, outer.copy
-    out = []
-    for text in texts:
-        h = copy_inner()
-        h.update(text.encode("utf-8"))
-        o = copy_outer()
-        o.update(h.digest())
-        out.append(prefix + o.hexdigest()[:16])
-    return out
+    """The pseudonyms of identifiers (as `pseudonym_array`)."""
+    import pyarrow as pa
+
+    return pseudonym_array(pa.array(list(texts), type=pa.large_string()), key, prefix=prefix).to_pylist()
 
 
 def pseudonymize(values: pd.Series, key: bytes, *, prefix: str = "p") -> pd.Series:
     """HMAC-SHA256 pseudonyms (first 16 hex digits), stable for a key; missing stays missing."""
-    mask = values.notna().to_numpy()
-    made = pseudonym_texts(values[mask].astype(str).tolist(), key, prefix=prefix)
-    if mask.all():
-        return pd.Series(made, index=values.index, dtype="string")
-    out = np.full(len(values), None, dtype=object)
-    out[mask] = made
-    return pd.Series(out, index=values.index, dtype="string")
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        texts = pa.array(values.array)
+    else:  # numbers, objects: their text, as str() writes it
+        mask = values.notna().to_numpy()
+        made = values[mask].astype(str).tolist()
+        out = np.full(len(values), None, dtype=object)
+        out[mask] = made
+        texts = pa.array(out, type=pa.large_string())
+    made_array = pseudonym_array(texts, key, prefix=prefix)
+    return pd.Series(pd.StringDtype().__from_arrow__(made_array), index=values.index)
 
 
 def pseudonym(value: str, key: bytes, *, prefix: str = "p") -> str:

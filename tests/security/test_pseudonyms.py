@@ -1,4 +1,4 @@
-"""Pseudonyms: the fast HMAC (prepared key states) is HMAC-SHA256 exactly, as ``hmac.new`` computes it."""
+"""Pseudonyms: the compiled batch HMAC is HMAC-SHA256 exactly, as ``hmac.new`` computes it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ import hmac
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from targeting.privacy import pseudonym, pseudonym_texts, pseudonymize
+from targeting.privacy import pseudonym, pseudonym_array, pseudonym_texts, pseudonymize
+
+
+def _expected(key: bytes, text: str, prefix: str = "p") -> str:
+    return prefix + hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
 def test_rfc_4231_vectors() -> None:
@@ -40,3 +45,39 @@ def test_pseudonymize_keeps_missing_and_index() -> None:
     full = pseudonymize(values.dropna(), key, prefix="h")
     assert full.tolist() == ["h" + pseudonym(v, key)[1:] for v in values.dropna()]
     assert np.all(full.str.len() == 17)
+
+
+def test_every_length_across_the_padding_boundaries() -> None:
+    # SHA-256 pads into one more block when 56..63 bytes remain: every length from 0 to 3 blocks.
+    key = bytes(range(40))
+    texts = ["x" * n for n in range(200)] + ["é" * n for n in range(70)]  # 2 bytes a character
+    assert pseudonym_texts(texts, key) == [_expected(key, t) for t in texts]
+
+
+@settings(max_examples=100, deadline=None)
+@given(key=st.binary(min_size=0, max_size=150),
+       texts=st.lists(st.none() | st.text(max_size=300), max_size=30),
+       start=st.integers(0, 5), prefix=st.sampled_from(["p", "h", "", "ñ-"]))
+def test_arrow_arrays_sliced_chunked_and_missing(key: bytes, texts: list[str | None], start: int,
+                                                 prefix: str) -> None:
+    whole = pa.array(texts, type=pa.string())
+    part = whole.slice(min(start, len(texts)))  # an array with an offset into its buffers
+    expected = [None if t is None else _expected(key, t, prefix) for t in texts[min(start, len(texts)):]]
+    assert pseudonym_array(part, key, prefix=prefix).to_pylist() == expected
+    chunked = pa.chunked_array([whole.slice(0, 2), whole.slice(2)], type=pa.string())
+    assert pseudonym_array(chunked, key, prefix=prefix).to_pylist() == [
+        None if t is None else _expected(key, t, prefix) for t in texts]
+
+
+def test_pseudonymize_other_dtypes_hash_their_text() -> None:
+    key = b"k" * 32
+    numbers = pd.Series([3201010101010001, 3201010101010002], index=[3, 1])
+    assert pseudonymize(numbers, key).tolist() == [_expected(key, "3201010101010001"),
+                                                   _expected(key, "3201010101010002")]
+    objects = pd.Series(["a", None, 7], dtype=object)
+    out = pseudonymize(objects, key)
+    assert out.isna().tolist() == [False, True, False]
+    assert out[0] == _expected(key, "a") and out[2] == _expected(key, "7")
+    python_strings = pd.Series(["a", None], dtype=pd.StringDtype("python"))
+    assert pseudonymize(python_strings, key).tolist()[0] == _expected(key, "a")
+    assert pseudonymize(pd.Series([], dtype="string"), key).tolist() == []
