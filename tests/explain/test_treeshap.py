@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from targeting.explain import UntabulableModelError, compile_boosters
-from targeting.explain._treeshap import FEW_ROWS, ParsedTree, compile_trees
+from targeting.explain._treeshap import ParsedTree, compile_trees
 
 TOL = 1e-12
 
@@ -128,22 +128,51 @@ def table_sets() -> dict[str, object]:
     return sets
 
 
+def _group_by_group(tables, X):
+    """The tables read with numpy, group by group (the loop the compiled reader replaced): the oracle."""
+    n = X.shape[0]
+    decisions = tables.decisions(X)
+    contrib_t, pred = np.zeros((tables.n_features, n)), np.zeros(n)
+    for g in tables.groups:
+        pattern = np.zeros(n, dtype=np.intp)
+        for i, node in enumerate(g.nodes):
+            pattern |= decisions[node].astype(np.intp) << i
+        for k, f in enumerate(g.features):
+            contrib_t[f] += g.values[k].take(pattern)
+        pred += g.prediction.take(pattern)
+    return pred, contrib_t
+
+
 @settings(max_examples=30, deadline=None)
 @given(shape=st.sampled_from([*SHAPES, "weighted", "single_leaf"]), seed=st.integers(0, 2**32 - 1),
-       size=st.sampled_from([1, 2, 7, FEW_ROWS]))
-def test_a_few_rows_get_the_bulk_paths_numbers_to_the_last_bit(table_sets, shape: str, seed: int,
-                                                               size: int) -> None:
-    """A request's rows (read all groups at once) and the same rows in a registry (group by group)."""
+       size=st.sampled_from([1, 2, 7, 64, 513]))
+def test_the_compiled_reader_sums_as_the_group_loop_to_the_last_bit(table_sets, shape: str, seed: int,
+                                                                     size: int) -> None:
+    """Any rows (a request's one, a registry chunk's many) get the group-by-group loop's sums exactly."""
     tables = table_sets[shape]
     X = _test_rows(5)
-    assert len(X) > FEW_ROWS  # the bulk path
     pred, contrib_t = tables.predict_contrib_t(X)
-    rows = np.random.default_rng(seed).choice(len(X), size=size, replace=False)
+    oracle_pred, oracle_t = _group_by_group(tables, X)
+    np.testing.assert_array_equal(pred, oracle_pred)
+    np.testing.assert_array_equal(contrib_t, oracle_t)
+    rows = np.random.default_rng(seed).choice(len(X), size=min(size, len(X)), replace=False)
     few_pred, few_t = tables.predict_contrib_t(X[rows])
     np.testing.assert_array_equal(few_pred, pred[rows])
     np.testing.assert_array_equal(few_t, contrib_t[:, rows])
-    np.testing.assert_array_equal(tables.predict(X[rows]), tables.predict(X)[rows])
-    np.testing.assert_array_equal(tables.predict(X)[rows], pred[rows])
+    np.testing.assert_array_equal(tables.predict(X[rows]), pred[rows])
+
+
+def test_table_reads_do_not_depend_on_the_block_of_rows(table_sets, monkeypatch) -> None:
+    from targeting.explain import _treeshap
+
+    X = _test_rows(6)
+    for tables in table_sets.values():
+        pred, contrib_t = tables.predict_contrib_t(X)
+        monkeypatch.setattr(_treeshap, "TABLE_BLOCK", 7)
+        block_pred, block_t = tables.predict_contrib_t(X)
+        np.testing.assert_array_equal(block_pred, pred)
+        np.testing.assert_array_equal(block_t, contrib_t)
+        monkeypatch.undo()
 
 
 def test_decisions_do_not_depend_on_the_block_of_rows(table_sets, monkeypatch) -> None:

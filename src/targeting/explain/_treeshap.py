@@ -29,7 +29,7 @@ deeper than ``max_bits`` split nodes makes :func:`compile_boosters` raise
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from math import factorial
@@ -221,74 +221,29 @@ class TreeTables:
 
     def predict_contrib_t(self, M: FloatArray) -> tuple[FloatArray, FloatArray]:
         """As :meth:`predict_contrib`, the contributions as features x rows (no transposing copy)."""
-        n = M.shape[0]
-        if n <= FEW_ROWS:
-            return self._few_rows(M, contributions=True)
-        contrib_t = np.zeros((self.n_features, n))
-        pred = np.zeros(n)
-        for g, pattern in self._patterns(M):
-            for k, f in enumerate(g.features):
-                contrib_t[f] += g.values[k].take(pattern)
-            pred += g.prediction.take(pattern)
-        return pred, contrib_t
+        return self._tables(M, contributions=True)
 
     def predict(self, M: FloatArray) -> FloatArray:
         """The boosters' (weighted) raw prediction alone: one table read per group of leaves."""
-        if M.shape[0] <= FEW_ROWS:
-            return self._few_rows(M, contributions=False)[0]
-        pred = np.zeros(M.shape[0])
-        for g, pattern in self._patterns(M):
-            pred += g.prediction.take(pattern)
-        return pred
+        return self._tables(M, contributions=False)[0]
+
+    def _tables(self, M: FloatArray, *, contributions: bool) -> tuple[FloatArray, FloatArray]:
+        """Every group's table read for every row's pattern, in one compiled pass (`tables_into`)."""
+        from targeting.explain._treeshap_kernels import tables_into
+
+        n = M.shape[0]
+        decisions = self.decisions(M)
+        flat = self._flat
+        pred = np.zeros(n)
+        contrib_t = np.zeros((self.n_features, n) if contributions else (0, 0))
+        tables_into(decisions, flat.group_nodes, flat.group_size, flat.prediction, flat.prediction_start,
+                    flat.values, flat.entry_bounds, flat.entry_feature, flat.entry_start, pred, contrib_t,
+                    contributions, TABLE_BLOCK)
+        return pred, contrib_t
 
     @cached_property
     def _flat(self) -> _FlatTables:
         return _FlatTables.of(self)
-
-    def _few_rows(self, M: FloatArray, *, contributions: bool) -> tuple[FloatArray, FloatArray]:
-        """:meth:`predict_contrib_t` for a few rows (a request): every group at once, not group by group.
-
-        A Python loop over a few hundred groups costs milliseconds whatever the number of rows; here
-        each step is one array operation over all groups. The sums are ``np.add.at``'s, which adds in
-        index order: each cell receives the same terms in the same order as in the loop (group by
-        group, a group's features in order), so the results are the loop's to the last bit.
-        """
-        if M.ndim != 2 or M.shape[1] != self.n_features:
-            raise ValueError(f"expected a matrix with {self.n_features} columns, got {M.shape}")
-        flat = self._flat
-        n = M.shape[0]
-        decisions = np.zeros((len(self.nodes) + 1, n), dtype=np.intp)  # the last row: padding, never left
-        decisions[:-1] = self.decisions(M)
-        # (groups, rows): bit i of a group's pattern is its i-th node's decision, as in _patterns.
-        pattern = (decisions[flat.group_nodes] << flat.shifts).sum(axis=1)
-        rows = np.arange(n)
-        pred = np.zeros(n)
-        at = flat.prediction[flat.prediction_start + pattern]
-        np.add.at(pred, np.broadcast_to(rows, pattern.shape), at)
-        contrib_t = np.zeros((self.n_features, n))
-        if contributions:
-            values = flat.values[flat.entry_start + pattern[flat.entry_group]]
-            np.add.at(contrib_t, (flat.entry_feature, np.broadcast_to(rows, values.shape)), values)
-        return pred, contrib_t
-
-    def _patterns(self, M: FloatArray) -> Iterator[tuple[GroupTable, npt.NDArray[np.intp]]]:
-        """Each group's table and every row's decision pattern at the group's split nodes."""
-        if M.ndim != 2 or M.shape[1] != self.n_features:
-            raise ValueError(f"expected a matrix with {self.n_features} columns, got {M.shape}")
-        n = M.shape[0]
-        decisions = self.decisions(M)
-        pattern = np.empty(n, dtype=np.intp)
-        bit = np.empty(n, dtype=np.intp)
-        for g in self.groups:
-            if g.nodes.size == 0:  # a single-leaf tree: a constant
-                yield g, np.zeros(n, dtype=np.intp)
-                continue
-            np.copyto(pattern, decisions[g.nodes[0]], casting="unsafe")
-            for i in range(1, g.nodes.size):
-                # the shift must happen in intp: a uint8 shift would overflow past bit 7
-                np.left_shift(decisions[g.nodes[i]], i, out=bit, dtype=np.intp, casting="unsafe")
-                pattern |= bit
-            yield g, pattern
 
     def decisions(self, M: FloatArray) -> npt.NDArray[np.uint8]:
         """Left (1) / right (0) decision of every row at every split node: shape (nodes, rows).
@@ -314,6 +269,8 @@ class TreeTables:
 
 #: Rows per block when deciding every split node at once (`TreeTables.decisions`).
 DECISION_BLOCK = 1024
+#: Rows per block when reading the tables (`TreeTables._tables`): their contributions stay in cache.
+TABLE_BLOCK = 512
 
 
 @dataclass(frozen=True)
@@ -354,26 +311,23 @@ class _SplitRules:
         )
 
 
-#: Up to this many rows, :class:`TreeTables` reads every group's table at once (`TreeTables._few_rows`).
-FEW_ROWS = 64
-
 
 @dataclass(frozen=True)
 class _FlatTables:
-    """Every group's tables in one array each, for reading all groups in one step.
+    """Every group's tables in one array each, for the compiled reader (`tables_into`).
 
-    ``group_nodes[g, i]`` is group ``g``'s ``i``-th split node (padded with the index one past the
-    last node); ``shifts[0, i, 0] = i``. Entry ``e`` is feature ``entry_feature[e]`` of group
-    ``entry_group[e]``, whose table for each pattern starts at ``values[entry_start[e]]``; the
-    groups' predictions start at ``prediction[prediction_start[g]]``.
+    ``group_nodes[g, i]`` (``i < group_size[g]``) is group ``g``'s ``i``-th split node. Entries
+    ``entry_bounds[g]`` to ``entry_bounds[g + 1]`` are group ``g``'s features in order: entry ``e`` is
+    feature ``entry_feature[e]``, whose table for each pattern starts at ``values[entry_start[e]]``;
+    the groups' predictions start at ``prediction[prediction_start[g]]``.
     """
 
     group_nodes: npt.NDArray[np.intp]
-    shifts: npt.NDArray[np.intp]
+    group_size: npt.NDArray[np.intp]
     prediction: FloatArray
     prediction_start: npt.NDArray[np.intp]
     values: FloatArray
-    entry_group: npt.NDArray[np.intp]
+    entry_bounds: npt.NDArray[np.intp]
     entry_feature: npt.NDArray[np.intp]
     entry_start: npt.NDArray[np.intp]
 
@@ -381,21 +335,19 @@ class _FlatTables:
     def of(cls, tables: TreeTables) -> _FlatTables:
         groups = tables.groups
         bits = max((g.nodes.size for g in groups), default=0)
-        group_nodes = np.full((len(groups), bits), len(tables.nodes), dtype=np.intp)
+        group_nodes = np.zeros((len(groups), max(bits, 1)), dtype=np.intp)
         for i, g in enumerate(groups):
             group_nodes[i, : g.nodes.size] = g.nodes
-        sizes = [g.prediction.size for g in groups]
-        entry_group = [i for i, g in enumerate(groups) for _ in g.features]
         rows = [row for g in groups for row in g.values[: g.features.size]]
         return cls(
             group_nodes=group_nodes,
-            shifts=np.arange(bits, dtype=np.intp).reshape(1, bits, 1),
+            group_size=np.asarray([g.nodes.size for g in groups], dtype=np.intp),
             prediction=np.concatenate([g.prediction for g in groups]) if groups else np.zeros(0),
-            prediction_start=_starts(sizes)[:, None],
+            prediction_start=_starts([g.prediction.size for g in groups]),
             values=np.concatenate(rows) if rows else np.zeros(0),
-            entry_group=np.asarray(entry_group, dtype=np.intp),
-            entry_feature=np.asarray([f for g in groups for f in g.features], dtype=np.intp)[:, None],
-            entry_start=_starts([row.size for row in rows])[:, None],
+            entry_bounds=np.concatenate([[0], np.cumsum([g.features.size for g in groups])]).astype(np.intp),
+            entry_feature=np.asarray([f for g in groups for f in g.features], dtype=np.intp),
+            entry_start=_starts([row.size for row in rows]),
         )
 
 

@@ -61,9 +61,45 @@ def decide_into(M, out, categorical, feature, threshold, nan_left, zero_rule, ze
                     out[k, i] = d
 
 
+@njit(cache=True, nogil=True)
+def tables_into(decisions, group_nodes, group_size, prediction, prediction_start, values, entry_bounds,
+                entry_feature, entry_start, pred, contrib_t, contributions,
+                block):  # pragma: no cover - compiled
+    """Add every group's table entries for each row's decision pattern into ``pred`` and ``contrib_t``.
+
+    A row's pattern at group ``g`` has bit ``i`` set when it goes left at ``group_nodes[g, i]``.
+    Each cell receives the same terms in the same order as the group-by-group numpy loop did (group
+    by group, a group's entries in order), so the sums are that loop's to the last bit; rows are
+    taken a block at a time so their columns of ``contrib_t`` stay in cache across the groups.
+    """
+    n = decisions.shape[1]
+    pattern = np.empty(block, dtype=np.intp)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        for g in range(group_size.shape[0]):
+            m = group_size[g]
+            for i in range(start, stop):
+                p = 0
+                for b in range(m):
+                    p |= np.intp(decisions[group_nodes[g, b], i]) << b
+                pattern[i - start] = p
+            if contributions:
+                for e in range(entry_bounds[g], entry_bounds[g + 1]):
+                    f = entry_feature[e]
+                    at = entry_start[e]
+                    for i in range(start, stop):
+                        contrib_t[f, i] += values[at + pattern[i - start]]
+            at = prediction_start[g]
+            for i in range(start, stop):
+                pred[i] += prediction[at + pattern[i - start]]
+
+
 def warm() -> None:
-    """Compile the kernel for the types the tables pass, into numba's cache."""
+    """Compile the kernels for the types the tables pass, into numba's cache."""
     out = np.empty((1, 1), dtype=np.uint8)
     flags = np.zeros(1, dtype=np.bool_)
     decide_into(np.zeros((1, 1)), out, flags, np.zeros(1, dtype=np.intp), np.zeros(1), flags, flags, flags,
                 1e-35, np.zeros(1, dtype=np.intp), np.zeros((1, 2), dtype=np.bool_), BLOCK)
+    one = np.zeros(1, dtype=np.intp)
+    tables_into(out, np.zeros((1, 1), dtype=np.intp), one, np.zeros(2), one, np.zeros(2),
+                np.array([0, 1], dtype=np.intp), one, one, np.zeros(1), np.zeros((1, 1)), True, BLOCK)
