@@ -141,3 +141,20 @@ def test_boolean_cells_print_as_before(values, nullable):
     words = np.where(b.fillna(False).to_numpy(dtype=bool), "true", "false")
     expected = pa.array(words.tolist(), mask=b.isna().to_numpy(), type=pa.large_string())
     assert validate._text_cells(s).equals(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, st.integers(0, 4))
+def test_printable_ascii_never_hides_an_invisible_character(cells, start):
+    """The one-pass byte check may only say "look closer": when it passes, RE2 finds nothing."""
+    arr = pa.array(cells, type=pa.large_string()).slice(min(start, len(cells)))
+    if validate._printable_ascii(arr):
+        for pattern in (validate._INVISIBLE_ID, validate._INVISIBLE_TEXT):
+            assert not validate._regex_mask(arr, pattern, missing=False).any()
+
+
+def test_printable_ascii_looks_closer_at_every_control_and_non_ascii_byte():
+    assert validate._printable_ascii(pa.array(["H001", None, "Desa Baru 2"], type=pa.large_string()))
+    assert validate._printable_ascii(pa.array([None, None], type=pa.large_string()))
+    for bad in ["\x00", "a\tb", "\x7f", "\u00a0", "\u200b", "Ümmü"]:
+        assert not validate._printable_ascii(pa.array(["ok", bad], type=pa.large_string()))

@@ -557,6 +557,20 @@ def _regex_mask(text: pa.Array, pattern: str, *, missing: bool) -> np.ndarray:
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _printable_ascii(text: pa.Array) -> bool:
+    """True when every byte behind the texts is printable ASCII (0x20-0x7E), so none holds an invisible.
+
+    Every character the invisible patterns name is a control byte or outside ASCII; one pass over
+    the data buffer (which may hold more than the array's slice: it can only say "look closer")
+    spares RE2 a scan of each cell (~1.2 ms a column of 32,768 rows).
+    """
+    data = text.buffers()[2] if pa.types.is_string(text.type) or pa.types.is_large_string(text.type) else None
+    if data is None:
+        return len(text) == text.null_count
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return bool(raw.size == 0 or (raw.min() >= 0x20 and raw.max() <= 0x7E))
+
+
 def _lengths(text: pa.Array) -> np.ndarray:
     """Each text's length in code points (``str.len``), 0 where missing."""
     return np.asarray(pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -566,6 +580,8 @@ def _check_characters(name: str, spec: FieldSpec, values: pa.Array, s: pd.Series
                       personal: bool) -> None:
     """Refuse invisible and control characters, naming the code point (one problem group per one)."""
     kind = "id" if spec.role in ("id", "personal") else "text"
+    if _printable_ascii(values):
+        return
     bad = _regex_mask(values, _INVISIBLE_ID if kind == "id" else _INVISIBLE_TEXT, missing=False)
     if not bad.any():
         return
