@@ -149,3 +149,17 @@ def test_shares_and_quota_hand_worked_with_ties_and_groups() -> None:
     assert population_shares(score, weight, by=by).tolist() == [2.5 / 3, 0.5 / 2, 1.0 / 3, 1.5 / 2, 1.0 / 2]
     assert select_poorest(score, {"a": 1.0, "b": 2.0}, weight=weight, by=by).tolist() == [
         False, True, True, False, True]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([-1.0, -0.0, 0.0, 0.5, 2.0, 1e300]), st.integers(0, 3)),
+                min_size=0, max_size=60))
+def test_group_order_is_lexsorts_group_score_row_order(rows):
+    """Rows by group, then score, then row (ties in both, signed zeros): exactly np.lexsort's order."""
+    from targeting.pmt.ranking import rank_order
+
+    score = np.array([r[0] for r in rows], dtype=np.float64)
+    group = np.array([f"g{r[1]}" for r in rows], dtype=object)
+    codes = np.searchsorted(np.unique(group), group) if len(rows) else np.zeros(0, dtype=np.intp)
+    expected = np.lexsort((score, codes))
+    assert rank_order(score, by=group).tolist() == expected.tolist()

@@ -66,6 +66,11 @@ def _order(s: FloatArray, codes: npt.NDArray[np.int32] | None, tiebreak: npt.Arr
         keys.append(tb)
     if codes is None and not keys:
         return np.argsort(s, kind="stable").astype(np.int64, copy=False)
+    if not keys:
+        # By score, then a stable sort of the groups' int32 codes (a radix sort): the order lexsort
+        # gives for (group, score, row), with one comparison sort instead of lexsort's two passes.
+        by_score = np.argsort(s, kind="stable")
+        return by_score[np.argsort(codes[by_score], kind="stable")].astype(np.int64, copy=False)
     keys.append(s)
     if codes is not None:
         keys.append(codes)
