@@ -115,7 +115,7 @@ class ModelScorer:
             # The service's day changed since start-up (or a test pins the date): decide as of that day.
             scorer.as_of = as_of
         decisions = scorer.decide(data, top_k=top_k)
-        if not np.all(np.isfinite(decisions.table["predicted_log_welfare"].to_numpy())):
+        if not np.all(np.isfinite(np.asarray(decisions.columns["predicted_log_welfare"]))):
             raise ValueError("the model returned a non-finite prediction")
         return scorer.records(decisions, lang=lang)
 

@@ -7,6 +7,7 @@ come from `targeting.pmt.programs` (dated data); quotas are a district's own num
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -97,9 +98,11 @@ class Selection(BaseModel):
         if self.quota is not None:
             raise ValueError("a quota selection needs the whole registry (decide.ranking.within)")
         if self.program is not None:
-            return np.asarray(programs_table[self.program], dtype=bool)
+            return np.array(programs_table[self.program], dtype=bool)  # a copy: not the flags' column
         if self.desil_max is not None:
             return np.asarray(d <= self.desil_max, dtype=bool)
         if not len(d):
             return np.zeros(0, dtype=bool)
+        if isinstance(programs_table, Mapping):  # programme id -> flags (`pmt.programs.program_flags`)
+            return np.logical_or.reduce([np.asarray(v, dtype=bool) for v in programs_table.values()])
         return np.asarray(np.asarray(programs_table, dtype=bool).any(axis=1), dtype=bool)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from targeting.errors import SpecError
 from targeting.yaml_models import load_yaml_model
 
-__all__ = ["Program", "ProgramConfig", "load_programs", "program_eligibility"]
+__all__ = ["Program", "ProgramConfig", "load_programs", "program_eligibility", "program_flags"]
 
 Evidence = Literal["official", "weak"]
 
@@ -69,8 +69,14 @@ def load_programs(path: Path | None = None) -> ProgramConfig:
 
 def program_eligibility(deciles: npt.ArrayLike, config: ProgramConfig | None = None) -> pd.DataFrame:
     """One boolean column per programme: the household's decile lies in its range."""
+    return pd.DataFrame(program_flags(deciles, config))
+
+
+def program_flags(deciles: npt.ArrayLike,
+                  config: ProgramConfig | None = None) -> dict[str, npt.NDArray[np.bool_]]:
+    """`program_eligibility`'s columns as boolean arrays, programme id -> flags (no frame built)."""
     config = config or load_programs()
     d = np.asarray(deciles)
     if d.size and (d.min() < 1 or d.max() > 10):
         raise ValueError("deciles must lie in 1..10")
-    return pd.DataFrame({key: (d >= p.desil_min) & (d <= p.desil_max) for key, p in config.programs.items()})
+    return {key: (d >= p.desil_min) & (d <= p.desil_max) for key, p in config.programs.items()}
