@@ -66,7 +66,7 @@ def _order(s: FloatArray, codes: npt.NDArray[np.int32] | None, tiebreak: npt.Arr
         keys.append(tb)
     if codes is None and not keys:
         return np.argsort(s, kind="stable").astype(np.int64, copy=False)
-    if not keys:
+    if not keys and codes is not None:
         # By score, then a stable sort of the groups' int32 codes (a radix sort): the order lexsort
         # gives for (group, score, row), with one comparison sort instead of lexsort's two passes.
         by_score = np.argsort(s, kind="stable")
