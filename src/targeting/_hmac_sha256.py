@@ -32,7 +32,6 @@ _K = np.array([
 ], dtype=np.int64)
 _H0 = np.array([0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB,
                 0x5BE0CD19], dtype=np.int64)
-_M = 0xFFFFFFFF
 _BLOCK = 64
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).copy()
 

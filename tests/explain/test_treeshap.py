@@ -145,7 +145,7 @@ def _group_by_group(tables, X):
 
 @settings(max_examples=30, deadline=None)
 @given(shape=st.sampled_from([*SHAPES, "weighted", "single_leaf"]), seed=st.integers(0, 2**32 - 1),
-       size=st.sampled_from([1, 2, 7, 64, 513]))
+       size=st.sampled_from([1, 2, 7, 64, 400]))  # 400: every row, shuffled
 def test_the_compiled_reader_sums_as_the_group_loop_to_the_last_bit(table_sets, shape: str, seed: int,
                                                                      size: int) -> None:
     """Any rows (a request's one, a registry chunk's many) get the group-by-group loop's sums exactly."""
@@ -155,7 +155,7 @@ def test_the_compiled_reader_sums_as_the_group_loop_to_the_last_bit(table_sets, 
     oracle_pred, oracle_t = _group_by_group(tables, X)
     np.testing.assert_array_equal(pred, oracle_pred)
     np.testing.assert_array_equal(contrib_t, oracle_t)
-    rows = np.random.default_rng(seed).choice(len(X), size=min(size, len(X)), replace=False)
+    rows = np.random.default_rng(seed).choice(len(X), size=size, replace=False)
     few_pred, few_t = tables.predict_contrib_t(X[rows])
     np.testing.assert_array_equal(few_pred, pred[rows])
     np.testing.assert_array_equal(few_t, contrib_t[:, rows])

@@ -79,5 +79,6 @@ def test_pseudonymize_other_dtypes_hash_their_text() -> None:
     assert out.isna().tolist() == [False, True, False]
     assert out[0] == _expected(key, "a") and out[2] == _expected(key, "7")
     python_strings = pd.Series(["a", None], dtype=pd.StringDtype("python"))
-    assert pseudonymize(python_strings, key).tolist()[0] == _expected(key, "a")
+    out = pseudonymize(python_strings, key)
+    assert out.isna().tolist() == [False, True] and out[0] == _expected(key, "a")
     assert pseudonymize(pd.Series([], dtype="string"), key).tolist() == []

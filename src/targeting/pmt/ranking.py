@@ -64,12 +64,12 @@ def _order(s: FloatArray, codes: npt.NDArray[np.int32] | None, tiebreak: npt.Arr
         if tb.shape != (n,):
             raise ValueError(f"tiebreak has shape {tb.shape}, expected ({n},)")
         keys.append(tb)
-    if codes is None and not keys:
-        return np.argsort(s, kind="stable").astype(np.int64, copy=False)
-    if not keys and codes is not None:
-        # By score, then a stable sort of the groups' int32 codes (a radix sort): the order lexsort
-        # gives for (group, score, row), with one comparison sort instead of lexsort's two passes.
+    if not keys:
         by_score = np.argsort(s, kind="stable")
+        if codes is None:
+            return by_score.astype(np.int64, copy=False)
+        # Then a stable sort of the groups' int32 codes (a radix sort): the order lexsort gives for
+        # (group, score, row), with one comparison sort instead of lexsort's two passes.
         return by_score[np.argsort(codes[by_score], kind="stable")].astype(np.int64, copy=False)
     keys.append(s)
     if codes is not None:
