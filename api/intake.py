@@ -158,7 +158,7 @@ def validate_households(households: Sequence[Mapping[str, Any]]) -> Intake:
     rejects = loaded.rejects
     missing_keys = {(p["index"], p["field"]) for p in problems
                     if p["reason_en"] == "required field is missing"}
-    for row in rejects.itertuples(index=False):
+    for row in rejects.itertuples(index=False) if len(rejects) else ():  # ~0.5 ms even when empty
         index = int(row.row)
         if (index, row.column) in missing_keys or (row.column == "household_id" and not ids[index]):
             continue  # already reported as a missing key / blank id
@@ -169,33 +169,51 @@ def validate_households(households: Sequence[Mapping[str, Any]]) -> Intake:
     positions = np.asarray(data.frame.attrs.get("source_rows"), dtype=np.int64)
     if len(positions) != len(data):
         raise RuntimeError("validated frame lost its source rows")  # pragma: no cover
+    arrays = loaded.arrays
     keep = ~np.isin(positions, sorted(bad))
     if not keep.all():
         data = data.subset(pd.Series(keep))
         positions = positions[keep]
+        arrays = None  # the validation's arrays hold every household
     problems.sort(key=lambda p: (p["index"], p["field"]))
-    return Intake(data=data, positions=positions, inputs=canonical_inputs(data, contract),
+    return Intake(data=data, positions=positions, inputs=canonical_inputs(data, contract, arrays),
                   problems=problems)
 
 
-def canonical_inputs(data: SurveyData, contract: Contract) -> list[dict[str, Any]]:
+def canonical_inputs(data: SurveyData, contract: Contract,
+                     arrays: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each household's validated values as plain JSON types, personal fields and the id left out.
 
-    One conversion for the whole frame (a one-household request pays pandas' cost per call, not per
-    value; reading ~45 columns one by one cost ~1 ms): ``to_numpy(object)`` gives Python scalars
-    (a category as its label, ``Int64`` as int, ``boolean`` as bool) and every missing value, NaN of
-    a float column included, as None.
+    Python scalars (a category as its label, ``Int64`` as int, ``boolean`` as bool) and every
+    missing value, NaN of a float column included, as None. ``arrays`` are ``data.frame``'s columns
+    as typed arrays (`targeting.survey.load.LoadedSurvey.arrays`) when the caller has them: read
+    directly, they cost no Series each (~1 ms less for one household than converting the frame).
     """
     frame = data.frame
     names = [n for n, f in contract.fields.items() if f.role not in ("personal", "id") and n in frame.columns]
-    return [dict(zip(names, values, strict=True)) for values in plain_rows(frame, names)]
+    if arrays is None:
+        rows = plain_rows(frame, names)
+    else:
+        rows = [list(values) for values in zip(*(plain_values(arrays[n]) for n in names), strict=True)]
+    return [dict(zip(names, values, strict=True)) for values in rows]
 
 
 def plain_rows(frame: pd.DataFrame, names: Sequence[str]) -> list[list[Any]]:
-    """The values of ``names`` in each row as plain Python scalars (str, int, float, bool); missing: None."""
+    """The values of ``names`` in each row as plain Python scalars (str, int, float, bool); missing: None.
+
+    One conversion for the whole frame: ``to_numpy(object)`` with ``na_value=None``.
+    """
     values = frame.to_numpy(dtype=object, na_value=None)[:, frame.columns.get_indexer(names)]
     rows: list[list[Any]] = values.tolist()
     return rows
+
+
+def plain_values(values: Any) -> list[Any]:
+    """A typed column (float64, ``Int64``, ``boolean``, ``Categorical``, text) as `plain_rows` reads it."""
+    if isinstance(values, np.ndarray):
+        return [None if x != x else x for x in values.tolist()]  # NaN is the only value unequal to itself
+    out: list[Any] = values.to_numpy(dtype=object, na_value=None).tolist()
+    return out
 
 
 def canonical_json(obj: Any, *, allow_nan: bool = False) -> str:

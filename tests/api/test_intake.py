@@ -91,6 +91,18 @@ def test_canonical_input_leaves_out_personal_fields_and_the_id() -> None:
     assert not any("6402000000000001" in str(v) for v in record.values())
 
 
+def test_inputs_read_from_the_validations_arrays_equal_the_frames() -> None:
+    """The request's stored inputs (from the typed arrays) are the accepted frame's values."""
+    households = [valid_household(1), valid_household(2, floor_material="Tanah", urban="ya"),
+                  {k: v for k, v in valid_household(3).items() if k != "head_income_rp"}]
+    intake = validate_households(households)
+    assert len(intake.data) == 3
+    from_frame = canonical_inputs(intake.data, load_contract())
+    assert intake.inputs == from_frame
+    assert from_frame[2]["head_income_rp"] is None and from_frame[1]["floor_material"] == "earth"
+    assert from_frame[1]["urban"] is True and from_frame[0]["household_size"] == 4
+
+
 @pytest.mark.parametrize(
     ("household", "field", "reason_en"),
     [
@@ -157,7 +169,7 @@ def test_stored_inputs_are_the_values_given_as_plain_python(data: st.DataObject,
     """
     import pandas as pd
 
-    from api.intake import plain_rows
+    from api.intake import plain_rows, plain_values
 
     columns = {dtype: data.draw(st.lists(st.none() | _VALUES[dtype], min_size=n, max_size=n))
                for dtype in sorted(_VALUES)}
@@ -169,3 +181,11 @@ def test_stored_inputs_are_the_values_given_as_plain_python(data: st.DataObject,
     assert rows == expected
     # Never numpy scalars or pd.NA.
     assert [[type(v) for v in r] for r in rows] == [[type(v) for v in r] for r in expected]
+    # Column by column from the typed arrays the validation builds (float columns as numpy arrays):
+    # the same values and types.
+    arrays = {name: frame[name].to_numpy() if frame[name].dtype == "float64" else frame[name].array
+              for name in names}
+    by_column = [plain_values(arrays[name]) for name in names]
+    assert [list(r) for r in zip(*by_column, strict=True)] == expected
+    assert [[type(v) for v in col] for col in by_column] == [[type(r[j]) for r in expected]
+                                                             for j in range(len(names))]

@@ -60,6 +60,9 @@ class LoadedSurvey:
     excluded: pd.DataFrame = field(default_factory=lambda: empty_table(REJECT_COLUMNS))
     notes: pd.DataFrame = field(default_factory=lambda: empty_table(REJECT_COLUMNS))
     effects: list[dict[str, Any]] = field(default_factory=list)
+    #: ``data.frame``'s columns as the typed arrays it was built from, while every validated row
+    #: was accepted (`Validated.arrays`); None otherwise. Reading them costs no Series per column.
+    arrays: Mapping[str, Any] | None = None
 
     @property
     def n_rejected_rows(self) -> int:
@@ -239,7 +242,8 @@ def frame_to_survey(raw: pd.DataFrame, spec: DatasetSpec, *, where: str = "<fram
             effects.append({"effect": "treated_as_missing", "column": col, "reason": reason, "n": int(n)})
     return LoadedSurvey(data=data, rejects=rejects.reset_index(drop=True),
                         n_input=n_read, ignored_columns=validated.ignored_columns,
-                        excluded=prepared.excluded, notes=note_table, effects=effects)
+                        excluded=prepared.excluded, notes=note_table, effects=effects,
+                        arrays=validated.arrays)
 
 
 def _notes_table(notes: Problems, raw: pd.DataFrame, spec: DatasetSpec, validated: Validated) -> pd.DataFrame:
