@@ -230,3 +230,28 @@ def test_boolean_words_are_one_list_for_validator_rules_and_audit():
     with pytest.raises(InputFileError, match="true/false"):
         _bool_column(frame.assign(x=pd.array(["t", "ya"], dtype="string")), "x", nullable=False)
     assert np.isin(["1", "0"], list(TRUE_WORDS | FALSE_WORDS)).all()
+
+
+def test_audit_groups_compare_the_specs_value_as_a_cell_prints_it(tmp_path):
+    """``equals: true`` on a yes/no field is the field itself; ``1.0`` equals a count of 1.
+
+    The group once compared ``str(True)`` ("True") with the cell's text ("true"), so every household
+    was outside the urban group, and the welfare intervals calibrated by urban had one class only.
+    """
+    from targeting.survey.spec import GroupSpec
+
+    rows = pd.DataFrame([valid_household(1, urban="1"), valid_household(2, urban="tidak"),
+                         valid_household(3, urban="ya", head_sex="P"), valid_household(4, urban="0")])
+    groups = {**SPEC.groups,
+              "urban_listed": GroupSpec(column="urban", isin=[True]),
+              "one_disabled": GroupSpec(column="n_disabled", equals=0.0),
+              "not_urban": GroupSpec(column="urban", equals=False)}
+    spec = SPEC.model_copy(update={"groups": groups})
+    path = tmp_path / "households.csv"
+    rows.to_csv(path, index=False)
+    g = load_dataset(spec, files={"households": path}).data.groups
+    assert g["urban"].tolist() == [True, False, True, False]
+    assert g["urban_listed"].tolist() == [True, False, True, False]
+    assert g["not_urban"].tolist() == [False, True, False, True]
+    assert g["female_head"].tolist() == [False, False, True, False]
+    assert g["one_disabled"].tolist() == [True] * 4

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from targeting.errors import InputFileError, SpecError
 from targeting.survey.contract import Contract, load_contract
 from targeting.survey.dataset import FeatureType, SurveyData
-from targeting.survey.read import ROW, read_raw
+from targeting.survey.read import ROW, cell_text, read_raw
 from targeting.survey.spec import DatasetSpec, FeatureSpec, load_spec
 from targeting.survey.validate import (
     REJECT_COLUMNS,
@@ -578,8 +578,10 @@ def _poverty(acc: pd.DataFrame, spec: DatasetSpec, welfare: pd.Series | None,
         line = pd.Series(np.full(len(acc), cut), name="poverty_line")
     poor: pd.Series | None = None
     if pv.flag_column:
-        flag = acc[pv.flag_column].astype("string")
-        poor = flag.isin([str(v) for v in pv.flag_poor_values]).fillna(False).astype(bool).rename("poor")
+        # The flag's text (a yes/no cell as ``true``) against the spec's values written the same way.
+        flag = _as_text(acc[pv.flag_column])
+        poor_texts = [cell_text(v) for v in pv.flag_poor_values]
+        poor = flag.isin(poor_texts).fillna(False).astype(bool).rename("poor")
     elif line is not None and welfare is not None:
         poor = pd.Series(welfare.to_numpy() < line.to_numpy(), name="poor")
     return line, poor
@@ -597,10 +599,14 @@ def _groups(arrays: Mapping[str, Any], spec: DatasetSpec, region: pd.Series | No
             out[name] = _bands(_float64(values), tuple(g.bins))
         elif g.equals is not None:
             # `text == value` of pandas' string dtype is this kernel: missing text gives a missing answer.
+            # The spec's value is compared as a cell would print it: YAML's ``true`` as ``true``
+            # (``str`` gave ``True``, which no yes/no cell ever equals), ``1.0`` as ``1``.
             text = _text(pd.Series(values))
-            out[name] = pd.BooleanDtype().__from_arrow__(pc.equal(text, pa.scalar(str(g.equals), text.type)))
+            wanted = pa.scalar(cell_text(g.equals), text.type)
+            out[name] = pd.BooleanDtype().__from_arrow__(pc.equal(text, wanted))
         elif g.isin is not None:
-            out[name] = _as_text(pd.Series(values)).isin([str(v) for v in g.isin]).astype("boolean").array
+            wanted_texts = [cell_text(v) for v in g.isin]
+            out[name] = _as_text(pd.Series(values)).isin(wanted_texts).astype("boolean").array
         elif g.at_least is not None:
             x = float_values(values)
             out[name] = pd.arrays.BooleanArray(x >= g.at_least, np.isnan(x))
