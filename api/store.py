@@ -281,14 +281,16 @@ def save_request(session: Session, request: RequestRow, decisions: Sequence[dict
     The decisions go in as one Core multi-row insert on the session's connection (the driver's
     executemany, batched by SQLAlchemy's insertmanyvalues): the ORM's bulk path would build and track
     state for each row first, which cost a 1,000-household request about a third of its store time.
-    Column types (UTC datetimes, JSON) still apply.
+    The request row goes in the same way, before them (their foreign key names it): the ORM's unit of
+    work for that one object was ~0.5 ms of a one-household request. ``request`` stays a plain,
+    unattached object holding what was written. Column types (UTC datetimes, JSON) still apply.
     """
     from typing import cast
 
     from sqlalchemy import Table, insert
 
-    session.add(request)
-    session.flush()
+    table = cast(Table, RequestRow.__table__)
+    session.execute(insert(table), [{c.key: getattr(request, c.key) for c in table.columns}])
     if decisions:
         session.execute(insert(cast(Table, DecisionRow.__table__)), list(decisions))
     session.commit()
