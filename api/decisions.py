@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.intake import Intake, cell_text, sha256_json, validate_households
 from api.scoring import Scorer
 from api.store import DecisionRow, RequestRow, find_request, request_decisions, save_request, utc_now
-from targeting.privacy import pseudonym, pseudonymize
+from targeting.privacy import pseudonym, pseudonym_texts
 
 
 class Conflict(Exception):
@@ -73,7 +73,8 @@ def body_document(households: Sequence[dict[str, Any]], lang: str, top_k: int | 
 
 
 def household_pseudonyms(ids: pd.Series, key: bytes) -> list[str]:
-    return [str(p) for p in pseudonymize(ids.astype("string"), key)]
+    """The stored pseudonym of each validated household id (never missing: the validation refuses that)."""
+    return pseudonym_texts([str(v) for v in ids.tolist()], key)
 
 
 def pseudonym_of(household_id: str, key: bytes) -> str:
