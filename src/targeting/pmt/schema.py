@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from targeting._frames import column_values
+
 FeatureKind = Literal["numeric", "categorical"]
 FloatArray = npt.NDArray[np.float64]
 
@@ -80,17 +82,17 @@ class InputSchema:
         out = np.empty((len(X), self.n_features), dtype=np.float64)
         if X.shape[1] < self.n_features:
             raise IndexError(f"expected {self.n_features} columns, got {X.shape[1]}")
-        # Columns by position through items() (iloc validates its indexer per call: ~25 us a column,
-        # which a one-household request pays for every feature).
-        columns = (col for _, col in X.items())
+        # Columns by position, as arrays (a Series per column costs ~8 µs, which a one-household
+        # request pays for every feature).
+        columns = column_values(X)
         for j, (kind, cats, col) in enumerate(zip(self.kinds, self.categories, columns, strict=False)):
             if kind == "categorical":
                 assert cats is not None
                 out[:, j] = _codes(col, cats)
             elif pd.api.types.is_numeric_dtype(col.dtype):  # to_numeric would return it unchanged
-                out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                out[:, j] = _floats(col)
             else:
-                out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+                out[:, j] = _floats(pd.to_numeric(pd.Series(col, copy=False), errors="raise"))
         return _check_finite_or_nan(out, self.names)
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,10 +113,17 @@ class InputSchema:
         )
 
 
-def _codes(col: pd.Series, cats: tuple[Any, ...]) -> FloatArray:
-    """Positions of the values in the training code list (NaN when missing or not in it)."""
+def _floats(values: Any) -> FloatArray:
+    """A numeric column's values (numpy, nullable or a Series) as float64, NaN where missing."""
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float64, copy=False)
+    return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _codes(col: Any, cats: tuple[Any, ...]) -> FloatArray:
+    """Positions of a column's values (array or Series) in the training code list (NaN: missing or absent)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        categorical = col.array
+        categorical = col.array if isinstance(col, pd.Series) else col
         categories = categorical.categories
         codes = categorical.codes
         if len(categories) == len(cats) and all(a == b for a, b in zip(categories, cats, strict=True)):
@@ -125,7 +134,7 @@ def _codes(col: pd.Series, cats: tuple[Any, ...]) -> FloatArray:
             lookup = np.append(_index(cats).get_indexer(categories), -1)
             pos = lookup[codes]  # code -1 (missing) picks the appended -1
     else:
-        pos = _index(cats).get_indexer(col.astype(object).to_numpy())
+        pos = _index(cats).get_indexer(pd.Series(col, copy=False).astype(object).to_numpy())
     return np.where(pos < 0, np.nan, pos).astype(np.float64)
 
 
