@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -191,10 +191,8 @@ def canonical_inputs(data: SurveyData, contract: Contract,
     """
     frame = data.frame
     names = [n for n, f in contract.fields.items() if f.role not in ("personal", "id") and n in frame.columns]
-    if arrays is None:
-        rows = plain_rows(frame, names)
-    else:
-        rows = [list(values) for values in zip(*(plain_values(arrays[n]) for n in names), strict=True)]
+    rows: Iterable[Sequence[Any]] = plain_rows(frame, names) if arrays is None else zip(
+        *(plain_values(arrays[n]) for n in names), strict=True)
     return [dict(zip(names, values, strict=True)) for values in rows]
 
 

@@ -158,3 +158,15 @@ def test_printable_ascii_looks_closer_at_every_control_and_non_ascii_byte():
     assert validate._printable_ascii(pa.array([None, None], type=pa.large_string()))
     for bad in ["\x00", "a\tb", "\x7f", "\u00a0", "\u200b", "Ümmü"]:
         assert not validate._printable_ascii(pa.array(["ok", bad], type=pa.large_string()))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=8), st.sampled_from(["int64", "int8", "uint8", "bool",
+                                                                            "float64", "float32"]))
+def test_float_values_of_numpy_numbers_are_the_float64_round_trip(values, dtype):
+    """Numpy numbers convert directly, to the numbers ``astype("Float64")`` read back gives."""
+    x = np.array(values, dtype=np.int64).astype(dtype) if dtype != "bool" else np.array(values) % 2 == 1
+    expected = pd.Series(x).astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    got = validate.float_values(x)
+    assert got.dtype == np.float64 and got.tobytes() == expected.tobytes()
+    assert not np.shares_memory(got, x)

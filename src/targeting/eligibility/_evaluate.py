@@ -20,6 +20,7 @@ import pandas as pd
 from targeting._frames import column_values
 from targeting.errors import InputFileError, RuleSetError
 from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
+from targeting.survey.validate import float_values
 
 from ._contract import ContractField, contract_fields
 from ._schema import (
@@ -210,7 +211,7 @@ class _Inputs:
             # to_numeric returns a numeric column unchanged: read it directly.
             numbers = col if pd.api.types.is_numeric_dtype(col.dtype) else pd.to_numeric(
                 pd.Series(col, copy=False), errors="coerce")
-            x = _floats(numbers)
+            x = float_values(numbers)
             bad = known & np.isnan(x)
             if bad.any():
                 raise self._bad(name, bad, "a number")
@@ -221,7 +222,7 @@ class _Inputs:
         if col.dtype == bool:
             return np.asarray(col)
         if pd.api.types.is_numeric_dtype(col.dtype):
-            x = _floats(col)
+            x = float_values(col)
             bad = known & ~((x == 0.0) | (x == 1.0))  # np.isin(x, [0.0, 1.0]), without its set-up
             if bad.any():
                 raise self._bad(name, bad, "yes/no (0/1)")
@@ -255,13 +256,6 @@ def _numeric(inputs: _Inputs, field: str, derive: str | None) -> tuple[np.ndarra
         with np.errstate(divide="ignore", invalid="ignore"):
             x = np.where(known, x / np.where(known, size, 1.0), np.nan)
     return x, known
-
-
-def _floats(values: Any) -> np.ndarray:
-    """A numeric column (numpy, nullable or Series) as float64, NaN where missing."""
-    if isinstance(values, np.ndarray):
-        return values.astype(float)
-    return np.asarray(values.to_numpy(dtype=float, na_value=np.nan))
 
 
 def _isin(col: Any, values: Sequence[Any]) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from targeting._frames import column_values
+from targeting.survey.validate import float_values
 
 FeatureKind = Literal["numeric", "categorical"]
 FloatArray = npt.NDArray[np.float64]
@@ -90,9 +91,9 @@ class InputSchema:
                 assert cats is not None
                 out[:, j] = _codes(col, cats)
             elif pd.api.types.is_numeric_dtype(col.dtype):  # to_numeric would return it unchanged
-                out[:, j] = _floats(col)
+                out[:, j] = float_values(col)
             else:
-                out[:, j] = _floats(pd.to_numeric(pd.Series(col, copy=False), errors="raise"))
+                out[:, j] = float_values(pd.to_numeric(pd.Series(col, copy=False), errors="raise"))
         return _check_finite_or_nan(out, self.names)
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,13 +112,6 @@ class InputSchema:
             tuple(f["kind"] for f in feats),
             tuple(None if f["categories"] is None else tuple(f["categories"]) for f in feats),
         )
-
-
-def _floats(values: Any) -> FloatArray:
-    """A numeric column's values (numpy, nullable or a Series) as float64, NaN where missing."""
-    if isinstance(values, np.ndarray):
-        return values.astype(np.float64, copy=False)
-    return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
 def _codes(col: Any, cats: tuple[Any, ...]) -> FloatArray:

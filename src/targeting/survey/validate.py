@@ -613,11 +613,12 @@ def _clipped(s: pd.Series | Any, mask: np.ndarray) -> pd.Series | Any:
 def float_values(values: pd.Series | Any) -> np.ndarray:
     """A Series or typed array as a new float64 array, NaN where missing (``astype("Float64")`` read back).
 
-    ``Int64``, ``boolean``, ``Float64`` and float64 values convert directly, to the same numbers.
+    ``Int64``, ``boolean``, ``Float64`` values and numpy numbers (float, int, bool) convert directly,
+    to the same numbers.
     """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        return values.astype(np.float64)
     if values.dtype.name in ("Int64", "boolean", "Float64", "float64"):
-        if isinstance(values, np.ndarray):
-            return values.astype(np.float64)
         return values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
     return pd.Series(values).astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
 
