@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from targeting._frames import frame_of, python_values
 from targeting.privacy import redact
 from targeting.survey.contract import Contract, load_contract
 from targeting.survey.dataset import SurveyData
@@ -131,7 +132,7 @@ def raw_frame(households: Sequence[Mapping[str, Any]], contract: Contract) -> pd
         for name in names
     }
     columns[ROW] = np.arange(len(households))
-    return pd.DataFrame(columns, copy=False)
+    return frame_of(columns, pd.RangeIndex(len(households)))
 
 
 def validate_households(households: Sequence[Mapping[str, Any]]) -> Intake:
@@ -192,7 +193,7 @@ def canonical_inputs(data: SurveyData, contract: Contract,
     frame = data.frame
     names = [n for n, f in contract.fields.items() if f.role not in ("personal", "id") and n in frame.columns]
     rows: Iterable[Sequence[Any]] = plain_rows(frame, names) if arrays is None else zip(
-        *(plain_values(arrays[n]) for n in names), strict=True)
+        *(python_values(arrays[n]) for n in names), strict=True)
     return [dict(zip(names, values, strict=True)) for values in rows]
 
 
@@ -204,14 +205,6 @@ def plain_rows(frame: pd.DataFrame, names: Sequence[str]) -> list[list[Any]]:
     values = frame.to_numpy(dtype=object, na_value=None)[:, frame.columns.get_indexer(names)]
     rows: list[list[Any]] = values.tolist()
     return rows
-
-
-def plain_values(values: Any) -> list[Any]:
-    """A typed column (float64, ``Int64``, ``boolean``, ``Categorical``, text) as `plain_rows` reads it."""
-    if isinstance(values, np.ndarray):
-        return [None if x != x else x for x in values.tolist()]  # NaN is the only value unequal to itself
-    out: list[Any] = values.to_numpy(dtype=object, na_value=None).tolist()
-    return out
 
 
 def canonical_json(obj: Any, *, allow_nan: bool = False) -> str:

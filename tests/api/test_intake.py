@@ -169,7 +169,8 @@ def test_stored_inputs_are_the_values_given_as_plain_python(data: st.DataObject,
     """
     import pandas as pd
 
-    from api.intake import plain_rows, plain_values
+    from api.intake import plain_rows
+    from targeting._frames import python_values
 
     columns = {dtype: data.draw(st.lists(st.none() | _VALUES[dtype], min_size=n, max_size=n))
                for dtype in sorted(_VALUES)}
@@ -185,7 +186,7 @@ def test_stored_inputs_are_the_values_given_as_plain_python(data: st.DataObject,
     # the same values and types.
     arrays = {name: frame[name].to_numpy() if frame[name].dtype == "float64" else frame[name].array
               for name in names}
-    by_column = [plain_values(arrays[name]) for name in names]
+    by_column = [python_values(arrays[name]) for name in names]
     assert [list(r) for r in zip(*by_column, strict=True)] == expected
     assert [[type(v) for v in col] for col in by_column] == [[type(r[j]) for r in expected]
                                                              for j in range(len(names))]

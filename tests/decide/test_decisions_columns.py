@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting.decide.scorer import Decisions, _objects, _strings
+from targeting._frames import python_values
+from targeting.decide.scorer import Decisions, _strings
 from targeting.decide.selection import Selection
 from targeting.pmt.programs import load_programs, program_eligibility, program_flags
 from targeting.shipped import default_model_dir
@@ -81,6 +82,8 @@ def test_program_flags_are_program_eligibility_and_select_the_same():
     np.array(["a", None], dtype=object),
     np.array([1.5, np.nan]),
     pd.Categorical(["x", None]),
+    pd.Categorical(["likely", "borderline", "likely"]),  # texts, none missing: read by code
+    pd.Categorical([1, 2, 1]),  # not texts: the Series expression
     pd.array(["a", None], dtype="string"),
 ])
 def test_column_readers_are_the_series_expressions(column):
@@ -96,4 +99,4 @@ def test_column_readers_are_the_series_expressions(column):
 ])
 def test_object_reader_is_the_series_expression(column):
     expected = pd.Series(column).to_numpy(dtype=object, na_value=None).tolist()
-    assert _objects(column).tolist() == expected
+    assert python_values(column) == expected

@@ -170,3 +170,18 @@ def test_float_values_of_numpy_numbers_are_the_float64_round_trip(values, dtype)
     got = validate.float_values(x)
     assert got.dtype == np.float64 and got.tobytes() == expected.tobytes()
     assert not np.shares_memory(got, x)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-(2**53), 2**53)), max_size=8),
+       st.sampled_from(["Int64", "boolean", "Float64"]))
+def test_float_values_of_masked_arrays_are_the_float64_round_trip(values, dtype):
+    """``Int64``, ``boolean`` and ``Float64`` arrays with missing cells: NaN there, the numbers elsewhere."""
+    cast = {"Int64": int, "boolean": lambda v: v % 2 == 1, "Float64": lambda v: v / 4}[dtype]
+    x = pd.array([None if v is None else cast(v) for v in values], dtype=dtype)
+    expected = pd.Series(x).astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    got = validate.float_values(x)
+    assert got.dtype == np.float64 and got.tobytes() == expected.tobytes()
+    before = x.copy()
+    got[:] = 7.0  # a new array: writing to it leaves the column as it was
+    pd.testing.assert_extension_array_equal(x, before)

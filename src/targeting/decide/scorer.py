@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from targeting._frames import column_values, python_values
 from targeting.decide import ranking as rk
 from targeting.decide import schema as s
 from targeting.decide.prepared import Prepared
@@ -349,7 +350,7 @@ class Scorer:
             M = np.column_stack([M, community_pct])
 
         # Texts stay Arrow-backed arrays: the spill and the Parquet writer take them without a copy.
-        head: dict[str, Any] = {s.HOUSEHOLD_ID: data.household_id.astype("string").array}
+        head: dict[str, Any] = {s.HOUSEHOLD_ID: _text_values(data.household_id)}
         frame = data.frame
         if "head_nik" in frame.columns and self.key is not None:
             from targeting.privacy import pseudonymize
@@ -357,9 +358,9 @@ class Scorer:
             head[s.NIK_PSEUDONYM] = pseudonymize(frame["head_nik"].astype("string"), self.key).array
         region_column = None if data.region is None else (data.region_column or "region")
         if data.region is not None and region_column is not None:
-            head[region_column] = data.region.astype("string").array
+            head[region_column] = _text_values(data.region)
         if data.cluster is not None:
-            head[data.cluster_column or "cluster"] = data.cluster.astype("string").array
+            head[data.cluster_column or "cluster"] = _text_values(data.cluster)
         head[s.WEIGHT] = data.weight.to_numpy(dtype=np.float64)
         head[s.HOUSEHOLD_SIZE] = data.household_size.to_numpy(dtype=np.float64)
         head[s.PREDICTED_LOG] = pred
@@ -378,9 +379,9 @@ class Scorer:
                 name = s.criterion_column(c.id)
                 rules[name] = trace[name]
         tail: dict[str, Any] = {}
-        for name in data.groups.columns:
-            if name != "region":
-                tail[name] = data.groups[name].array
+        for name, group in zip(data.groups.columns.tolist(), column_values(data.groups), strict=True):
+            if name != "region":  # ``data.groups[name].array``, read without a Series
+                tail[name] = pd.arrays.NumpyExtensionArray(group) if isinstance(group, np.ndarray) else group
         if self.blend is not None:
             tail[s.COMMUNITY_PERCENTILE] = community_pct
             tail[s.METHOD] = pd.Categorical(np.where(np.isnan(community_pct), "model", "model+community"),
@@ -577,7 +578,7 @@ class Scorer:
         rules: list[dict[str, Any] | None] = [None] * n
         if self.ruleset is not None:
             ids = [c.id for c in self.ruleset.criteria]
-            flags = {cid: _objects(t[s.criterion_column(cid)]) for cid in ids}
+            flags = {cid: python_values(t[s.criterion_column(cid)]) for cid in ids}
             verdict = _strings(t[s.RULE_VERDICT])
             stage = _strings(t[s.RULE_STAGE])
             n_met = np.asarray(t[s.RULE_N_MET], dtype=np.int64).tolist()
@@ -629,19 +630,22 @@ class Scorer:
         return out
 
 
+def _text_values(column: pd.Series) -> Any:
+    """``column.astype("string").array``: for a ``string`` column that is its own array (no copy is made)."""
+    return column.array if column.dtype == "string" else column.astype("string").array
+
+
 def _strings(column: Any) -> list[Any]:
     """A column's values as ``Series(column).astype(str).tolist()`` gives them (missing: NaN).
 
-    A numpy array with no missing value is converted directly (the usual case: verdicts, stages).
+    A numpy array with no missing value is converted directly (the usual case: verdicts, stages), and
+    so is a categorical of texts with none (statuses, methods): its labels are those texts.
     """
     if isinstance(column, np.ndarray) and not pd.isna(column).any():
         out: list[Any] = column.astype(str).tolist()
         return out
+    if isinstance(column, pd.Categorical) and pd.api.types.is_string_dtype(column.categories.dtype) \
+            and not (column.codes < 0).any():
+        return python_values(column)
     return pd.Series(column, copy=False).astype(str).tolist()
 
-
-def _objects(column: Any) -> Any:
-    """A column as objects, None where missing (``Series.to_numpy(dtype=object, na_value=None)``)."""
-    if isinstance(column, np.ndarray):
-        return pd.Series(column, copy=False).to_numpy(dtype=object, na_value=None)
-    return column.to_numpy(dtype=object, na_value=None)

@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from targeting._frames import text_categorical
+
 from ._catalogue import IndicatorEntry, ReasonCatalogue, ReasonCatalogueError
 
 if TYPE_CHECKING:
@@ -166,7 +168,7 @@ class ReasonRenderer:
             for d, direction in enumerate(directions):
                 text = template.format(indicator=name, value=shown, direction=direction)
                 lut[i, d] = texts.setdefault(text, len(texts))
-        return pd.Categorical.from_codes(pairs.take(lut, np.where(down, 0, 1)), categories=list(texts))
+        return text_categorical(pairs.take(lut, np.where(down, 0, 1)), list(texts))
 
     def _raw(self, pairs: _Pairs) -> pd.Categorical:
         texts: dict[str, int] = {}
@@ -174,8 +176,7 @@ class ReasonRenderer:
         raws = [self.raw_value(j, x) for j, x in pairs_list]
         codes = [-1 if raw is None else texts.setdefault(_as_data_string(raw), len(texts)) for raw in raws]
         lut = np.array(codes, dtype=np.int64).reshape(-1, 1)
-        return pd.Categorical.from_codes(pairs.take(lut, np.zeros(len(pairs.inverse), dtype=np.int64)),
-                                         categories=list(texts))
+        return text_categorical(pairs.take(lut, np.zeros(len(pairs.inverse), dtype=np.int64)), list(texts))
 
 
 def _flat(indicator: IntArray, value: FloatArray, down: BoolArray | bool

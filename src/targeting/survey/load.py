@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from targeting._frames import frame_of
 from targeting.errors import InputFileError, SpecError
 from targeting.survey.contract import Contract, load_contract
 from targeting.survey.dataset import FeatureType, SurveyData
@@ -478,7 +479,7 @@ def _build_survey(acc: pd.DataFrame, spec: DatasetSpec, feature_types: dict[str,
             columns[name] = values
         else:
             columns[name] = pd.Series(values).astype("category").array
-    features = pd.DataFrame(columns, index=acc.index)
+    features = frame_of(columns, acc.index)
     size = float_values(arrays[spec.household_size])
     weight = float_values(arrays[spec.weight]) if spec.weight else np.ones(len(acc))
     welfare = None
@@ -592,7 +593,7 @@ def _groups(arrays: Mapping[str, Any], spec: DatasetSpec, region: pd.Series | No
     """Audit group attributes; nullable booleans and band labels are missing where the input is."""
     out: dict[str, Any] = {}
     if region is not None:
-        out["region"] = region
+        out["region"] = region.array  # the Series shares the index
     for name, g in spec.groups.items():
         values = arrays[g.column]
         if g.bins is not None:
@@ -612,7 +613,7 @@ def _groups(arrays: Mapping[str, Any], spec: DatasetSpec, region: pd.Series | No
             out[name] = pd.arrays.BooleanArray(x >= g.at_least, np.isnan(x))
         else:
             out[name] = values
-    return pd.DataFrame(out, index=index)
+    return frame_of(out, index)
 
 
 @cache

@@ -239,7 +239,9 @@ def prepare(raw: pd.DataFrame, spec: DatasetSpec) -> Prepared:
     frame, effects = recode(raw, spec)
     frame, filter_rejects, excluded, filter_effects = filter_rows(frame, spec)
     frame, key_rejects = derive_keys(frame, spec)
-    rejects = pd.concat([filter_rejects, key_rejects], ignore_index=True)
+    # Both empty (the usual case): the empty table that concatenating them gives, without concat.
+    rejects = pd.concat([filter_rejects, key_rejects], ignore_index=True) \
+        if len(filter_rejects) or len(key_rejects) else filter_rejects
     return Prepared(frame, rejects, excluded, effects + filter_effects)
 
 

@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from targeting._frames import column_values
+from targeting._frames import column_values, frame_of, masked_parts
 from targeting.errors import InputFileError
 from targeting.privacy import redact
 from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS, WRITTEN
@@ -392,13 +392,32 @@ def parse_number(s: pd.Series, blank: np.ndarray, decimal: str = ".",
             cells = local.to_numpy(dtype=object, na_value=None)
         else:
             cells = text.objects(blank)
-        # pandas' parser: its rules are the contract's. ``to_numeric`` of a ``string`` array is
-        # this call on the array's ``str`` objects (``maybe_convert_numeric`` with nullable output);
-        # giving it the objects directly saves building the pandas array (~14 µs a column).
-        num = np.asarray(pd.to_numeric(cells, errors="coerce", dtype_backend="numpy_nullable"),
-                         dtype=np.float64)
+        num = parse_numbers(cells)
     bad = ~blank & ~np.isfinite(num)
     return np.where(blank | bad, np.nan, num), bad
+
+
+def parse_numbers(cells: np.ndarray) -> np.ndarray:
+    """Text objects (None = blank) as float64, NaN where blank or not a number.
+
+    pandas' parser, whose rules are the contract's: ``to_numeric(cells, errors="coerce",
+    dtype_backend="numpy_nullable")`` read back as float64. That call checks its arguments and
+    wraps the answer in a masked array (~90 calls a column); its kernel, ``maybe_convert_numeric``
+    with nullable output, is called here directly, and `to_numeric` itself where pandas lacks it.
+    ``tests/survey/test_validate_kernels.py`` checks the two agree.
+    """
+    try:
+        from pandas._libs.lib import maybe_convert_numeric
+
+        values, missing = maybe_convert_numeric(cells, set(), coerce_numeric=True,
+                                                convert_to_masked_nullable=True)
+    except (ImportError, TypeError):  # pragma: no cover - a pandas without that kernel
+        return np.asarray(pd.to_numeric(cells, errors="coerce", dtype_backend="numpy_nullable"),
+                          dtype=np.float64)
+    num = np.asarray(values, dtype=np.float64)  # the kernel's own new array: written in place
+    if missing is not None:
+        num[missing] = np.nan
+    return num
 
 
 def parse_bool(s: pd.Series, text: _Text | None, blank: np.ndarray) -> tuple[Any, np.ndarray]:
@@ -420,7 +439,8 @@ def parse_codes(text: _Text, blank: np.ndarray, code_list: _CodeList) -> tuple[p
     codes = text.find(code_list.lookup)
     bad = ~blank & (codes < 0)
     codes[blank] = -1
-    return pd.Categorical.from_codes(codes, dtype=code_list.dtype), bad
+    # The lookup gives only -1 or a position in the code list: nothing for pandas to check.
+    return pd.Categorical.from_codes(codes, dtype=code_list.dtype, validate=False), bad
 
 
 def _fmt(x: float) -> str:
@@ -618,6 +638,11 @@ def float_values(values: pd.Series | Any) -> np.ndarray:
     """
     if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
         return values.astype(np.float64)
+    parts = masked_parts(values)
+    if parts is not None:
+        out = parts[0].astype(np.float64)
+        out[parts[1]] = np.nan
+        return out
     if values.dtype.name in ("Int64", "boolean", "Float64", "float64"):
         return values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
     return pd.Series(values).astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
@@ -757,7 +782,7 @@ def validate_contract(raw: pd.DataFrame, contract: Contract, *, where: str,
     _empty_rows(np.logical_and.reduce(blanks), problems)
     ignored = [c for c in columns if c not in contract.fields and c != ROW]
     # The parsers return new arrays, never views of ``raw``: the frame can take them without a copy.
-    frame = pd.DataFrame(typed, index=pd.RangeIndex(len(raw)), copy=False)
+    frame = frame_of(typed, pd.RangeIndex(len(raw)))
     return _split(frame, problems, rows, ids, n_input=len(raw), ignored=ignored, arrays=typed)
 
 
