@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from targeting._frames import column_values
+from targeting._frames import column_values, python_values
 from targeting.errors import InputFileError, RuleSetError
 from targeting.survey.booleans import FALSE_WORDS, TRUE_WORDS
 from targeting.survey.validate import float_values
@@ -268,7 +268,7 @@ def _isin(col: Any, values: Sequence[Any]) -> np.ndarray:
     if isinstance(col.dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in values):
         cat = col.array if isinstance(col, pd.Series) else col
         wanted = set(values)
-        hit = np.array([c in wanted for c in cat.categories.tolist()] + [False], dtype=bool)
+        hit = np.array([c in wanted for c in python_values(cat.categories.array)] + [False], dtype=bool)
         return hit[cat.codes]
     return pd.Series(col, copy=False).isin(values).to_numpy(dtype=bool)
 

@@ -6,12 +6,13 @@ Training, validation, scoring and the audit all read these from here, so "poor",
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from targeting._frames import column_values, python_values
 from targeting.errors import InputFileError, SpecError
 from targeting.pmt.ranking import population_shares
 from targeting.survey.dataset import SurveyData
@@ -58,12 +59,20 @@ def design_frame(data: SurveyData, *, include_region: bool = True) -> pd.DataFra
         name = str(data.region.name or "region")
         # The column named like the region first: a contract survey's region is that feature, and
         # each other column's comparison converts it to text (~0.1 ms for one household).
-        candidates = sorted(X.columns, key=lambda c: c != name)
-        already = any(
-            X[c].astype("string").reset_index(drop=True).equals(region.reset_index(drop=True))
-            for c in candidates
-            if isinstance(X[c].dtype, pd.CategoricalDtype) or X[c].dtype == object
-        )
+        columns = dict(zip(X.columns.tolist(), column_values(X), strict=True))
+        candidates = sorted(columns, key=lambda c: c != name)
+        shown: list[Any] | None = None
+        already = False
+        for c in candidates:
+            values = columns[c]
+            if isinstance(values, pd.Categorical) and pd.api.types.is_string_dtype(values.categories.dtype):
+                # Labels that are texts are what ``astype("string")`` gives: compared as Python values.
+                shown = python_values(region.array) if shown is None else shown
+                already = python_values(values) == shown
+            elif isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
+                already = pd.Series(values).astype("string").equals(region.reset_index(drop=True))
+            if already:
+                break
         if not already:
             if name in X.columns:
                 name = f"{name}_region"
