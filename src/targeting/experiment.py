@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -372,11 +373,25 @@ def _community(experiment: Experiment, survey: Any) -> Any:
         share = pd.to_numeric(frame[plan.share_column]).groupby(keys).transform("mean").to_numpy()
     evaluable = None
     if plan.evaluate_column is not None:
-        evaluable = (frame[plan.evaluate_column].astype(str) == str(plan.evaluate_equals)).to_numpy()
+        evaluable = equals_mask(frame[plan.evaluate_column], plan.evaluate_equals)
     data = CommunityData.from_survey(survey, ranks, community_share=share, evaluable=evaluable)
     protocol = Protocol(ks=tuple(plan.ks), n_repeats=plan.n_repeats, n_eval=plan.n_eval, seed=plan.seed,
                         n_boot=plan.n_boot)
     return evaluate_community_targeting(data, protocol)
+
+
+def equals_mask(column: pd.Series, value: Any) -> Any:
+    """Where a validated column holds ``value``, both written as a cell prints them (missing: never).
+
+    ``astype(str)`` against ``str(value)`` missed a float year (``2009.0`` is not ``2009``) and a
+    yes/no answer (``True`` against YAML's ``true`` only by luck of spelling); `cell_text` writes
+    ``2009``, ``true`` and ``P`` the same way whatever the column's type.
+    """
+    from targeting.survey.read import cell_text
+
+    wanted = cell_text(value)
+    texts = [cell_text(v) for v in column.tolist()]
+    return np.array([t != "" and t == wanted for t in texts], dtype=bool)
 
 
 def _flat_metrics(table: pd.DataFrame) -> dict[str, float]:

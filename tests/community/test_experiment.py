@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from targeting.errors import SpecError
@@ -43,3 +44,18 @@ def test_rank_columns_cannot_be_features():
             "name": "x", "files": [{"name": "f", "path": "f.csv"}], "household_id": ["id"],
             "household_size": "n", "features": {"r1": {"type": "numeric"}},
             "community_ranks": {"columns": ["r1"], "community": ["village"], "poorer": "low"}})
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), [
+    (pd.Series([2009, 2014, None], dtype="Int64"), 2009, [True, False, False]),
+    (pd.Series([2009.0, 2014.0, float("nan")]), 2009, [True, False, False]),  # astype(str) gave "2009.0"
+    (pd.Series(["2009", "2014", None], dtype="string"), 2009, [True, False, False]),
+    (pd.Series([True, False, None], dtype="boolean"), True, [True, False, False]),
+    (pd.Categorical(["P", "L", None]), "P", [True, False, False]),
+    (pd.Series([2009, 2014], dtype="Int64"), None, [False, False]),  # nothing equals a missing value
+])
+def test_evaluable_households_are_those_whose_cell_prints_as_the_value(column, value, expected):
+    from targeting.experiment import equals_mask
+
+    got = equals_mask(pd.Series(column), value)
+    assert got.dtype == bool and got.tolist() == expected
