@@ -86,8 +86,8 @@ def _array(col: pd.Series):
 
 @settings(max_examples=80, deadline=None)
 @given(kinds=st.lists(st.sampled_from((*KINDS, "datetime", "series")), min_size=0, max_size=10),
-       n=st.integers(0, 4), data=st.data())
-def test_frame_of_is_the_dataframe_constructor(kinds, n, data):
+       n=st.integers(0, 4), data=st.data(), consolidate=st.booleans())
+def test_frame_of_is_the_dataframe_constructor(kinds, n, data, consolidate):
     """The same frame as ``pd.DataFrame(columns, index=..., copy=False)``: columns, dtypes, values, index."""
     columns = {}
     for j, kind in enumerate(kinds):
@@ -99,9 +99,12 @@ def test_frame_of_is_the_dataframe_constructor(kinds, n, data):
         else:
             columns[f"c{j}"] = _array(_column(kind, values))
     index = pd.RangeIndex(n)
-    got = frame_of(columns, index)
+    got = frame_of(columns, index, consolidate=consolidate)
     expected = pd.DataFrame(columns, index=index, copy=False)
     pd.testing.assert_frame_equal(got, expected, check_column_type=True, check_index_type=True)
+    if consolidate and kinds and not {"datetime", "series", "object"} & set(kinds):
+        # numpy columns of a dtype in one block, as ``pd.DataFrame(columns)`` (which copies) gives
+        assert got._mgr.nblocks == pd.DataFrame(columns, index=index)._mgr.nblocks
     assert [type(v) for v in column_values(got)] == [type(v) for v in column_values(expected)]
 
 

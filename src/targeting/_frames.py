@@ -49,14 +49,16 @@ def _series_values(col: pd.Series) -> Any:
         else col.array
 
 
-def frame_of(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
+def frame_of(columns: Mapping[str, Any], index: pd.Index, *, consolidate: bool = False) -> pd.DataFrame:
     """``pd.DataFrame(columns, index=index, copy=False)`` for arrays already in their stored form.
 
     The arrays become the frame's own columns, uncopied (the caller hands them over and must not
-    write to them), one block each. That form is a 1-D numpy array of a number or bool dtype, or a
-    pandas extension array (``Categorical``, ``Int64``, ``boolean``, ``string``), of the index's
-    length, under text names, on a ``RangeIndex``; otherwise (or with a pandas without the internal
-    constructor) the public constructor decides, as it always did.
+    write to them), one block each; with ``consolidate``, the numpy columns of one dtype are copied
+    into one block (as the public constructor does), which later per-block work then pays once.
+    That form is a 1-D numpy array of a number or bool dtype, or a pandas extension array
+    (``Categorical``, ``Int64``, ``boolean``, ``string``), of the index's length, under text names,
+    on a ``RangeIndex``; otherwise (or with a pandas without the internal constructor) the public
+    constructor decides, as it always did.
     """
     arrays = list(columns.values())
     n = len(index)
@@ -72,7 +74,7 @@ def frame_of(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
             from pandas.core.internals.managers import create_block_manager_from_column_arrays
 
             mgr = create_block_manager_from_column_arrays(
-                arrays, [pd.Index(names), index], consolidate=False, refs=[None] * len(arrays))
+                arrays, [pd.Index(names), index], consolidate=consolidate, refs=[None] * len(arrays))
             return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
         except (ImportError, AttributeError, TypeError):  # pragma: no cover - a pandas without it
             pass

@@ -209,6 +209,7 @@ class Scorer:
                                    min_abs=min_abs, n_jobs=threads)
         self.features = list(self.model.schema_.names)
         self._reason_codes: pd.CategoricalDtype | None = None  # the reason-code dtype, built once
+        self._reason_names: list[str] = []  # its categories, as a list (cheap to compare)
         version = _content_version(model_dir / CARD_FILE, model_dir / REFERENCE_FILE,
                                    *[model_dir / INTERVALS_FILE] * (self.intervals is not None), *blend_file)
         card_dict = card.model_dump(mode="json")
@@ -471,8 +472,8 @@ class Scorer:
         names = [*self.explainer.indicators, *([COMMUNITY_CODE] if self.blend is not None else [])]
         own = idx == p
         base = np.where(own, -1, idx)
-        if self._reason_codes is None or list(self._reason_codes.categories) != names:
-            self._reason_codes = pd.CategoricalDtype(names)
+        if self._reason_codes is None or self._reason_names != names:
+            self._reason_codes, self._reason_names = pd.CategoricalDtype(names), names
         codes = pd.Categorical.from_codes(idx, dtype=self._reason_codes)
         raw, texts = r.render(base, x, down)
         if own.any():

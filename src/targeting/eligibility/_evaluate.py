@@ -170,7 +170,7 @@ class _Inputs:
     def _column(self, name: str) -> Any:
         """A column's values as an array (`targeting._frames.column_values`: no Series each)."""
         if self._arrays is None:
-            self._arrays = dict(zip(self._frame.columns, column_values(self._frame), strict=True))
+            self._arrays = dict(zip(self._frame.columns.tolist(), column_values(self._frame), strict=True))
         return self._arrays[name]
 
     def _bad(self, name: str, mask: np.ndarray, what: str) -> InputFileError:

@@ -480,7 +480,8 @@ def _build_survey(acc: pd.DataFrame, spec: DatasetSpec, feature_types: dict[str,
             columns[name] = values
         else:
             columns[name] = pd.Series(values).astype("category").array
-    features = frame_of(columns, acc.index)
+    # Consolidated: the ~25 float features in one block, which design_frame's copy then copies once.
+    features = frame_of(columns, acc.index, consolidate=True)
     size = float_values(arrays[spec.household_size])
     weight = float_values(arrays[spec.weight]) if spec.weight else np.ones(len(acc))
     welfare = None
