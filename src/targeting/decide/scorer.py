@@ -588,8 +588,7 @@ class Scorer:
                       "n_met": n_met[i], "n_unknown": n_unknown[i],
                       "criteria": {c: (None if flags[c][i] is None else bool(flags[c][i])) for c in ids}}
                      for i in range(n)]
-        texts = [np.asarray(t[s.reason_text_column(slot + 1, lang)], dtype=object).tolist()
-                 for slot in range(k)]
+        texts = [python_values(t[s.reason_text_column(slot + 1, lang)]) for slot in range(k)]
         methods = _strings(t[s.METHOD]) if s.METHOD in t else ["model"] * n
         has_iv = s.WELFARE_LOW in t
         if has_iv:

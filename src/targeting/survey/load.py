@@ -298,7 +298,8 @@ def _with_roles_from_contract(validated: Validated, spec: DatasetSpec) -> Valida
 def _with_absent_features(validated: Validated, contract: Contract) -> Validated:
     """Add optional contract features absent from the input as all-missing typed columns."""
     acc = validated.accepted
-    absent = [n for n in contract.by_role("feature") if n not in acc.columns]
+    present = set(acc.columns.tolist())  # a set: each probe of a text Index costs ~5 µs
+    absent = [n for n in contract.by_role("feature") if n not in present]
     if not absent:
         return validated
     extra = {}
