@@ -131,7 +131,8 @@ def python_values(values: Any) -> list[Any]:
         arrow = values.__arrow_array__()
         if isinstance(arrow, (pa.Array, pa.ChunkedArray)) and (
                 pa.types.is_large_string(arrow.type) or pa.types.is_string(arrow.type)):
-            return list(arrow.to_pylist())
+            out_text: list[Any] = arrow.to_pylist()
+            return out_text
     out: list[Any] = pd.Series(values, copy=False).to_numpy(dtype=object, na_value=None).tolist()
     return out
 

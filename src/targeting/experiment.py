@@ -384,14 +384,16 @@ def equals_mask(column: pd.Series, value: Any) -> Any:
     """Where a validated column holds ``value``, both written as a cell prints them (missing: never).
 
     ``astype(str)`` against ``str(value)`` missed a float year (``2009.0`` is not ``2009``) and a
-    yes/no answer (``True`` against YAML's ``true`` only by luck of spelling); `cell_text` writes
-    ``2009``, ``true`` and ``P`` the same way whatever the column's type.
+    yes/no answer (``True`` against YAML's ``true`` only by luck of spelling). The cells' text is the
+    validation's (as the spec's groups and poverty flag compare them), the value's `cell_text`.
     """
     from targeting.survey.read import cell_text
+    from targeting.survey.validate import _as_text
 
     wanted = cell_text(value)
-    texts = [cell_text(v) for v in column.tolist()]
-    return np.array([t != "" and t == wanted for t in texts], dtype=bool)
+    if wanted == "":  # a missing value: nothing equals it
+        return np.zeros(len(column), dtype=bool)
+    return (_as_text(column) == wanted).to_numpy(dtype=bool, na_value=False)
 
 
 def _flat_metrics(table: pd.DataFrame) -> dict[str, float]:

@@ -6,7 +6,7 @@ Training, validation, scoring and the audit all read these from here, so "poor",
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -61,13 +61,12 @@ def design_frame(data: SurveyData, *, include_region: bool = True) -> pd.DataFra
         # each other column's comparison converts it to text (~0.1 ms for one household).
         columns = dict(zip(X.columns.tolist(), column_values(X), strict=True))
         candidates = sorted(columns, key=lambda c: c != name)
-        shown: list[Any] | None = None
+        shown = python_values(region.array)
         already = False
         for c in candidates:
             values = columns[c]
             if isinstance(values, pd.Categorical) and pd.api.types.is_string_dtype(values.categories.dtype):
                 # Labels that are texts are what ``astype("string")`` gives: compared as Python values.
-                shown = python_values(region.array) if shown is None else shown
                 already = python_values(values) == shown
             elif isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
                 already = pd.Series(values).astype("string").equals(region.reset_index(drop=True))
